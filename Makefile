@@ -1,0 +1,61 @@
+# relayops set-up and everyday commands. `make help` lists the targets.
+# PYTHON (interpreter that creates the venv) and VENV (its directory) can be overridden,
+# e.g. `make test PYTHON=python3.12 VENV=/tmp/relayops-venv`.
+
+PYTHON ?= python3
+VENV ?= .venv
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.PHONY: help venv tools render check validate test lint bench clean
+
+help: ## List the targets
+	@echo 'Usage: make TARGET [PYTHON=python3] [VENV=.venv] [PYTEST_ARGS=...]'
+	@awk -F ':.*## ' '/^[a-z]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## Create the venv and pip install -e '.[dev]' (again when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		echo "make: '$(PYTHON) -m venv' failed; Python 3.11+ with the venv module is needed" \
+			"(Debian: apt-get install python3-venv)" >&2; \
+		exit 1; }
+	$(BIN)/python -m pip install -e '.[dev]'
+	@touch $@
+
+tools: ## Install the Prometheus, Alertmanager, Pushgateway and Redis tools when missing
+	@bash scripts/bootstrap-tools.sh
+
+render: venv tools ## Render the specs (relayops render)
+	$(BIN)/relayops render
+
+check: venv tools ## Run relayops check
+	$(BIN)/relayops check
+
+validate: venv ## Run relayops validate
+	$(BIN)/relayops validate
+
+test: venv tools ## Run the tests; collecting no tests is a failure
+	@echo '$(BIN)/python -m pytest -q $(PYTEST_ARGS)'; \
+	status=0; $(BIN)/python -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then \
+		echo "make: pytest collected no tests (exit 5): failing" >&2; \
+		exit 1; \
+	fi; \
+	exit $$status
+
+lint: venv ## Lint and check formatting with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv ## Run the render benchmark (bench/render.py)
+	$(BIN)/python bench/render.py
+
+clean: ## Remove the venv, caches and build output (never rendered/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

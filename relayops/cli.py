@@ -1,0 +1,199 @@
+"""The `relayops` command: render, validate and check the observability-as-code tree."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from relayops.spec import SpecError, load_specs
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def _load(specs_dir: Path):
+    try:
+        return load_specs(specs_dir)
+    except SpecError as exc:
+        print(f"relayops: {len(exc.issues)} problem(s) in {specs_dir}:", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    specs = _load(args.specs)
+    if specs is None:
+        return EXIT_INVALID
+    slos = sum(len(p.slos) for p in specs.providers)
+    print(f"ok: {len(specs.providers)} providers, {slos} SLOs in {args.specs}")
+    return EXIT_OK
+
+
+def _readme(args: argparse.Namespace) -> Path | None:
+    """The README whose alert table is generated: --readme, else the one beside specs/."""
+    if args.readme is not None:
+        return args.readme
+    beside = args.specs.resolve().parent / "README.md"
+    return beside if beside.is_file() else None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from rules_gen.docs import with_table
+    from rules_gen.output import write_tree
+    from rules_gen.render import MANAGED, render_all
+
+    specs = _load(args.specs)
+    if specs is None:
+        return EXIT_INVALID
+    rendered = render_all(specs, args.specs)
+    readme = _readme(args)
+    readme_text = None
+    if readme is not None:
+        current = readme.read_text(encoding="utf-8")
+        try:
+            readme_text = with_table(current, rendered.alert_table)
+        except ValueError as exc:
+            print(f"relayops: {readme}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.out.is_dir():
+                shutil.copytree(args.out, tmp, dirs_exist_ok=True)
+            drift = [args.out / rel for rel in write_tree(Path(tmp), rendered.files, MANAGED)]
+        if readme is not None and readme_text != current:
+            drift.append(readme)
+        for path in drift:
+            print(f"drift: {path}", file=sys.stderr)
+        if drift:
+            print(
+                "relayops: rendered output is stale; run `make render` and commit it",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        print(f"ok: {len(rendered.files)} rendered files match {args.specs}")
+        return EXIT_OK
+    changed = write_tree(args.out, rendered.files, MANAGED)
+    if readme is not None and readme_text != current:
+        write_tree(readme.parent, {readme.name: readme_text}, ())
+        changed.append(str(readme))
+    print(f"rendered {len(rendered.files)} files into {args.out} ({len(changed)} changed)")
+    return EXIT_OK
+
+
+def _run(command: list[str]) -> bool:
+    print("$ " + " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        print(output, file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        print(
+            "relayops: promtool not found; run `make tools` (Debian package prometheus)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    rules = sorted(str(p) for p in (args.out / "prometheus").glob("*.yml"))
+    tests = sorted(str(p) for p in (args.out / "tests").glob("*.yml"))
+    if not rules or not tests:
+        print(
+            f"relayops: nothing rendered under {args.out}; run `relayops render` first",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    render_args = argparse.Namespace(specs=args.specs, out=args.out, check=True, readme=args.readme)
+    drift = cmd_render(render_args)
+    if drift == EXIT_INVALID:
+        return EXIT_INVALID
+    ok = drift == EXIT_OK
+    ok &= _run([promtool, "check", "rules", "--lint-fatal", *rules])
+    ok &= _run([promtool, "test", "rules", *tests])
+    print(
+        "ok: rendered rules are current, lint-clean and pass their tests"
+        if ok
+        else "relayops: check failed",
+        file=sys.stdout if ok else sys.stderr,
+    )
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relayops",
+        description="Render Prometheus rules, alerts and their promtool tests from specs/.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, out: bool = True) -> None:
+        p.add_argument(
+            "--specs",
+            type=Path,
+            default=Path("specs"),
+            help="folder of service.yaml and the provider specs (default: specs)",
+        )
+        if out:
+            p.add_argument(
+                "--out",
+                type=Path,
+                default=Path("rendered"),
+                help="folder of the rendered output (default: rendered)",
+            )
+            p.add_argument(
+                "--readme",
+                type=Path,
+                default=None,
+                help="README whose alert table to regenerate (default: the README.md beside "
+                "the specs folder, if any)",
+            )
+
+    validate = sub.add_parser(
+        "validate",
+        help="validate the specs; exit 2 naming every problem",
+        description="Validate every spec file. Exit 0 when valid, 2 when "
+        "not, listing file:line, field and the fix for each problem.",
+    )
+    common(validate, out=False)
+    validate.set_defaults(func=cmd_validate)
+
+    render = sub.add_parser(
+        "render",
+        help="render rules, alerts and promtool tests",
+        description="Render rendered/prometheus and rendered/tests from the "
+        "specs. Writes nothing when a spec is invalid (exit 2).",
+    )
+    common(render)
+    render.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the rendered files would change",
+    )
+    render.set_defaults(func=cmd_render)
+
+    check = sub.add_parser(
+        "check",
+        help="drift check, promtool check rules and test rules",
+        description="Exit 0 when rendered/ matches the specs, passes "
+        "`promtool check rules --lint-fatal` and `promtool test rules`; "
+        "1 otherwise; 2 when a spec is invalid.",
+    )
+    common(check)
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

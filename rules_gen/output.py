@@ -1,0 +1,98 @@
+"""Turn rule groups into rule-file YAML, and write a set of rendered files all-or-nothing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+from relayops.spec.durations import format_duration
+from rules_gen.build import Group
+from rules_gen.simulate import AlertRule, RecordingRule
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, stable order, and multi-line strings as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(data: object, header: str) -> str:
+    body = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        width=1_000_000,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
+    return "".join(f"# {line}\n" for line in header.splitlines()) + body
+
+
+def _rule(rule: RecordingRule | AlertRule) -> dict:
+    if isinstance(rule, RecordingRule):
+        out: dict = {"record": rule.record, "expr": rule.expr.render()}
+        if rule.labels:
+            out["labels"] = dict(rule.labels)
+        return out
+    out = {"alert": rule.alert, "expr": rule.expr.render()}
+    if rule.for_seconds:
+        out["for"] = format_duration(rule.for_seconds)
+    out["labels"] = dict(rule.labels)
+    out["annotations"] = dict(rule.annotations)
+    return out
+
+
+def rule_file(groups: Iterable[Group], header: str) -> str:
+    data = {"groups": []}
+    for group in groups:
+        entry: dict = {"name": group.name}
+        if group.interval:
+            entry["interval"] = format_duration(group.interval)
+        entry["rules"] = [_rule(r) for r in group.rules]
+        data["groups"].append(entry)
+    return dump_yaml(data, header)
+
+
+def write_tree(root: Path, files: Mapping[str, str], managed: Iterable[str]) -> list[str]:
+    """Write `files` (relative path -> text) under root; delete stale files in managed folders.
+
+    Every file is first written beside its target and renamed into place, so a failure leaves
+    each file either old or new, never half-written. Returns the relative paths that changed.
+    """
+    root = Path(root)
+    changed = []
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for rel, text in sorted(files.items()):
+            target = root / rel
+            if target.is_file() and target.read_text(encoding="utf-8") == text:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            staged.append((Path(tmp), target))
+            changed.append(rel)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    for folder in managed:
+        for path in sorted((root / folder).rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and rel not in files:
+                path.unlink()
+                changed.append(rel)
+    return changed

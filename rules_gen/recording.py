@@ -1,0 +1,248 @@
+"""Recording rules of one provider: send path, SLO windows, the cheap period ratio, signals."""
+
+from __future__ import annotations
+
+from relayops.spec import SpecSet
+from relayops.spec.durations import format_duration
+from relayops.spec.metrics import Role
+from relayops.spec.provider import ProviderSpec
+from relayops.spec.series import QUANTILES, TOP_CODES, ProviderSeries
+from relayops.spec.slo import SLO
+from rules_gen.build import Group, div, le_value, sel, sum_rate
+from rules_gen.promql import (
+    Aggregate,
+    AvgOverTime,
+    Binary,
+    Expr,
+    HistogramQuantile,
+    Number,
+    Range,
+    TopK,
+    VectorOf,
+)
+from rules_gen.simulate import RecordingRule
+
+AGG = ("provider", "action")
+HOUR = 3600
+
+
+def slo_windows(slo: SLO) -> list[int]:
+    """Every burn window of the SLO, plus the 1h window the period ratio is built on."""
+    return sorted({HOUR, *(t.long_window for t in slo.tiers), *(t.short_window for t in slo.tiers)})
+
+
+def slo_events(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tuple[Expr, Expr]:
+    """(bad events/s, all events/s) of an SLO over a window, aggregated to one series."""
+    match = spec.selector
+    if slo.sli.type == "error_ratio":
+        requests = specs.metric(Role.REQUESTS)
+        bad = sum_rate(
+            sel(requests.name, match, status="|".join(slo.sli.error_statuses)), seconds, AGG
+        )
+        return bad, sum_rate(sel(requests.name, match), seconds, AGG)
+    latency = specs.metric(Role.LATENCY)
+    total = sum_rate(sel(latency.series("_count"), match), seconds, AGG)
+    fast = sum_rate(
+        sel(latency.series("_bucket"), match, le=le_value(slo.sli.threshold_seconds)), seconds, AGG
+    )
+    return Binary("-", total, fast), total
+
+
+def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
+    w = specs.service.rate_window
+    match = spec.selector
+    requests = specs.metric(Role.REQUESTS)
+    latency = specs.metric(Role.LATENCY)
+    structured = specs.metric(Role.STRUCTURED_ERRORS)
+    rules = [
+        RecordingRule(names.request_rate, sum_rate(sel(requests.name, match), w, AGG)),
+        RecordingRule(
+            names.request_rate_by_status, sum_rate(sel(requests.name, match), w, (*AGG, "status"))
+        ),
+    ]
+    for outcome in ("error", "success"):
+        rules += [
+            RecordingRule(
+                names.outcome_rate(outcome),
+                sum_rate(sel(requests.name, match, status=outcome), w, AGG),
+            ),
+            RecordingRule(
+                names.outcome_ratio(outcome),
+                div(sel(names.outcome_rate(outcome), match), sel(names.request_rate, match)),
+            ),
+        ]
+    for by_status in (False, True):
+        extra = ("status", "le") if by_status else ("le",)
+        buckets = names.latency_buckets(by_status)
+        rules.append(
+            RecordingRule(
+                buckets, sum_rate(sel(latency.series("_bucket"), match), w, (*AGG, *extra))
+            )
+        )
+        rules += [
+            RecordingRule(
+                names.latency_quantile(key, by_status), HistogramQuantile(q, sel(buckets, match))
+            )
+            for key, q in QUANTILES.items()
+        ]
+    errors = specs.metric(Role.ERRORS)
+    rules.append(
+        RecordingRule(
+            names.error_reason_rate, sum_rate(sel(errors.name, match), w, (*AGG, "reason"))
+        )
+    )
+    rules += [
+        RecordingRule(
+            names.structured_error_rate,
+            sum_rate(sel(structured.name, match), w, (*AGG, "code", "source")),
+        ),
+        RecordingRule(
+            names.structured_error_top,
+            TopK(TOP_CODES, sel(names.structured_error_rate, match), AGG),
+        ),
+        RecordingRule(
+            names.structured_error_code_count,
+            Aggregate(
+                "count", Binary(">", sel(names.structured_error_rate, match), Number(0)), AGG
+            ),
+        ),
+        RecordingRule(
+            names.structured_source_rate("validation"),
+            sum_rate(sel(structured.name, match, source="validation"), w, AGG),
+        ),
+        RecordingRule(
+            names.structured_source_ratio("validation"),
+            div(
+                sel(names.structured_source_rate("validation"), match),
+                sel(names.request_rate, match),
+            ),
+        ),
+    ]
+    return rules
+
+
+def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
+    w = specs.service.rate_window
+    match = spec.selector
+    rules: list[RecordingRule] = []
+    for signal in spec.signals:
+        metric = names.signal_metric(signal)
+        if metric.type == "histogram":
+            buckets = names.signal_buckets(signal)
+            rules.append(
+                RecordingRule(
+                    buckets, sum_rate(sel(metric.series("_bucket"), match), w, (*AGG, "le"))
+                )
+            )
+            rules += [
+                RecordingRule(
+                    names.signal_quantile(signal, key), HistogramQuantile(q, sel(buckets, match))
+                )
+                for key, q in QUANTILES.items()
+            ]
+            continue
+        rules.append(
+            RecordingRule(names.signal_rate(signal), sum_rate(sel(metric.name, match), w, AGG))
+        )
+        rules += [
+            RecordingRule(
+                names.signal_rate(signal, label),
+                sum_rate(sel(metric.name, match), w, (*AGG, label)),
+            )
+            for label in metric.values
+        ]
+        alert = signal.alert
+        if alert is not None and alert.kind == "per_request_above":
+            rules.append(
+                RecordingRule(
+                    names.signal_per_request(signal),
+                    div(sel(names.signal_rate(signal), match), sel(names.request_rate, match)),
+                )
+            )
+        if alert is not None and alert.kind == "ratio_above":
+            by_label = names.signal_rate(signal, alert.label)
+            numerator = Aggregate(
+                "sum", sel(by_label, match, **{alert.label: "|".join(alert.numerator)}), AGG
+            )
+            denominator = (
+                Aggregate(
+                    "sum", sel(by_label, match, **{alert.label: "|".join(alert.denominator)}), AGG
+                )
+                if alert.denominator
+                else sel(names.signal_rate(signal), match)
+            )
+            rules.append(
+                RecordingRule(
+                    names.signal_ratio(signal, alert.numerator), div(numerator, denominator)
+                )
+            )
+    return rules
+
+
+def _slo_windows(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
+    rules: list[RecordingRule] = []
+    for slo in spec.slos:
+        match = {**spec.selector, "slo": slo.name}
+        for seconds in slo_windows(slo):
+            bad, total = slo_events(specs, spec, slo, seconds)
+            rules += [
+                RecordingRule(names.slo_errors(seconds), bad, {"slo": slo.name}),
+                RecordingRule(names.slo_requests(seconds), total, {"slo": slo.name}),
+                RecordingRule(
+                    names.slo_error_ratio(seconds),
+                    div(
+                        sel(names.slo_errors(seconds), match),
+                        sel(names.slo_requests(seconds), match),
+                    ),
+                    {"slo": slo.name},
+                ),
+            ]
+    return rules
+
+
+def _slo_period(spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
+    """Event-weighted period ratio from the recorded 1h rates: mean(bad/s) / mean(all/s).
+
+    Averaging the 1h rates over the period weighs every request once, whatever the traffic
+    shape, and reads one recorded series per SLO instead of a period of raw samples.
+    """
+    rules: list[RecordingRule] = []
+    for slo in spec.slos:
+        match = {**spec.selector, "slo": slo.name}
+        label = {"slo": slo.name}
+        period = slo.period
+        bad = names.slo_errors(period)
+        total = names.slo_requests(period)
+        ratio = names.slo_error_ratio(period)
+        rules += [
+            RecordingRule(
+                bad, AvgOverTime(Range(sel(names.slo_errors(HOUR), match), period)), label
+            ),
+            RecordingRule(
+                total, AvgOverTime(Range(sel(names.slo_requests(HOUR), match), period)), label
+            ),
+            RecordingRule(ratio, div(sel(bad, match), sel(total, match)), label),
+            RecordingRule(
+                names.slo_budget_remaining(slo),
+                Binary("-", Number(1), div(sel(ratio, match), Number(slo.error_budget))),
+                label,
+            ),
+            RecordingRule(names.slo_objective, VectorOf(slo.objective), dict(match)),
+        ]
+    return rules
+
+
+def recording_groups(specs: SpecSet, spec: ProviderSpec) -> list[Group]:
+    names = ProviderSeries(specs.service, spec)
+    prefix = f"{specs.service.service}-{spec.name}"
+    periods = sorted({format_duration(s.period) for s in spec.slos})
+    return [
+        Group(f"{prefix}-send-path.rules", tuple(_send_path(specs, spec, names))),
+        Group(f"{prefix}-signals.rules", tuple(_signals(specs, spec, names))),
+        Group(f"{prefix}-slo-windows.rules", tuple(_slo_windows(specs, spec, names))),
+        Group(
+            f"{prefix}-slo-period-{'-'.join(periods)}.rules",
+            tuple(_slo_period(spec, names)),
+            specs.service.period_rules_interval,
+        ),
+    ]

@@ -1,0 +1,36 @@
+"""Fixtures shared by the test suite: the repository root and the Prometheus tools."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _installed_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(
+            f"{name} not installed and cannot be installed here: run scripts/bootstrap-tools.sh"
+        )
+    return os.path.abspath(found)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """Absolute path of the repository checkout."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Absolute path of promtool; the test is skipped only when it is not on PATH."""
+    return _installed_tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def amtool() -> str:
+    """Absolute path of amtool; the test is skipped only when it is not on PATH."""
+    return _installed_tool("amtool")
