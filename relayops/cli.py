@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from relayops.spec import SpecError, load_specs
@@ -45,11 +47,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     from rules_gen.docs import with_table
     from rules_gen.output import write_tree
     from rules_gen.render import MANAGED, render_all
+    from rules_gen.testgen.scenarios import GenerationError
 
     specs = _load(args.specs)
     if specs is None:
         return EXIT_INVALID
-    rendered = render_all(specs, args.specs)
+    try:
+        rendered = render_all(specs, args.specs)
+    except GenerationError as exc:
+        print(f"relayops: cannot generate tests for {args.specs}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     readme = _readme(args)
     readme_text = None
     if readme is not None:
@@ -84,14 +91,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(command: list[str]) -> bool:
-    print("$ " + " ".join(command))
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    output = (result.stdout + result.stderr).strip()
-    if result.returncode != 0:
-        print(output, file=sys.stderr)
-        return False
-    return True
+def _run_all(commands: list[list[str]], jobs: int) -> bool:
+    """Run commands `jobs` at a time; print each, and the output of those that fail."""
+
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(run, commands))
+    ok = True
+    for command, result in zip(commands, results, strict=True):
+        print("$ " + " ".join(command) + ("" if result.returncode == 0 else "  # FAILED"))
+        if result.returncode != 0:
+            print((result.stdout + result.stderr).strip(), file=sys.stderr)
+            ok = False
+    return ok
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -115,8 +129,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if drift == EXIT_INVALID:
         return EXIT_INVALID
     ok = drift == EXIT_OK
-    ok &= _run([promtool, "check", "rules", "--lint-fatal", *rules])
-    ok &= _run([promtool, "test", "rules", *tests])
+    commands = [[promtool, "check", "rules", "--lint-fatal", *rules]]
+    commands += [[promtool, "test", "rules", test] for test in tests]
+    ok &= _run_all(commands, args.jobs)
     print(
         "ok: rendered rules are current, lint-clean and pass their tests"
         if ok
@@ -186,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         "1 otherwise; 2 when a spec is invalid.",
     )
     common(check)
+    check.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="promtool processes to run at once (default: one per CPU)",
+    )
     check.set_defaults(func=cmd_check)
     return parser
 

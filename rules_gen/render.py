@@ -12,7 +12,8 @@ from rules_gen.docs import alert_table
 from rules_gen.output import rule_file
 from rules_gen.recording import recording_groups
 from rules_gen.render_paths import rule_paths
-from rules_gen.testgen.files import test_files
+from rules_gen.testgen.files import Outcome, test_files
+from rules_gen.testgen.scenarios import Scenario
 
 MANAGED = ("prometheus", "tests")
 
@@ -28,6 +29,7 @@ def header(sources: list[str]) -> str:
 class Rendered:
     files: dict[str, str]
     alert_table: str
+    outcomes: list[tuple[Scenario, Outcome]]
 
 
 def render_all(specs: SpecSet, specs_dir: Path) -> Rendered:
@@ -44,4 +46,4 @@ def render_all(specs: SpecSet, specs_dir: Path) -> Rendered:
         tests = test_files(specs, spec, header(sources))
         files.update(tests.files)
         outcomes += tests.outcomes
-    return Rendered(files, alert_table(specs, outcomes))
+    return Rendered(files, alert_table(specs, outcomes), outcomes)
