@@ -7,35 +7,14 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import yaml
-
 from relayops.spec.durations import format_duration
 from rules_gen.build import Group
 from rules_gen.simulate import AlertRule, RecordingRule
+from rules_gen.yamltext import dumps
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, stable order, and multi-line strings as literal blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def dump_yaml(data: object, header: str) -> str:
-    body = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        width=1_000_000,
-        default_flow_style=False,
-        allow_unicode=True,
-    )
-    return "".join(f"# {line}\n" for line in header.splitlines()) + body
+def dump_yaml(data: dict, header: str) -> str:
+    return "".join(f"# {line}\n" for line in header.splitlines()) + dumps(data)
 
 
 def _rule(rule: RecordingRule | AlertRule) -> dict:

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import math
 
+from relayops.spec.durations import format_duration
 from rules_gen.promql.storage import Labels
 
-_DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+__all__ = ["format_duration", "format_number", "format_series", "quote"]
+
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def format_duration(seconds: int) -> str:
-    """Largest unit dividing exactly: 300 -> "5m", 259200 -> "3d", 90 -> "90s"."""
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {seconds}")
-    for unit, size in _DURATION_UNITS:
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    raise AssertionError("unreachable: every integer is a multiple of 1s")
 
 
 def format_number(value: float) -> str:
