@@ -211,117 +211,104 @@ class _Builder:
         return alerts
 
     # operations -------------------------------------------------------------------------------
+    def single(
+        self,
+        name: str,
+        kind: str,
+        severity: str,
+        expr: Expr,
+        for_: int,
+        component: str,
+        summary: str,
+        description: str,
+        dashboard: str,
+        level: float | None = None,
+    ) -> AlertDef:
+        """An alert with one severity."""
+        rule = self.rule(
+            name,
+            expr,
+            for_,
+            self.labels(severity, component),
+            self.annotations(name, summary, description, dashboard),
+        )
+        return AlertDef(rule, kind, severity, level=level)
+
     def operations(self) -> list[AlertDef]:
         t = self.spec.thresholds
         d = self.spec.display_name
         requests = self.specs.metric(Role.REQUESTS)
-        missing = f"{d}MetricsMissing"
-        alerts = [
-            AlertDef(
-                self.rule(
-                    missing,
-                    Absent(sel(requests.name, self.match)),
-                    t.metrics_missing.for_,
-                    self.labels(t.metrics_missing.severity, "telemetry"),
-                    self.annotations(
-                        missing,
-                        f"{d} send-path metrics are missing.",
-                        f"No {requests.name} series for {{{{ $labels.action }}}} on "
-                        f"{{{{ $labels.provider }}}} for "
-                        f"{format_duration(t.metrics_missing.for_)}: the adapter is down or not "
-                        "scraped, and every SLO alert of this provider is blind.",
-                        "overview",
-                    ),
-                ),
-                "missing",
-                t.metrics_missing.severity,
-            )
-        ]
-
         by_provider = ("provider",)
         provider_match = {"provider": self.spec.provider}
         last = self.specs.metric(Role.CONTROLLER_LAST_SUCCESS)
-        stalled = f"{d}RolloutControllerStalled"
         age = Binary("-", Time(), Aggregate("max", sel(last.name, provider_match), by_provider))
-        alerts.append(
-            AlertDef(
-                self.rule(
-                    stalled,
-                    above(age, t.controller_stalled.max_age),
-                    t.controller_stalled.for_,
-                    self.labels("warning", "controller"),
-                    self.annotations(
-                        stalled,
-                        f"{d} rollout controller has not succeeded recently.",
-                        f"The rollout controller last succeeded for {{{{ $labels.provider }}}} "
-                        f"{{{{ $value | humanizeDuration }}}} ago (warning above "
-                        f"{format_duration(t.controller_stalled.max_age)}); the rollout "
-                        "percentage is "
-                        "frozen.",
-                        "controller",
-                    ),
-                ),
-                "stalled",
-                "warning",
-                level=t.controller_stalled.max_age,
-            )
-        )
-
         runs = self.specs.metric(Role.CONTROLLER_RUNS)
-        failing = f"{d}RolloutControllerFailing"
         cw = t.controller_failing.window
-        ratio = div(
+        failures = div(
             sum_rate(sel(runs.name, provider_match, status="failure"), cw, by_provider),
             sum_rate(sel(runs.name, provider_match), cw, by_provider),
         )
-        alerts.append(
-            AlertDef(
-                self.rule(
-                    failing,
-                    above(ratio, t.controller_failing.failure_ratio),
-                    t.controller_failing.for_,
-                    self.labels("warning", "controller"),
-                    self.annotations(
-                        failing,
-                        f"{d} rollout controller runs are failing.",
-                        f"{{{{ $value | humanizePercentage }}}} of rollout controller runs for "
-                        f"{{{{ $labels.provider }}}} failed over the last "
-                        f"{format_duration(cw)} (warning "
-                        f"above {pct(t.controller_failing.failure_ratio)}).",
-                        "controller",
-                    ),
-                ),
+        codes = sel(self.names.structured_error_code_count, self.match)
+        limit = t.error_code_cardinality.max_codes
+        return [
+            self.single(
+                f"{d}MetricsMissing",
+                "missing",
+                t.metrics_missing.severity,
+                Absent(sel(requests.name, self.match)),
+                t.metrics_missing.for_,
+                "telemetry",
+                f"{d} send-path metrics are missing.",
+                f"No {requests.name} series for {{{{ $labels.action }}}} on "
+                f"{{{{ $labels.provider }}}} for {format_duration(t.metrics_missing.for_)}: "
+                "the adapter is down or not scraped, and every SLO alert of this provider is "
+                "blind.",
+                "overview",
+            ),
+            self.single(
+                f"{d}RolloutControllerStalled",
+                "stalled",
+                "warning",
+                above(age, t.controller_stalled.max_age),
+                t.controller_stalled.for_,
+                "controller",
+                f"{d} rollout controller has not succeeded recently.",
+                f"The rollout controller last succeeded for {{{{ $labels.provider }}}} "
+                f"{{{{ $value | humanizeDuration }}}} ago (warning above "
+                f"{format_duration(t.controller_stalled.max_age)}); the rollout percentage is "
+                "frozen.",
+                "controller",
+                level=t.controller_stalled.max_age,
+            ),
+            self.single(
+                f"{d}RolloutControllerFailing",
                 "controller_failing",
                 "warning",
+                above(failures, t.controller_failing.failure_ratio),
+                t.controller_failing.for_,
+                "controller",
+                f"{d} rollout controller runs are failing.",
+                f"{{{{ $value | humanizePercentage }}}} of rollout controller runs for "
+                f"{{{{ $labels.provider }}}} failed over the last {format_duration(cw)} "
+                f"(warning above {pct(t.controller_failing.failure_ratio)}).",
+                "controller",
                 level=t.controller_failing.failure_ratio,
-            )
-        )
-
-        cardinality = f"{d}ErrorCodeCardinalityHigh"
-        limit = t.error_code_cardinality.max_codes
-        alerts.append(
-            AlertDef(
-                self.rule(
-                    cardinality,
-                    above(sel(self.names.structured_error_code_count, self.match), limit),
-                    t.error_code_cardinality.for_,
-                    self.labels("info", "errors"),
-                    self.annotations(
-                        cardinality,
-                        f"{d} is returning many distinct error codes.",
-                        f"{{{{ $value | humanize }}}} distinct structured error codes for "
-                        f"{{{{ $labels.action }}}} over the last {self.window} "
-                        f"(info above {limit}); "
-                        "dashboards show only the top codes.",
-                        "structured_errors",
-                    ),
-                ),
+            ),
+            self.single(
+                f"{d}ErrorCodeCardinalityHigh",
                 "cardinality",
                 "info",
+                above(codes, limit),
+                t.error_code_cardinality.for_,
+                "errors",
+                f"{d} is returning many distinct error codes.",
+                f"{{{{ $value | humanize }}}} distinct structured error codes for "
+                f"{{{{ $labels.action }}}} over the last {self.window} (info above {limit}); "
+                "dashboards show only the top codes.",
+                "structured_errors",
                 level=limit,
-            )
-        )
-        return alerts
+            ),
+        ]
 
     # signals ----------------------------------------------------------------------------------
     def signal(self, signal: Signal) -> list[AlertDef]:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from rules_gen.promql import (
     STALE_NAN,
@@ -40,10 +37,7 @@ from rules_gen.promql import (
     labels_of,
 )
 from rules_gen.series import InputSeries, load_into, promtool_input_series, to_promtool_values
-
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)"
-)
+from tests.promtool_util import needs_promtool, run_promtool_test
 
 
 def L(**labels: str) -> tuple[tuple[str, str], ...]:
@@ -516,17 +510,6 @@ def predict(series: list[InputSeries], interval: int, expr: Expr, t: int) -> Vec
     return results[0]
 
 
-def run_promtool(tmp_path: Path, document: dict[str, object]) -> None:
-    path = tmp_path / "test.yml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    promtool = shutil.which("promtool")
-    assert promtool is not None
-    proc = subprocess.run(
-        [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 def expr_test_file(
     series: list[InputSeries], interval: int, cases: list[tuple[Expr, int]]
 ) -> dict[str, object]:
@@ -681,7 +664,7 @@ def semantic_cases() -> list[tuple[Expr, int]]:
 
 @needs_promtool
 def test_predictions_match_promtool_on_every_semantic_case(tmp_path: Path) -> None:
-    run_promtool(tmp_path, expr_test_file(semantic_inputs(), 60, semantic_cases()))
+    run_promtool_test(tmp_path, expr_test_file(semantic_inputs(), 60, semantic_cases()))
 
 
 def random_counters(rnd: random.Random, steps: int) -> list[InputSeries]:
@@ -708,7 +691,7 @@ def test_rate_increase_and_avg_over_time_are_bit_exact_on_random_inputs(tmp_path
         window = Range(selector, rnd.choice([30, 45, 60, 90, 120, 300, 600]))
         node = rnd.choice([Rate, Increase, AvgOverTime])(window)
         cases.append((node, rnd.randrange(steps * interval)))
-    run_promtool(tmp_path, expr_test_file(random_counters(rnd, steps), interval, cases))
+    run_promtool_test(tmp_path, expr_test_file(random_counters(rnd, steps), interval, cases))
 
 
 @needs_promtool
@@ -730,4 +713,4 @@ def test_series_notation_expands_in_promtool_to_the_same_floats(tmp_path: Path) 
         for step, value in enumerate(row)
         if value is not None
     ]
-    run_promtool(tmp_path, expr_test_file(series, 60, cases))
+    run_promtool_test(tmp_path, expr_test_file(series, 60, cases))

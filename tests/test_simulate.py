@@ -7,8 +7,6 @@ samples and alerts are the simulation's predictions; promtool passing means they
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,10 +43,7 @@ from rules_gen.simulate import (
     humanize_duration,
     humanize_percentage,
 )
-
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)"
-)
+from tests.promtool_util import needs_promtool, run_promtool_test
 
 # --- humanize and templates ------------------------------------------------------------------
 
@@ -463,11 +458,4 @@ def test_simulation_matches_promtool(tmp_path: Path) -> None:
             }
         ],
     }
-    path = tmp_path / "test.yml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    promtool = shutil.which("promtool")
-    assert promtool is not None
-    proc = subprocess.run(
-        [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_promtool_test(tmp_path, document)

@@ -42,6 +42,26 @@ class Scenario:
     detection: tuple[str, float] | None = None  # (burn label, theoretical seconds to fire)
 
 
+def fire_and_resolve(
+    name: str,
+    alert: AlertDef,
+    timeline: Timeline,
+    fault: int,
+    recovery: int,
+    instance: dict[str, str],
+    detection: tuple[str, float] | None = None,
+) -> Scenario:
+    """Silent until `fault`, fires after it, resolves after `recovery`."""
+    return Scenario(
+        name,
+        (alert.name,),
+        timeline,
+        [Expect("silent", 0, fault), Expect("fires", fault), Expect("resolves", recovery)],
+        instance,
+        detection,
+    )
+
+
 def _ceil_to(seconds: float, step: int) -> int:
     return int(math.ceil(seconds / step) * step)
 
@@ -109,12 +129,13 @@ class Scenarios:
         timeline.run(_ceil_to(tier.long_window, step), healthy)
         fault = timeline.run(_ceil_to(theory, step) + 3 * step, self._bad_traffic(slo, total, bad))
         recovery = timeline.run(_ceil_to(tier.short_window, step) + 3 * step, healthy)
-        return Scenario(
+        return fire_and_resolve(
             f"{alert.name} {tier.name}: {label} after a healthy {format_duration(tier.long_window)}"
             f" fires {humanize_duration(theory)} after it starts (theory), resolves once it ends",
-            (alert.name,),
+            alert,
             timeline,
-            [Expect("silent", 0, fault), Expect("fires", fault), Expect("resolves", recovery)],
+            fault,
+            recovery,
             {"burn_tier": tier.name},
             (label, theory),
         )
@@ -176,12 +197,13 @@ class Scenarios:
         fault = timeline.run(span, fire)
         recovery = timeline.run(span + (window or self.window), healthy)
         level = alert.level
-        return Scenario(
+        return fire_and_resolve(
             f"{alert.name} {alert.severity}: silent just under {level:g}, fires above it, "
             "resolves after",
-            (alert.name,),
+            alert,
             timeline,
-            [Expect("silent", 0, fault), Expect("fires", fault), Expect("resolves", recovery)],
+            fault,
+            recovery,
             {"severity": alert.severity},
         )
 
@@ -316,12 +338,13 @@ class Scenarios:
         timeline.run(20 * MINUTE, busy)
         gap = timeline.run(lookback + alert.rule.for_seconds + 5 * MINUTE, busy, present=False)
         back = timeline.run(10 * MINUTE, busy)
-        return Scenario(
+        return fire_and_resolve(
             f"{alert.name}: a {format_duration(lookback)} gap is tolerated, a longer one fires, "
             "resolves when series return",
-            (alert.name,),
+            alert,
             timeline,
-            [Expect("silent", 0, gap), Expect("fires", gap), Expect("resolves", back)],
+            gap,
+            back,
             {"severity": alert.severity},
         )
 
@@ -344,12 +367,13 @@ class Scenarios:
         stall = timeline.run(_ceil_to(max_age + alert.rule.for_seconds, MINUTE) + 5 * MINUTE, {})
         back = timeline.end
         running(15 * MINUTE)
-        return Scenario(
+        return fire_and_resolve(
             f"{alert.name}: a pause just under {format_duration(max_age)} is tolerated, a "
             "longer one fires, resolves on the next success",
-            (alert.name,),
+            alert,
             timeline,
-            [Expect("silent", 0, stall), Expect("fires", stall), Expect("resolves", back)],
+            stall,
+            back,
             {"severity": alert.severity},
         )
 
