@@ -72,7 +72,6 @@ class _Builder:
         return {
             "summary": summary,
             "description": description,
-            "runbook_url": runbook_url(service, name),
             "dashboard_url": dashboard_url(
                 service, dashboard, provider=self.spec.provider, **variables
             ),
@@ -81,9 +80,15 @@ class _Builder:
     def rule(
         self, name: str, expr: Expr, for_: int, labels: dict[str, str], annotations: dict[str, str]
     ) -> AlertRule:
-        return AlertRule(
-            alert=name, expr=expr, for_seconds=for_, labels=labels, annotations=annotations
-        )
+        """The rule, with its runbook link pointing at the section for its tier or severity."""
+        anchor = labels.get("burn_tier", labels["severity"])
+        notes = {
+            "summary": annotations["summary"],
+            "description": annotations["description"],
+            "runbook_url": runbook_url(self.specs.service, name, anchor),
+            "dashboard_url": annotations["dashboard_url"],
+        }
+        return AlertRule(alert=name, expr=expr, for_seconds=for_, labels=labels, annotations=notes)
 
     # SLO burn tiers ---------------------------------------------------------------------------
     def burn(self, slo: SLO, tier: BurnTier) -> AlertDef:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 
-_PLAIN = re.compile(r"[A-Za-z_][^\n\r\t#'`]*")
+_PLAIN = re.compile(r"[A-Za-z_][^\n\r\t'`]*")
 _DURATION = re.compile(r"(?:\d+[smhdwy])+")
 _WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 

@@ -62,7 +62,8 @@ def test_every_alert_follows_the_conventions(rendered):
         assert "{{ $labels." in notes["description"], name
         if not alert["expr"].startswith("absent("):
             assert "{{ $value | humanize" in notes["description"], name
-        assert notes["runbook_url"].endswith(f"/{name}.md"), name
+        anchor = labels.get("burn_tier", labels["severity"])
+        assert notes["runbook_url"].endswith(f"/{name}.md#{anchor}"), name
         assert "$value" not in "".join(labels.values()), name
     severities = {a["labels"]["severity"] for a in alerts}
     assert severities == {"critical", "warning", "info"}

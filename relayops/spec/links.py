@@ -25,5 +25,11 @@ def dashboard_url(service: ServiceSpec, kind: str, **variables: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def runbook_url(service: ServiceSpec, alertname: str) -> str:
-    return f"{service.runbook_base_url}/{alertname}.md"
+def runbook_path(alertname: str) -> str:
+    """Where an alert's runbook is rendered, relative to the output folder."""
+    return f"runbooks/{alertname}.md"
+
+
+def runbook_url(service: ServiceSpec, alertname: str, anchor: str) -> str:
+    """Link to the runbook section of one severity (or burn tier) of an alert."""
+    return f"{service.runbook_base_url}/{alertname}.md#{anchor}"
