@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,13 +18,42 @@ def dump_yaml(data: dict, header: str) -> str:
     return "".join(f"# {line}\n" for line in header.splitlines()) + dumps(data)
 
 
+_SET_OPS = re.compile(r" (and|or|unless)( (?:on|ignoring) \([^)]*\))? ")
+
+
+def pretty(promql: str) -> str:
+    """One line per operand of the top-level `and`/`or`/`unless`, for reviewable rule files.
+
+    Newlines are whitespace to PromQL, so the expression means exactly the same.
+    """
+    depth, quoted, cuts = 0, False, []
+    for index, char in enumerate(promql):
+        if char == '"' and promql[index - 1] != "\\":
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+        elif not quoted and depth == 0 and char == " ":
+            match = _SET_OPS.match(promql, index)
+            if match:
+                cuts.append(match)
+    if not cuts:
+        return promql
+    parts, start = [], 0
+    for match in cuts:
+        parts += [promql[start : match.start()], match.group(0).strip()]
+        start = match.end()
+    return "\n".join([*parts, promql[start:]])
+
+
 def _rule(rule: RecordingRule | AlertRule) -> dict:
     if isinstance(rule, RecordingRule):
         out: dict = {"record": rule.record, "expr": rule.expr.render()}
         if rule.labels:
             out["labels"] = dict(rule.labels)
         return out
-    out = {"alert": rule.alert, "expr": rule.expr.render()}
+    out = {"alert": rule.alert, "expr": pretty(rule.expr.render())}
     if rule.for_seconds:
         out["for"] = format_duration(rule.for_seconds)
     out["labels"] = dict(rule.labels)

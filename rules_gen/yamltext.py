@@ -50,12 +50,23 @@ def scalar(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as YAML")
 
 
+def _literal_ok(text: str) -> bool:
+    """Multi-line text that a `|-` block keeps exactly: printable lines, no edge blanks."""
+    lines = text.split("\n")
+    return len(lines) > 1 and all(
+        line.isprintable() and line == line.strip() and line for line in lines
+    )
+
+
 def _block(value: object, indent: str, out: list[str]) -> None:
     """Append the lines of a map or list whose entries start at `indent`."""
     if isinstance(value, dict):
         for key, item in value.items():
             head = f"{indent}{scalar(key)}:"
-            if isinstance(item, dict | list) and item:
+            if isinstance(item, str) and _literal_ok(item):
+                out.append(f"{head} |-")
+                out.extend(f"{indent}  {line}" for line in item.split("\n"))
+            elif isinstance(item, dict | list) and item:
                 out.append(head)
                 _block(item, indent if isinstance(item, list) else indent + "  ", out)
             else:

@@ -76,10 +76,11 @@ def test_guarded_alerts_show_the_quantity_not_the_traffic(rendered):
         for a in alerts_of(text)
         if a["alert"] == "GmailErrorRatioHigh" and a["labels"]["severity"] == "warning"
     ]
-    assert warning["expr"].startswith("provider_action:action_exec_error:ratio_rate5m{")
-    assert (
-        " > 0.01 and on (provider, action) provider_action:action_exec:rate5m{" in warning["expr"]
-    )
+    quantity, operator, guard = warning["expr"].split("\n")
+    assert quantity.startswith("provider_action:action_exec_error:ratio_rate5m{")
+    assert quantity.endswith("} > 0.01")
+    assert operator == "and on (provider, action)"
+    assert guard.startswith("provider_action:action_exec:rate5m{") and guard.endswith("} > 0.1")
     assert all("clamp_min" not in text for text in rendered.files.values())
 
 
@@ -115,7 +116,7 @@ def test_a_threshold_change_moves_the_rule_and_its_test_together(promtool, tmp_p
         for a in alerts_of((out / "prometheus/gmail.alerts.yml").read_text())
         if a["alert"] == "GmailErrorRatioHigh" and a["labels"]["severity"] == "warning"
     ]
-    assert " > 0.02 and on " in warning["expr"]
+    assert "} > 0.02\nand on (provider, action)\n" in warning["expr"]
     test_file = "tests/gmail.alerts-1m.test.yml"
     new_test = (out / test_file).read_text()
     assert "warning above 2%" in new_test and "warning above 1%" not in new_test

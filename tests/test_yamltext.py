@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from rules_gen.output import pretty
 from rules_gen.yamltext import dumps, scalar
 
 TRICKY = [
@@ -92,3 +93,25 @@ def test_plain_where_unambiguous_quoted_otherwise():
 def test_unsupported_types_are_refused():
     with pytest.raises(TypeError, match="set"):
         dumps({"key": {1, 2}})
+
+
+def test_multi_line_text_is_a_literal_block_that_round_trips():
+    text = "a > 1\nand on (x)\nb > 2"
+    written = dumps({"expr": text})
+    assert written == "expr: |-\n  a > 1\n  and on (x)\n  b > 2\n"
+    assert yaml.safe_load(written) == {"expr": text}
+
+
+@pytest.mark.parametrize(
+    ("promql", "lines"),
+    [
+        ("a > 1 and b > 2", ["a > 1", "and", "b > 2"]),
+        ("a > 1 and on (p, q) b > 2 or c", ["a > 1", "and on (p, q)", "b > 2", "or", "c"]),
+        ("(a and b) > 1", ["(a and b) > 1"]),
+        ('x{l="c and d"} unless y', ['x{l="c and d"}', "unless", "y"]),
+        ("sum by (a) (rate(x[5m]))", ["sum by (a) (rate(x[5m]))"]),
+    ],
+)
+def test_pretty_breaks_only_top_level_set_operators(promql, lines):
+    assert pretty(promql).split("\n") == lines
+    assert " ".join(pretty(promql).split("\n")) == promql
