@@ -14,6 +14,7 @@ from pathlib import Path
 from relayops.spec import SpecError, load_specs
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+DEFAULT_OUT = Path("rendered")
 
 
 def _load(specs_dir: Path):
@@ -36,42 +37,62 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _readme(args: argparse.Namespace) -> Path | None:
-    """The README whose alert table is generated: --readme, else the one beside specs/."""
+    """The README whose generated sections are kept current: --readme, else the one beside
+    specs/. None in drill mode, whose Alertmanager tree is not the production one."""
+    if args.drill_webhook:
+        return None
     if args.readme is not None:
         return args.readme
     beside = args.specs.resolve().parent / "README.md"
     return beside if beside.is_file() else None
 
 
+def _readme_text(specs, rendered, readme: Path) -> str:
+    from rules_gen.docs import with_sections
+    from rules_gen.render import readme_sections
+
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        raise ValueError("amtool is needed to draw the routing tree; run `make tools`")
+    current = readme.read_text(encoding="utf-8")
+    return with_sections(current, readme_sections(specs, rendered, amtool))
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    from rules_gen.docs import with_table
     from rules_gen.output import write_tree
     from rules_gen.render import MANAGED, render_all
     from rules_gen.testgen.scenarios import GenerationError
 
+    if args.drill_webhook and args.out is None:
+        print(
+            "relayops: --drill-webhook needs --out DIR; rendered/ stays the production tree",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    out = args.out or DEFAULT_OUT
     specs = _load(args.specs)
     if specs is None:
         return EXIT_INVALID
     try:
-        rendered = render_all(specs, args.specs)
-    except GenerationError as exc:
-        print(f"relayops: cannot generate tests for {args.specs}: {exc}", file=sys.stderr)
+        rendered = render_all(specs, args.specs, args.drill_webhook)
+    except (GenerationError, ValueError) as exc:
+        print(f"relayops: cannot render {args.specs}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     readme = _readme(args)
-    readme_text = None
+    readme_text = current = None
     if readme is not None:
-        current = readme.read_text(encoding="utf-8")
         try:
-            readme_text = with_table(current, rendered.alert_table)
-        except ValueError as exc:
+            current = readme.read_text(encoding="utf-8")
+            readme_text = _readme_text(specs, rendered, readme)
+        except (OSError, ValueError) as exc:
             print(f"relayops: {readme}: {exc}", file=sys.stderr)
             return EXIT_FAILED
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
-            if args.out.is_dir():
-                shutil.copytree(args.out, tmp, dirs_exist_ok=True)
-            drift = [args.out / rel for rel in write_tree(Path(tmp), rendered.files, MANAGED)]
-        if readme is not None and readme_text != current:
+            if out.is_dir():
+                shutil.copytree(out, tmp, dirs_exist_ok=True)
+            drift = [out / rel for rel in write_tree(Path(tmp), rendered.files, MANAGED)]
+        if readme_text != current:
             drift.append(readme)
         for path in drift:
             print(f"drift: {path}", file=sys.stderr)
@@ -83,11 +104,11 @@ def cmd_render(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print(f"ok: {len(rendered.files)} rendered files match {args.specs}")
         return EXIT_OK
-    changed = write_tree(args.out, rendered.files, MANAGED)
-    if readme is not None and readme_text != current:
+    changed = write_tree(out, rendered.files, MANAGED)
+    if readme_text != current:
         write_tree(readme.parent, {readme.name: readme_text}, ())
         changed.append(str(readme))
-    print(f"rendered {len(rendered.files)} files into {args.out} ({len(changed)} changed)")
+    print(f"rendered {len(rendered.files)} files into {out} ({len(changed)} changed)")
     return EXIT_OK
 
 
@@ -116,19 +137,23 @@ def cmd_check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    rules = sorted(str(p) for p in (args.out / "prometheus").glob("*.yml"))
-    tests = sorted(str(p) for p in (args.out / "tests").glob("*.yml"))
+    out = args.out or DEFAULT_OUT
+    rules = sorted(str(p) for p in (out / "prometheus").glob("*.yml"))
+    tests = sorted(str(p) for p in (out / "tests").glob("*.yml"))
     if not rules or not tests:
         print(
-            f"relayops: nothing rendered under {args.out}; run `relayops render` first",
+            f"relayops: nothing rendered under {out}; run `relayops render` first",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    render_args = argparse.Namespace(specs=args.specs, out=args.out, check=True, readme=args.readme)
+    render_args = argparse.Namespace(
+        specs=args.specs, out=out, check=True, readme=args.readme, drill_webhook=None
+    )
     drift = cmd_render(render_args)
     if drift == EXIT_INVALID:
         return EXIT_INVALID
     ok = drift == EXIT_OK
+    ok &= _check_dashboards(args.specs, out, promtool)
     commands = [[promtool, "check", "rules", "--lint-fatal", *rules]]
     commands += [[promtool, "test", "rules", test] for test in tests]
     ok &= _run_all(commands, args.jobs)
@@ -139,6 +164,29 @@ def cmd_check(args: argparse.Namespace) -> int:
         file=sys.stdout if ok else sys.stderr,
     )
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _check_dashboards(specs_dir: Path, out: Path, promtool: str) -> bool:
+    """Offline dashboard checks on the files under out/grafana, and every alert's link."""
+    from dashboards import check_dashboard_links, check_dashboards
+    from rules_gen.alerts import alert_defs
+
+    specs = load_specs(specs_dir)
+    files = {
+        p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((out / "grafana").rglob("*"))
+        if p.is_file()
+    }
+    urls = [
+        a.rule.annotations["dashboard_url"]
+        for spec in specs.providers
+        for a in alert_defs(specs, spec)
+    ]
+    problems = check_dashboards(specs, files, promtool) + check_dashboard_links(specs, files, urls)
+    print(f"$ dashboard checks on {out / 'grafana'}" + ("" if not problems else "  # FAILED"))
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return not problems
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--out",
                 type=Path,
-                default=Path("rendered"),
+                default=None,
                 help="folder of the rendered output (default: rendered)",
             )
             p.add_argument(
@@ -190,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="write nothing; exit 1 if the rendered files would change",
+    )
+    render.add_argument(
+        "--drill-webhook",
+        metavar="URL",
+        default=None,
+        help="drill mode: every Alertmanager receiver posts to this local webhook URL "
+        "(needs --out; the README is left alone)",
     )
     render.set_defaults(func=cmd_render)
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dashboards import render_dashboards
 from relayops.spec import SpecSet
 from relayops.spec.specset import SERVICE_FILE
-from rules_gen.alerts import alert_groups
+from rules_gen.alertmanager import alertmanager_readme_section, render_alertmanager
+from rules_gen.alerts import alert_defs, alert_groups
 from rules_gen.docs import alert_table
 from rules_gen.output import rule_file
 from rules_gen.recording import recording_groups
 from rules_gen.render_paths import rule_paths
 from rules_gen.testgen.files import Outcome, test_files
 from rules_gen.testgen.scenarios import Scenario
+from runbooks import check_runbook_links, render_runbooks
 
-MANAGED = ("prometheus", "tests")
+MANAGED = ("prometheus", "tests", "alertmanager", "grafana", "runbooks")
 
 
 def header(sources: list[str]) -> str:
@@ -32,8 +35,13 @@ class Rendered:
     outcomes: list[tuple[Scenario, Outcome]]
 
 
-def render_all(specs: SpecSet, specs_dir: Path) -> Rendered:
-    files: dict[str, str] = {}
+def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = None) -> Rendered:
+    """Every rendered file; with a drill webhook, Alertmanager sends everything there."""
+    files: dict[str, str] = {
+        **render_alertmanager(specs, drill_webhook_url),
+        **render_dashboards(specs),
+        **render_runbooks(specs),
+    }
     outcomes = []
     for spec in specs.providers:
         sources = [
@@ -46,4 +54,19 @@ def render_all(specs: SpecSet, specs_dir: Path) -> Rendered:
         tests = test_files(specs, spec, header(sources))
         files.update(tests.files)
         outcomes += tests.outcomes
+    urls = [
+        a.rule.annotations["runbook_url"] for p in specs.providers for a in alert_defs(specs, p)
+    ]
+    broken = check_runbook_links(specs, files, urls)
+    if broken:
+        raise ValueError("broken runbook links:\n  " + "\n  ".join(broken))
     return Rendered(files, alert_table(specs, outcomes), outcomes)
+
+
+def readme_sections(specs: SpecSet, rendered: Rendered, amtool: str) -> dict[str, str]:
+    """The README sections generated from the specs, by marker name."""
+    config = rendered.files["alertmanager/alertmanager.yml"]
+    return {
+        "alerts-table": rendered.alert_table,
+        "alertmanager": alertmanager_readme_section(specs, config, amtool),
+    }

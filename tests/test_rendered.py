@@ -12,8 +12,8 @@ import yaml
 
 from relayops.cli import main
 from relayops.spec import load_specs
-from rules_gen.docs import with_table
-from rules_gen.render import MANAGED, render_all
+from rules_gen.docs import with_sections
+from rules_gen.render import MANAGED, readme_sections, render_all
 from tests.specs_util import REPO, SPECS, copy_specs, edit_yaml
 
 RENDERED = REPO / "rendered"
@@ -28,7 +28,7 @@ def alerts_of(text: str) -> list[dict]:
     return [r for g in yaml.safe_load(text)["groups"] for r in g["rules"] if "alert" in r]
 
 
-def test_committed_output_is_what_render_produces(rendered):
+def test_committed_output_is_what_render_produces(rendered, amtool):
     on_disk = {
         p.relative_to(RENDERED).as_posix(): p.read_text()
         for folder in MANAGED
@@ -39,7 +39,8 @@ def test_committed_output_is_what_render_produces(rendered):
     for rel, text in rendered.files.items():
         assert on_disk[rel] == text, f"rendered/{rel} is stale: run `make render`"
     readme = (REPO / "README.md").read_text()
-    assert with_table(readme, rendered.alert_table) == readme, "README alert table is stale"
+    sections = readme_sections(load_specs(SPECS), rendered, amtool)
+    assert with_sections(readme, sections) == readme, "README generated sections are stale"
 
 
 def test_every_alert_follows_the_conventions(rendered):
