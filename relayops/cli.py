@@ -58,17 +58,45 @@ def _readme_text(specs, rendered, readme: Path) -> str:
     return with_sections(current, readme_sections(specs, rendered, amtool))
 
 
+def _render_time_scaled(args: argparse.Namespace) -> int:
+    from rules_gen.output import write_tree
+    from rules_gen.render import DRILL_MANAGED, render_time_scaled
+
+    specs = _load(args.specs)
+    if specs is None:
+        return EXIT_INVALID
+    try:
+        files = render_time_scaled(specs, args.specs, args.time_scale, args.drill_webhook)
+    except SpecError as exc:
+        print(f"relayops: time scale {args.time_scale} breaks the specs:", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return EXIT_INVALID
+    except ValueError as exc:
+        print(f"relayops: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    changed = write_tree(args.out, files, DRILL_MANAGED)
+    print(
+        f"rendered {len(files)} time-scaled (×{args.time_scale}) files into {args.out} "
+        f"({len(changed)} changed)"
+    )
+    return EXIT_OK
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from rules_gen.output import write_tree
     from rules_gen.render import MANAGED, render_all
     from rules_gen.testgen.scenarios import GenerationError
 
-    if args.drill_webhook and args.out is None:
+    if (args.drill_webhook or args.time_scale) and args.out is None:
         print(
-            "relayops: --drill-webhook needs --out DIR; rendered/ stays the production tree",
+            "relayops: --drill-webhook and --time-scale need --out DIR; rendered/ stays the "
+            "production tree",
             file=sys.stderr,
         )
         return EXIT_INVALID
+    if args.time_scale is not None:
+        return _render_time_scaled(args)
     out = args.out or DEFAULT_OUT
     specs = _load(args.specs)
     if specs is None:
@@ -147,7 +175,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     render_args = argparse.Namespace(
-        specs=args.specs, out=out, check=True, readme=args.readme, drill_webhook=None
+        specs=args.specs,
+        out=out,
+        check=True,
+        readme=args.readme,
+        drill_webhook=None,
+        time_scale=None,
     )
     drift = cmd_render(render_args)
     if drift == EXIT_INVALID:
@@ -245,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="drill mode: every Alertmanager receiver posts to this local webhook URL "
         "(needs --out; the README is left alone)",
+    )
+    render.add_argument(
+        "--time-scale",
+        metavar="N",
+        type=int,
+        default=None,
+        help="drill mode: divide every window and `for` by N (never below 2 s) and render "
+        "rules, alerts and Alertmanager only (needs --out)",
     )
     render.set_defaults(func=cmd_render)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from dashboards import render_dashboards
 from relayops.spec import SpecSet
 from relayops.spec.specset import SERVICE_FILE
+from relayops.spec.timescale import time_scaled
 from rules_gen.alertmanager import alertmanager_readme_section, render_alertmanager
 from rules_gen.alerts import alert_defs, alert_groups
 from rules_gen.docs import alert_table
@@ -61,6 +62,27 @@ def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = 
     if broken:
         raise ValueError("broken runbook links:\n  " + "\n  ".join(broken))
     return Rendered(files, alert_table(specs, outcomes), outcomes)
+
+
+DRILL_MANAGED = ("prometheus", "alertmanager")
+
+
+def render_time_scaled(
+    specs: SpecSet, specs_dir: Path, factor: int, drill_webhook_url: str | None = None
+) -> dict[str, str]:
+    """Rules, alerts and Alertmanager tree with every window and `for` divided by `factor`,
+    for drills. No generated tests, dashboards or runbooks: those describe production."""
+    scaled = time_scaled(specs, factor)
+    files = render_alertmanager(scaled, drill_webhook_url)
+    for spec in scaled.providers:
+        note = header([(Path(specs_dir) / f"{spec.name}.yaml").as_posix()]) + (
+            f"\nTime-scaled ×{factor} for drills (windows and `for` divided by {factor}); "
+            "not for production."
+        )
+        rules_path, alerts_path = rule_paths(spec.name)
+        files[rules_path] = rule_file(recording_groups(scaled, spec), note)
+        files[alerts_path] = rule_file(alert_groups(scaled, spec), note)
+    return files
 
 
 def readme_sections(specs: SpecSet, rendered: Rendered, amtool: str) -> dict[str, str]:

@@ -93,16 +93,32 @@ def load_specs(directory: Path) -> SpecSet:
     if issues:
         raise SpecError(issues)
 
-    service = parsed[service_path]
-    providers = tuple(parsed[p] for p in provider_paths)
+    specs = SpecSet(
+        service=parsed[service_path], providers=tuple(parsed[p] for p in provider_paths)
+    )
+    check_spec_set(specs, service_path, provider_paths, sources)
+    return specs
+
+
+def check_spec_set(
+    specs: SpecSet,
+    service_path: Path,
+    provider_paths: list[Path],
+    sources: dict[Path, YamlSource] | None = None,
+) -> None:
+    """Checks that span files (catalog roles, windows, tiers); raise SpecError on problems."""
     problems = list(
-        _cross_checks(service, dict(zip(provider_paths, providers, strict=True)), service_path)
+        _cross_checks(
+            specs.service, dict(zip(provider_paths, specs.providers, strict=True)), service_path
+        )
     )
     if problems:
         raise SpecError(
-            [SpecIssue(path, loc, msg, sources[path].line_of(loc)) for path, loc, msg in problems]
+            [
+                SpecIssue(path, loc, msg, sources[path].line_of(loc) if sources else None)
+                for path, loc, msg in problems
+            ]
         )
-    return SpecSet(service=service, providers=providers)
 
 
 Problem = tuple[Path, Loc, str]
