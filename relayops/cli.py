@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from relayops.spec import SpecError, load_specs
+from relayops.stack.cli import register as register_stack
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_OUT = Path("rendered")
@@ -304,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="promtool processes to run at once (default: one per CPU)",
     )
     check.set_defaults(func=cmd_check)
+    register_stack(sub)
     return parser
 
 

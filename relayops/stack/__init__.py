@@ -1,0 +1,28 @@
+"""The local drill stack: Prometheus, Alertmanager, Pushgateway, Redis and a webhook sink."""
+
+from relayops.stack.sink import read_notifications
+from relayops.stack.stack import (
+    DEFAULT_STATE,
+    StackError,
+    StackRunning,
+    recorded_stack,
+    running_stack,
+    stack_down,
+    stack_status,
+    stack_up,
+)
+from relayops.stack.state import Component, Stack
+
+__all__ = [
+    "DEFAULT_STATE",
+    "Component",
+    "Stack",
+    "StackError",
+    "StackRunning",
+    "read_notifications",
+    "recorded_stack",
+    "running_stack",
+    "stack_down",
+    "stack_status",
+    "stack_up",
+]

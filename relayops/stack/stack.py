@@ -1,0 +1,252 @@
+"""`stack up | down | status`: Prometheus, Alertmanager, Pushgateway, Redis and the drill
+webhook sink on loopback ports, recorded in a state folder so `down` stops exactly them."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from relayops.spec import SpecError, load_specs
+from relayops.stack import commands, config
+from relayops.stack.commands import Launch
+from relayops.stack.daemons import (
+    LOOPBACK,
+    DaemonError,
+    DaemonExited,
+    find_binaries,
+    free_port,
+    http_ready,
+    identity,
+    port_is_free,
+    redis_ready,
+    start,
+    stop,
+)
+from relayops.stack.state import Component, Stack, load, save
+
+COMPONENTS = ("sink", "redis", "pushgateway", "alertmanager", "prometheus")
+BINARIES = {
+    "prometheus": "prometheus",
+    "alertmanager": "prometheus-alertmanager",
+    "pushgateway": "prometheus-pushgateway",
+    "redis": "redis-server",
+}
+DEFAULT_STATE = Path(".drill/stack")
+
+
+class StackError(RuntimeError):
+    """The stack cannot be started; the message says why and what to do."""
+
+
+class StackRunning(StackError):
+    """A live stack is already recorded in the state folder."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        super().__init__(f"a stack is already running from {stack.state_dir}")
+
+
+def _alive(component: Component) -> bool:
+    return identity(component.pid) == component.identity
+
+
+def _answers(component: Component) -> bool:
+    if not _alive(component):
+        return False
+    if component.name == "redis":
+        return redis_ready(component.port)()
+    return http_ready(component.url + "/-/ready")()
+
+
+def _check_ports(ports: Mapping[str, int]) -> None:
+    unknown = sorted(set(ports) - set(COMPONENTS))
+    if unknown:
+        raise StackError(f"unknown component(s) {', '.join(unknown)}; known: {COMPONENTS}")
+    if len(set(ports.values())) != len(ports):
+        raise StackError(f"the same port is given to two components: {dict(ports)}")
+    taken = [f"{port} ({name})" for name, port in ports.items() if not port_is_free(port)]
+    if taken:
+        raise StackError(f"port(s) already taken on {LOOPBACK}: {', '.join(taken)}")
+
+
+def _prepare_state_dir(state_dir: Path) -> None:
+    """Refuse a live stack; clear a dead one's leftovers; refuse a folder that is not ours."""
+    recorded = load(state_dir)
+    if recorded is not None:
+        if any(_alive(c) for c in recorded.components.values()):
+            raise StackRunning(recorded)
+        shutil.rmtree(state_dir)
+    if state_dir.exists() and any(state_dir.iterdir()):
+        raise StackError(
+            f"{state_dir} is not empty and records no stack; pass another --state folder"
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _launch(name: str, port: int | None, log: Path, launch: Launch) -> Component:
+    """Start one component; on an automatic port, retry an early exit on a new port (another
+    process can take a port between choosing it and the daemon's bind)."""
+
+    def attempt() -> Component:
+        chosen = port if port is not None else free_port()
+        argv, ready, url = launch(chosen)
+        running = start(name, argv, log, ready)
+        return Component(name, url, chosen, running.pid, running.identity, log)
+
+    for _ in range(0 if port is not None else 2):
+        try:
+            return attempt()
+        except DaemonExited:
+            continue
+    return attempt()
+
+
+def _render(specs_dir: Path, out: Path, webhook_url: str) -> None:
+    from rules_gen.output import write_tree
+    from rules_gen.render import MANAGED, render_all
+
+    try:
+        rendered = render_all(load_specs(specs_dir), specs_dir, drill_webhook_url=webhook_url)
+    except SpecError as exc:
+        raise StackError(f"invalid specs in {specs_dir}:\n{exc}") from exc
+    except ValueError as exc:
+        raise StackError(f"cannot render {specs_dir}: {exc}") from exc
+    write_tree(out, rendered.files, MANAGED)
+
+
+def _drill_config(tree: Path, webhook_url: str, group_wait: str | None) -> str:
+    try:
+        return config.drill_alertmanager_config(
+            tree / "alertmanager" / "alertmanager.yml", webhook_url, group_wait
+        )
+    except ValueError as exc:
+        raise StackError(str(exc)) from exc
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stack_up(
+    specs_dir: Path,
+    state_dir: Path,
+    *,
+    rendered: Path | None = None,
+    scrape_interval: str = "1s",
+    evaluation_interval: str = "1s",
+    group_wait: str | None = None,
+    ports: Mapping[str, int] | None = None,
+) -> Stack:
+    """Start the stack and record it in state_dir; on any failure stop what was started.
+
+    Without `rendered`, the drill tree is rendered from specs_dir into state_dir/rendered
+    (about 8 s); `rendered` must be a drill tree (`relayops render --drill-webhook`), whose
+    webhooks are pointed at the sink. `group_wait` replaces every route's group_wait.
+    `ports` fixes ports by component name; the others are chosen free.
+    """
+    state_dir = state_dir.resolve()
+    ports = dict(ports or {})
+    _check_ports(ports)
+    try:
+        paths = find_binaries(list(BINARIES.values()))
+    except DaemonError as exc:
+        raise StackError(str(exc)) from exc
+    if rendered is not None and not (rendered / "alertmanager" / "alertmanager.yml").is_file():
+        raise StackError(f"{rendered} holds no alertmanager/alertmanager.yml; render it first")
+    _prepare_state_dir(state_dir)
+    tree = state_dir / "rendered" if rendered is None else rendered.resolve()
+    stack = Stack(state_dir, tree, time.time(), {})
+    logs = state_dir / "logs"
+
+    def launch(name: str, make: Launch) -> Component:
+        nonlocal stack
+        component = _launch(name, ports.get(name), logs / f"{name}.log", make)
+        stack = replace(stack, components={**stack.components, name: component})
+        save(stack)
+        return component
+
+    try:
+        launch("sink", commands.sink(stack.sink_log))
+        if rendered is None:
+            _render(specs_dir, tree, stack.webhook_url)
+        am_config = state_dir / "alertmanager" / "alertmanager.yml"
+        _write(am_config, _drill_config(tree, stack.webhook_url, group_wait))
+        launch("redis", commands.redis(paths["redis-server"], _folder(state_dir / "redis")))
+        pushgateway = launch("pushgateway", commands.pushgateway(paths["prometheus-pushgateway"]))
+        am = launch(
+            "alertmanager",
+            commands.alertmanager(
+                paths["prometheus-alertmanager"], am_config, state_dir / "alertmanager" / "data"
+            ),
+        )
+        prom_config = state_dir / "prometheus" / "prometheus.yml"
+        _write(
+            prom_config,
+            config.prometheus_config(
+                tree / "prometheus",
+                f"{LOOPBACK}:{am.port}",
+                f"{LOOPBACK}:{pushgateway.port}",
+                scrape_interval,
+                evaluation_interval,
+            ),
+        )
+        launch(
+            "prometheus",
+            commands.prometheus(
+                paths["prometheus"], prom_config, state_dir / "prometheus" / "data"
+            ),
+        )
+    except BaseException as exc:
+        _teardown(stack)
+        if isinstance(exc, DaemonError):
+            raise StackError(str(exc)) from exc
+        raise
+    return stack
+
+
+def _teardown(stack: Stack) -> list[str]:
+    """Stop the stack's processes that are still ours, newest first; remove its state."""
+    stopped = [c.name for c in reversed(stack.components.values()) if stop(c.running)]
+    shutil.rmtree(stack.state_dir, ignore_errors=True)
+    return stopped
+
+
+def stack_down(state_dir: Path) -> list[str]:
+    """Stop the processes recorded in state_dir (only those still ours) and remove the
+    folder. Returns the names of the components that were stopped."""
+    recorded = load(state_dir.resolve())
+    return [] if recorded is None else _teardown(recorded)
+
+
+def stack_status(state_dir: Path) -> dict[str, bool]:
+    """Whether each recorded component is still our process and answers; {} if none."""
+    recorded = load(state_dir.resolve())
+    if recorded is None:
+        return {}
+    return {name: _answers(c) for name, c in recorded.components.items()}
+
+
+def recorded_stack(state_dir: Path) -> Stack | None:
+    return load(state_dir.resolve())
+
+
+@contextmanager
+def running_stack(specs_dir: Path, tmp_path: Path, **kw: Any) -> Iterator[Stack]:
+    """A stack in tmp_path/stack for the block, always stopped afterwards (for tests)."""
+    state_dir = tmp_path / "stack"
+    stack = stack_up(specs_dir, state_dir, **kw)
+    try:
+        yield stack
+    finally:
+        stack_down(state_dir)
