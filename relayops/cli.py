@@ -13,6 +13,7 @@ from pathlib import Path
 
 from relayops.spec import SpecError, load_specs
 from relayops.stack.cli import register as register_stack
+from synth.cli import register as register_synth
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_OUT = Path("rendered")
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
     register_stack(sub)
+    register_synth(sub)
     return parser
 
 

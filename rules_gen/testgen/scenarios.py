@@ -303,25 +303,12 @@ class Scenarios:
             healthy = t.histogram(signal.metric, {metric.buckets[0]: events})
             return self.leveled(alert, observed(True), observed(False), healthy)
         base = 600
-        values = metric.values[spec_alert.label]
-        denominator = spec_alert.denominator or values
-        numerator_value = spec_alert.numerator[0]
-        other = next((v for v in denominator if v not in spec_alert.numerator), None)
 
         def ratio(failed: float) -> dict:
-            if numerator_value in denominator:
-                if other is None:
-                    raise GenerationError(
-                        f"{alert.name}: the denominator has no value outside "
-                        "the numerator, so the ratio is always 100%"
-                    )
-                parts = {numerator_value: failed, other: base - failed}
-            else:
-                parts = {denominator[0]: base, numerator_value: failed}
-            out: dict = {}
-            for value, count in parts.items():
-                out.update(t.counter(signal.metric, count, **{spec_alert.label: value}))
-            return out
+            try:
+                return t.ratio_events(signal, failed, base)
+            except ValueError as exc:
+                raise GenerationError(f"{alert.name}: {exc}") from exc
 
         return self.leveled(
             alert, ratio(just_under(base)), ratio(round(fire_level * base)), ratio(0)

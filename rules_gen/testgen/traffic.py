@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec
+from relayops.spec.signals import Signal
 from rules_gen.build import le_value
 from rules_gen.promql import Labels
 from rules_gen.testgen.timeline import key
@@ -91,6 +92,31 @@ class Traffic:
         metric = self.metric(role)
         base = {k: v for k, v in self.match.items() if k in metric.labels}
         return {key(metric.name, {**base, **labels}): count}
+
+    def ratio_events(self, signal: Signal, failing: float, volume: float) -> dict[Labels, float]:
+        """Events of a signal with a ratio alert: `failing` of `volume` base events fall in
+        the numerator; a value on neither side (e.g. completed uploads) takes the rest."""
+        alert = signal.alert
+        values = self.metric(signal.metric).values[alert.label]
+        denominator = alert.denominator or values
+        bad = alert.numerator[0]
+        counts = {bad: failing}
+        if bad in denominator:
+            good = next((v for v in denominator if v not in alert.numerator), None)
+            if good is None:
+                raise ValueError(
+                    "the denominator has no value outside the numerator, so the ratio is "
+                    "always 100%"
+                )
+            counts[good] = volume - failing
+        else:
+            counts[denominator[0]] = volume
+            rest = [v for v in values if v not in alert.numerator and v not in denominator]
+            if rest:
+                counts[rest[0]] = volume - failing
+        return merge(
+            *(self.counter(signal.metric, n, **{alert.label: v}) for v, n in counts.items())
+        )
 
     def histogram(self, role: str, counts: Mapping[float, float]) -> dict[Labels, float]:
         metric = self.metric(role)

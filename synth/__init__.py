@@ -1,0 +1,1 @@
+"""Synthetic send-path traffic pushed to a real Pushgateway, scenario by scenario."""

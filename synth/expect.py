@@ -1,0 +1,117 @@
+"""Which alerts a scenario's traffic drives above their level, read off the traffic itself.
+
+Each phase's per-request increments are evaluated the way the rules read them (ratios of sums,
+bucket quantiles, traffic guards). An alert "fires" when some phase holds its quantity above the
+level; it then fires once that phase lasts the alert's detection time (README alert table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from relayops.spec import SpecSet
+from relayops.spec.metrics import MetricDef, Role
+from relayops.spec.provider import ProviderSpec
+from rules_gen.alerts import AlertDef, alert_defs
+from rules_gen.build import le_value
+from rules_gen.promql import Labels
+from rules_gen.promql.quantile import bucket_quantile
+from synth.traffic import VALIDATION, RequestTraffic, Shape
+
+Increments = Mapping[Labels, float]
+
+
+def alert_ref(alert: AlertDef) -> str:
+    """`Name/burn_tier` or `Name/severity`, as the README's inhibition matrix names alerts."""
+    return f"{alert.name}/{alert.tier.name if alert.tier else alert.severity}"
+
+
+def _sum(incs: Increments, name: str, **labels: Iterable[str] | str) -> float:
+    total = 0.0
+    for key, value in incs.items():
+        series = dict(key)
+        if series["__name__"] != name:
+            continue
+        if all(
+            series.get(k) == v if isinstance(v, str) else series.get(k) in v
+            for k, v in labels.items()
+        ):
+            total += value
+    return total
+
+
+def _quantile(incs: Increments, metric: MetricDef, q: float) -> float:
+    bounds = (*(metric.buckets or ()), float("inf"))
+    buckets = [(b, _sum(incs, metric.series("_bucket"), le=le_value(b))) for b in bounds]
+    return bucket_quantile(q, buckets)
+
+
+class Expectation:
+    def __init__(self, specs: SpecSet, spec: ProviderSpec):
+        self.specs = specs
+        self.spec = spec
+        self.traffic = RequestTraffic(specs, spec)
+
+    def fires(self, alert: AlertDef, shape: Shape | None, heartbeat: bool, rate: float) -> bool:
+        """Whether `shape` at `rate` requests/s (None: no series at all) crosses the alert."""
+        if alert.kind == "stalled":
+            return not heartbeat
+        if alert.kind == "missing" or shape is None:
+            return alert.kind == "missing" and shape is None
+        incs = self.traffic.per_request(shape)
+        rate *= shape.rate
+        m = self.specs.metric
+        requests = _sum(incs, m(Role.REQUESTS).name)
+        if alert.kind == "burn":
+            slo, tier = alert.slo, alert.tier
+            if slo.sli.type == "error_ratio":
+                bad = _sum(incs, m(Role.REQUESTS).name, status=slo.sli.error_statuses) / requests
+            else:
+                latency = m(Role.LATENCY)
+                fast = _sum(incs, latency.series("_bucket"), le=le_value(slo.sli.threshold_seconds))
+                bad = 1 - fast / _sum(incs, latency.series("_count"))
+            enough = rate * tier.long_window >= tier.min_events
+            return bad / slo.error_budget > tier.factor(slo.period) and enough
+        quantity, guard = self._quantity(alert, incs, requests)
+        return quantity > alert.level and (alert.guard is None or guard * rate > alert.guard)
+
+    def _quantity(self, alert: AlertDef, incs: Increments, requests: float) -> tuple[float, float]:
+        """(the alert's quantity, its guard's events per request) for a leveled alert."""
+        m = self.specs.metric
+        kind = alert.kind
+        if kind == "error_ratio":
+            return _sum(incs, m(Role.REQUESTS).name, status="error") / requests, 1.0
+        if kind == "latency":
+            return _quantile(incs, m(Role.LATENCY), self.spec.thresholds.latency.quantile), 1.0
+        if kind == "validation":
+            return _sum(incs, m(Role.STRUCTURED_ERRORS).name, source=VALIDATION) / requests, 1.0
+        if kind == "cardinality":
+            name = m(Role.STRUCTURED_ERRORS).name
+            codes = {dict(k)["code"] for k in incs if dict(k)["__name__"] == name}
+            return len(codes), 1.0
+        if kind == "controller_failing":
+            return 0.0, 1.0
+        signal = alert.signal
+        metric = m(signal.metric)
+        spec_alert = signal.alert
+        if kind == "signal_quantile_above":
+            events = _sum(incs, metric.series("_count"))
+            return _quantile(incs, metric, spec_alert.quantile), events
+        if kind == "signal_per_request_above":
+            return _sum(incs, metric.name) / requests, 1.0
+        label = spec_alert.label
+        base = spec_alert.denominator or metric.values[label]
+        denominator = _sum(incs, metric.name, **{label: base})
+        numerator = _sum(incs, metric.name, **{label: spec_alert.numerator})
+        return numerator / denominator, denominator
+
+    def split(
+        self, phases: Iterable[Shape | None], heartbeat: bool, rate: float
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(alerts some phase fires, alerts that stay silent), as alert refs."""
+        shapes = list(phases)
+        fires, silent = [], []
+        for alert in alert_defs(self.specs, self.spec):
+            hit = any(self.fires(alert, shape, heartbeat, rate) for shape in shapes)
+            (fires if hit else silent).append(alert_ref(alert))
+        return tuple(dict.fromkeys(fires)), tuple(dict.fromkeys(silent))
