@@ -1,0 +1,2 @@
+"""On-call drills: drive a scenario into the local stack and watch alerts fire, route,
+inhibit and resolve."""
