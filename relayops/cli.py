@@ -11,6 +11,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from relayops.drill.cli import register as register_drill
 from relayops.spec import SpecError, load_specs
 from relayops.stack.cli import register as register_stack
 from synth.cli import register as register_synth
@@ -308,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     register_stack(sub)
     register_synth(sub)
+    register_drill(sub)
     return parser
 
 

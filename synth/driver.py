@@ -65,7 +65,11 @@ class Driver:
         job: str = "relay-synth",
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        heartbeat_s: float = CONTROLLER_EVERY,
     ):
+        """`heartbeat_s` is how often the simulated controller succeeds (shorter in
+        time-scaled drills, whose stalled alert fires after max_age / N)."""
+        self.heartbeat_s = heartbeat_s
         self.specs = specs
         self.spec = provider_spec
         self.base = pushgateway_url.rstrip("/")
@@ -144,7 +148,7 @@ class Driver:
         self._controller_run(controller, start)
         self.push(self.controller_path, controller)
         summary.pushes += 1
-        next_run = start + CONTROLLER_EVERY
+        next_run = start + self.heartbeat_s
         deleted = False
         if plan.phases[0].shape is not None:
             self.push(self.group_path, send)
@@ -168,7 +172,7 @@ class Driver:
                 self._controller_run(controller, now)
                 self.push(self.controller_path, controller)
                 summary.pushes += 1
-                next_run = now + CONTROLLER_EVERY
+                next_run = now + self.heartbeat_s
             summary.ticks += 1
             last = now
         summary.record(send, controller)

@@ -63,17 +63,25 @@ class Expectation:
         m = self.specs.metric
         requests = _sum(incs, m(Role.REQUESTS).name)
         if alert.kind == "burn":
-            slo, tier = alert.slo, alert.tier
-            if slo.sli.type == "error_ratio":
-                bad = _sum(incs, m(Role.REQUESTS).name, status=slo.sli.error_statuses) / requests
-            else:
-                latency = m(Role.LATENCY)
-                fast = _sum(incs, latency.series("_bucket"), le=le_value(slo.sli.threshold_seconds))
-                bad = 1 - fast / _sum(incs, latency.series("_count"))
+            tier = alert.tier
             enough = rate * tier.long_window >= tier.min_events
-            return bad / slo.error_budget > tier.factor(slo.period) and enough
+            return self.burn(alert, shape) > tier.factor(alert.slo.period) and enough
         quantity, guard = self._quantity(alert, incs, requests)
         return quantity > alert.level and (alert.guard is None or guard * rate > alert.guard)
+
+    def burn(self, alert: AlertDef, shape: Shape) -> float:
+        """The budget-burn multiple of a burn alert's SLO under `shape`."""
+        incs = self.traffic.per_request(shape)
+        m = self.specs.metric
+        slo = alert.slo
+        if slo.sli.type == "error_ratio":
+            requests = _sum(incs, m(Role.REQUESTS).name)
+            bad = _sum(incs, m(Role.REQUESTS).name, status=slo.sli.error_statuses) / requests
+        else:
+            latency = m(Role.LATENCY)
+            fast = _sum(incs, latency.series("_bucket"), le=le_value(slo.sli.threshold_seconds))
+            bad = 1 - fast / _sum(incs, latency.series("_count"))
+        return bad / slo.error_budget
 
     def _quantity(self, alert: AlertDef, incs: Increments, requests: float) -> tuple[float, float]:
         """(the alert's quantity, its guard's events per request) for a leveled alert."""
