@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help venv tools render check validate test lint bench clean
+.PHONY: help venv tools render check validate test lint bench drill clean
 
 help: ## List the targets
 	@echo 'Usage: make TARGET [PYTHON=python3] [VENV=.venv] [PYTEST_ARGS=...]'
@@ -52,6 +52,9 @@ test: venv tools ## Run the tests; collecting no tests is a failure
 lint: venv ## Lint and check formatting with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+drill: venv tools ## Run every drill scenario on both providers (relayops drill all)
+	$(BIN)/relayops drill all
 
 bench: venv ## Run the render benchmark (bench/render.py)
 	$(BIN)/python bench/render.py
