@@ -7,7 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from relayops.drill.observe import ObserveError
 from relayops.drill.plan import plan_drill
+from relayops.drill.report import write_report
 from relayops.drill.run import DrillResult, run_drill
 from relayops.spec import SpecError, load_specs
 from relayops.stack import StackError, running_stack
@@ -53,8 +55,16 @@ def _drill(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> int:
             try:
                 with running_stack(args.specs, run_dir, rendered=tree) as stack:
                     result = run_drill(specs, stack, plan)
+                    if args.report_dir is not None:
+                        report = write_report(
+                            specs, stack, result, result.started_at, args.report_dir
+                        )
+                        print(f"report: {report}")
             except StackError as exc:
                 print(f"relayops: the drill stack did not start: {exc}", file=sys.stderr)
+                return 2
+            except ObserveError as exc:
+                print(f"relayops: drill report failed: {exc}", file=sys.stderr)
                 return 2
             _print_result(result)
             results.append(result)
@@ -118,6 +128,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         p.add_argument(
             "--rate", type=float, default=20.0, help="synthetic requests per second (default: 20)"
+        )
+        p.add_argument(
+            "--report-dir",
+            type=Path,
+            default=None,
+            help="write a Markdown report with PNG plots per drill into this folder",
         )
         p.add_argument(
             "--max-seconds",

@@ -52,6 +52,7 @@ class DrillResult:
     plan: DrillPlan
     timeline: Timeline
     checks: tuple[Check, ...]
+    started_at: float = 0.0  # unix time the scenario started; maps Timeline times onto Prometheus
 
     @property
     def passed(self) -> bool:
@@ -176,6 +177,7 @@ def run_drill(
 
     timeline = Timeline()
     start = time.monotonic()
+    started_at = time.time()
     pusher = threading.Thread(target=traffic, daemon=True)
     pusher.start()
     while pusher.is_alive():
@@ -184,4 +186,4 @@ def run_drill(
     _observe(stack, timeline, time.monotonic() - start, emit)
     if errors:
         raise errors[0]
-    return DrillResult(plan, timeline, _judge(plan, timeline))
+    return DrillResult(plan, timeline, _judge(plan, timeline), started_at)
