@@ -59,9 +59,18 @@ class DrillResult:
         return all(c.ok for c in self.checks)
 
 
-def _observe(stack: Stack, timeline: Timeline, now: float, emit: Callable[[str], None]) -> None:
-    firing = {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "firing")}
-    for ref in {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "pending")}:
+def _observe(
+    stack: Stack, provider: str, timeline: Timeline, now: float, emit: Callable[[str], None]
+) -> None:
+    """Record what changed for alerts of `provider` (the provider label's value): another
+    provider, which gets no traffic in this drill, would only add noise."""
+
+    def own(labels: dict[str, str]) -> bool:
+        return labels.get("provider") == provider
+
+    firing = {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "firing") if own(a)}
+    pending = {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "pending") if own(a)}
+    for ref in pending:
         if ref not in timeline.pending:
             timeline.pending[ref] = now
             emit(f"{now:6.1f}s pending   {ref}")
@@ -73,12 +82,16 @@ def _observe(stack: Stack, timeline: Timeline, now: float, emit: Callable[[str],
         timeline.resolved[ref] = now
         emit(f"{now:6.1f}s resolved  {ref}")
     for alert in alertmanager_alerts(stack.alertmanager_url):
+        if not own(alert.labels):
+            continue
         ref = ref_of(alert.labels)
         if alert.state == "suppressed" and ref not in timeline.suppressed:
             timeline.suppressed[ref] = now
             emit(f"{now:6.1f}s inhibited {ref} (by {len(alert.inhibited_by)} alert)")
     for note in read_notifications(stack.sink_log):
         for alert in note["alerts"]:
+            if not own(alert["labels"]):
+                continue
             key = (ref_of(alert["labels"]), alert["status"], note["receiver"])
             if key not in timeline.notified:
                 timeline.notified[key] = now
@@ -181,9 +194,9 @@ def run_drill(
     pusher = threading.Thread(target=traffic, daemon=True)
     pusher.start()
     while pusher.is_alive():
-        _observe(stack, timeline, time.monotonic() - start, emit)
+        _observe(stack, spec.provider, timeline, time.monotonic() - start, emit)
         time.sleep(POLL_SECONDS)
-    _observe(stack, timeline, time.monotonic() - start, emit)
+    _observe(stack, spec.provider, timeline, time.monotonic() - start, emit)
     if errors:
         raise errors[0]
     return DrillResult(plan, timeline, _judge(plan, timeline), started_at)
