@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from relayops.drill.cli import register as register_drill
+from relayops.report.cli import register as register_report
 from relayops.spec import SpecError, load_specs
 from relayops.stack.cli import register as register_stack
 from synth.cli import register as register_synth
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_stack(sub)
     register_synth(sub)
     register_drill(sub)
+    register_report(sub)
     return parser
 
 

@@ -1,0 +1,106 @@
+"""The observation report: Markdown with the verdict, the ten points and PNG plots.
+
+Plots are drawn on matplotlib's Agg canvas without pyplot; x axes are minutes before the end
+of the window, and a curve without samples is written as "no data" on its plot.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from relayops.report.live import NO_DATA
+from relayops.report.model import GO_MIN_SCORE, Observation, Point
+from relayops.report.prom import Samples
+from relayops.spec.durations import format_duration
+
+REPORT_NAME = "observation.md"
+FIGSIZE = (9.0, 3.5)
+DPI = 100
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def plot(path: Path, title: str, curves: dict[str, Samples], end: float, since_s: int) -> Path:
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    empty = [label for label, samples in curves.items() if not samples]
+    for label, samples in curves.items():
+        if samples:
+            ax.plot([(t - end) / 60 for t, _ in samples], [v for _, v in samples], label=label)
+    if empty:
+        ax.text(0.5, 0.5, f"{NO_DATA}: {', '.join(empty)}", transform=ax.transAxes, ha="center")
+    ax.set_xlim(-since_s / 60, 0)
+    if len(empty) < len(curves):
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set_title(title)
+    ax.set_xlabel("minutes before the end of the window")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    return path
+
+
+def _result(point: Point) -> str:
+    return {True: "pass", False: "FAIL", None: "NO DATA"}[point.passed]
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def markdown(observation: Observation, prometheus_url: str, images: list[str]) -> str:
+    o = observation
+    verdict = "GO" if o.go else "NO-GO"
+    rows = [
+        f"| {i} | {p.name} | {_result(p)} | {p.measured} | {p.threshold} |"
+        for i, p in enumerate(o.points, 1)
+    ]
+    firing = [f"- `{name}`" for name in o.critical_firing] or ["None."]
+    return "\n".join(
+        [
+            f"# Observation report: {verdict}",
+            "",
+            f"Prometheus {prometheus_url}, window {format_duration(o.since_s)} from "
+            f"{_utc(o.start)} to {_utc(o.end)}. GO needs at least {GO_MIN_SCORE}/"
+            f"{len(o.points)} points and no critical alert firing; a point without data fails.",
+            "",
+            f"## Readiness score: {o.score}/{len(o.points)}",
+            "",
+            "| # | Point | Result | Measured | Threshold |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            "## Critical alerts firing at the end of the window",
+            "",
+            *firing,
+            "",
+            "## Plots",
+            "",
+            *[line for image in images for line in (image, "")],
+        ]
+    )
+
+
+def write_report(observation: Observation, prometheus_url: str, out_dir: Path) -> Path:
+    """Write observation.md and one PNG per plotted quantity into out_dir; return the .md."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = []
+    for title, curves in observation.curves.items():
+        path = plot(
+            out_dir / f"observation-{_slug(title)}.png",
+            title,
+            curves,
+            observation.end,
+            observation.since_s,
+        )
+        images.append(f"![{title}]({path.name})")
+    report = out_dir / REPORT_NAME
+    report.write_text(markdown(observation, prometheus_url, images), encoding="utf-8")
+    return report
