@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from rules_gen.alertmanager.inhibition import inhibit_rules, silencers
 from rules_gen.alertmanager.labels import runtime_labels
 from rules_gen.alertmanager.matchers import Matcher, one_of
 from rules_gen.alertmanager.template import TEMPLATE_PATH
+from rules_gen.alertmanager.verify import route_problems
 from tests.daemons import ALERTMANAGER, require_binary, run_alertmanager
 from tests.specs_util import REPO, SPECS
 
@@ -178,29 +178,7 @@ def test_every_rendered_alert_reaches_its_receiver(specs, amtool_bin, tmp_path):
     config = write_rendered(render_alertmanager(specs), tmp_path)
     routes = expected_routes(specs)
 
-    def route(case: tuple[dict[str, str], str]) -> str | None:
-        labels, receiver = case
-        done = subprocess.run(
-            [
-                amtool_bin,
-                "config",
-                "routes",
-                "test",
-                f"--config.file={config}",
-                f"--verify.receivers={receiver}",
-                *(f"{k}={v}" for k, v in labels.items()),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode == 0:
-            return None
-        return (
-            f"{labels['alertname']} {labels['severity']} -> {done.stdout.strip()}, not {receiver}"
-        )
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        failures = [f for f in pool.map(route, routes) if f]
+    failures = route_problems(amtool_bin, config, routes)
     assert not failures, "\n".join(failures)
     assert {receiver for _, receiver in routes} == {
         "relay-critical-pagerduty",

@@ -29,9 +29,59 @@ class AmAlert:
     inhibited_by: tuple[str, ...]
 
 
-def _get(url: str, params: dict[str, str] | None = None) -> object:
+Samples = list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    samples: Samples
+
+
+class PromReader:
+    """Instant and range queries; every failure names the URL and the query."""
+
+    def __init__(self, client: httpx.Client, prometheus_url: str):
+        self.client = client
+        self.base = prometheus_url.rstrip("/")
+
+    def _result(self, path: str, params: dict[str, str | float]) -> list[dict]:
+        url = f"{self.base}{path}"
+        query = params["query"]
+        try:
+            response = self.client.get(url, params=params, timeout=10)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ObserveError(f"{url} query {query!r}: {exc}") from exc
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise ObserveError(f"{url} query {query!r}: unexpected answer {body!r}")
+        result = body.get("data", {}).get("result")
+        if not isinstance(result, list):
+            raise ObserveError(f"{url} query {query!r}: no result list in {body!r}")
+        return result
+
+    def instant(self, query: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
+        """(labels, value) of each series the query returns at `at` (default: now)."""
+        params: dict[str, str | float] = {"query": query}
+        if at is not None:
+            params["time"] = at
+        result = self._result("/api/v1/query", params)
+        return [(dict(item["metric"]), float(item["value"][1])) for item in result]
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        """Each series the query returns over [start, end], sampled every `step` seconds."""
+        params = {"query": query, "start": start, "end": end, "step": step}
+        result = self._result("/api/v1/query_range", params)
+        return [
+            Series(dict(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
+            for item in result
+        ]
+
+
+def _get(url: str) -> object:
     try:
-        response = httpx.get(url, params=params, timeout=5)
+        response = httpx.get(url, timeout=5)
         response.raise_for_status()
         return response.json()
     except (httpx.HTTPError, ValueError) as exc:
@@ -40,14 +90,9 @@ def _get(url: str, params: dict[str, str] | None = None) -> object:
 
 def prometheus_alerts(prometheus_url: str, state: str = "firing") -> list[dict[str, str]]:
     """Labels of the alerts in `state` (firing or pending), from the ALERTS series."""
-    url = f"{prometheus_url}/api/v1/query"
-    body = _get(url, {"query": f'ALERTS{{alertstate="{state}"}}'})
-    if not isinstance(body, dict) or body.get("status") != "success":
-        raise ObserveError(f"{url}: unexpected answer {body!r}")
-    result = body.get("data", {}).get("result")
-    if not isinstance(result, list):
-        raise ObserveError(f"{url}: no result list in {body!r}")
-    return [dict(item["metric"]) for item in result]
+    with httpx.Client() as client:
+        found = PromReader(client, prometheus_url).instant(f'ALERTS{{alertstate="{state}"}}')
+    return [labels for labels, _ in found]
 
 
 def alertmanager_alerts(alertmanager_url: str) -> list[AmAlert]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from dashboards import render_dashboards
-from relayops.drill.observe import ObserveError
+from relayops.drill.observe import ObserveError, PromReader
 from relayops.drill.plan import DrillPlan, Expected
 from relayops.drill.plots import Points, Window, plot_burn, plot_signal, plot_timeline
 from relayops.drill.run import DrillResult, Timeline
@@ -30,36 +30,24 @@ STEP_SECONDS = 1
 
 
 class RangeReader:
-    """Range queries over the drill's span, each remembered for the report."""
+    """Range queries over the drill's span, each remembered for the report when empty."""
 
     def __init__(self, client: httpx.Client, prometheus_url: str, start: float, end: float):
-        self.client = client
-        self.url = f"{prometheus_url}/api/v1/query_range"
+        self.reader = PromReader(client, prometheus_url)
+        self.url = f"{self.reader.base}/api/v1/query_range"
         self.start = start
         self.end = end
         self.empty: list[str] = []
 
-    def _body(self, query: str) -> dict:
-        params = {"query": query, "start": self.start, "end": self.end, "step": STEP_SECONDS}
-        try:
-            response = self.client.get(self.url, params=params, timeout=10)
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ObserveError(f"{self.url} query {query!r}: {exc}") from exc
-        if not isinstance(body, dict) or body.get("status") != "success":
-            raise ObserveError(f"{self.url} query {query!r}: unexpected answer {body!r}")
-        return body
-
     def points(self, query: str, scale: float = 1.0) -> Points:
         """Samples of the query's single series as (seconds since start, value / scale)."""
-        result = self._body(query).get("data", {}).get("result")
-        if not isinstance(result, list) or len(result) > 1:
+        found = self.reader.range(query, self.start, self.end, STEP_SECONDS)
+        if len(found) > 1:
             raise ObserveError(f"{self.url} query {query!r}: expected at most one series")
-        values = result[0].get("values", []) if result else []
+        values = found[0].samples if found else []
         if not values:
             self.empty.append(query)
-        return [(float(t) - self.start, float(v) / scale) for t, v in values]
+        return [(t - self.start, v / scale) for t, v in values]
 
 
 def _selector(name: str, labels: dict[str, str]) -> str:

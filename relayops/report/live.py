@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relayops.drill.observe import PromReader
 from relayops.report.model import Point
-from relayops.report.prom import PromReader
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role

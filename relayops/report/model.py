@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from relayops.report.prom import Samples
+from relayops.drill.observe import Samples
 
 GO_MIN_SCORE = 7
 

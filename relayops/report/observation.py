@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 
+from relayops.drill.observe import PromReader, Samples
 from relayops.report.live import Window, critical_firing, live_points, selector
 from relayops.report.model import Observation, Point
 from relayops.report.offline import offline_points
-from relayops.report.prom import PromReader, Samples
 from relayops.spec import SpecSet
 from relayops.spec.series import ProviderSeries
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dashboards import check_dashboard_links, check_dashboards, render_dashboards
@@ -15,12 +13,12 @@ from relayops.report.model import Point
 from relayops.spec import SpecSet
 from rules_gen.alertmanager import expected_routes, render_alertmanager
 from rules_gen.alertmanager.config import CONFIG_PATH
+from rules_gen.alertmanager.verify import route_problems
 from rules_gen.alerts import alert_defs
 from runbooks import check_runbook_links, render_runbooks
 
 DRILL_MIN_SCORE = 5
 SCORE_LINE = re.compile(r"^## Tabletop score: (\d+)/(\d+)$", re.MULTILINE)
-AMTOOL_JOBS = 8
 
 
 def _annotations(specs: SpecSet, key: str) -> list[str]:
@@ -71,26 +69,6 @@ def last_drill(drill_dir: Path) -> Point:
     )
 
 
-def _route_problem(amtool: str, config: Path, labels: dict[str, str], receiver: str) -> str | None:
-    done = subprocess.run(
-        [
-            amtool,
-            "config",
-            "routes",
-            "test",
-            f"--config.file={config}",
-            f"--verify.receivers={receiver}",
-            *(f"{k}={v}" for k, v in labels.items()),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode == 0:
-        return None
-    return f"{labels['alertname']} {labels['severity']} -> {done.stdout.strip()}, not {receiver}"
-
-
 def routing_verified(specs: SpecSet) -> Point:
     """Every rendered alert reaches its severity's receiver, per `amtool config routes test`."""
     threshold = "every alert reaches its receiver (amtool)"
@@ -103,9 +81,7 @@ def routing_verified(specs: SpecSet) -> Point:
             (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
             (Path(tmp) / rel).write_text(text, encoding="utf-8")
         config = Path(tmp) / CONFIG_PATH
-        with ThreadPoolExecutor(max_workers=AMTOOL_JOBS) as pool:
-            found = pool.map(lambda r: _route_problem(amtool, config, *r), routes)
-            problems = [p for p in found if p]
+        problems = route_problems(amtool, config, routes)
     return _problems_point(
         "routing verified", threshold, f"{len(routes)} alert routes verified", problems
     )

@@ -13,9 +13,9 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from relayops.drill.observe import Samples
 from relayops.report.live import NO_DATA
 from relayops.report.model import GO_MIN_SCORE, Observation, Point
-from relayops.report.prom import Samples
 from relayops.spec.durations import format_duration
 
 REPORT_NAME = "observation.md"
