@@ -70,6 +70,10 @@ class Driver:
         """`heartbeat_s` is how often the simulated controller succeeds (shorter in
         time-scaled drills, whose stalled alert fires after max_age / N)."""
         self.heartbeat_s = heartbeat_s
+        # Kept across runs, so a scenario followed by healthy traffic keeps counting up
+        # instead of restarting at zero (which Prometheus would read as a counter reset).
+        self._send = GroupState(specs)
+        self._controller = GroupState(specs)
         self.specs = specs
         self.spec = provider_spec
         self.base = pushgateway_url.rstrip("/")
@@ -140,7 +144,7 @@ class Driver:
         per_request = [
             None if p.shape is None else self.traffic.per_request(p.shape) for p in plan.phases
         ]
-        send, controller = GroupState(self.specs), GroupState(self.specs)
+        send, controller = self._send, self._controller
         for increments in per_request:
             send.add(increments or {}, 0.0)
 
