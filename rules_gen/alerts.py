@@ -28,6 +28,20 @@ def secs(seconds: float) -> str:
     return f"{seconds:g}s" if seconds >= 1 else f"{seconds * 1000:g}ms"
 
 
+RATIO_KINDS = frozenset({"error_ratio", "validation", "controller_failing", "signal_ratio_above"})
+
+
+def level_text(alert: AlertDef) -> str:
+    """An alert's level in its quantity's own unit: 1%, 500ms, 30m, 0.5."""
+    if alert.kind in ("latency", "signal_quantile_above"):
+        return secs(alert.level)
+    if alert.kind in RATIO_KINDS:
+        return pct(alert.level)
+    if alert.kind == "stalled":
+        return format_duration(int(alert.level))
+    return f"{alert.level:g}"
+
+
 @dataclass(frozen=True)
 class AlertDef:
     """A rendered alert and what the test generator needs to drive it."""

@@ -7,22 +7,11 @@ import re
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.provider import ProviderSpec
-from rules_gen.alerts import AlertDef, alert_defs, pct, secs
+from rules_gen.alerts import AlertDef, alert_defs, level_text, pct
 from rules_gen.simulate import humanize_duration
 from rules_gen.testgen.detection import BURNS, burn_of, detection_seconds
-from rules_gen.testgen.files import RATIO_KINDS, Outcome
+from rules_gen.testgen.files import Outcome
 from rules_gen.testgen.scenarios import Scenario
-
-
-def _level(alert: AlertDef) -> str:
-    """The level in the quantity's own unit."""
-    if alert.kind in ("latency", "signal_quantile_above"):
-        return secs(alert.level)
-    if alert.kind in RATIO_KINDS:
-        return pct(alert.level)
-    if alert.kind == "stalled":
-        return format_duration(int(alert.level))
-    return f"{alert.level:g}"
 
 
 def _condition(alert: AlertDef) -> str:
@@ -37,7 +26,7 @@ def _condition(alert: AlertDef) -> str:
     if alert.kind == "missing":
         return f"no series{wait}"
     guard = f", above {alert.guard:g}/s" if alert.guard else ""
-    return f"> {_level(alert)}{guard}{wait}"
+    return f"> {level_text(alert)}{guard}{wait}"
 
 
 def _threshold_fires(alert: AlertDef, spec: ProviderSpec, burn: float | None) -> bool | None:

@@ -10,7 +10,7 @@ from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import quantile_key
 from relayops.spec.service import SEVERITIES, ServiceSpec
 from rules_gen.alertmanager.receivers import receiver_name
-from rules_gen.alerts import AlertDef, alert_defs, pct, secs
+from rules_gen.alerts import AlertDef, alert_defs, level_text, pct
 from rules_gen.render_paths import rule_paths
 from runbooks.queries import Step, tier_steps, triage_steps
 from runbooks.relations import Inhibition, anchor_of, same_subject, topic
@@ -65,16 +65,6 @@ def receiver_text(service: ServiceSpec, severity: str) -> str:
     receiver = service.receivers[severity]
     where = "PagerDuty, paging the on-call" if receiver.type == "pagerduty" else receiver.channel
     return f"`{receiver_name(service, severity)}` ({where})"
-
-
-def level_text(alert: AlertDef) -> str:
-    if alert.kind in ("latency", "signal_quantile_above"):
-        return secs(alert.level)
-    if alert.kind in ("error_ratio", "validation", "controller_failing", "signal_ratio_above"):
-        return pct(alert.level)
-    if alert.kind == "stalled":
-        return format_duration(int(alert.level))
-    return f"{alert.level:g}"
 
 
 def quantity(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from relayops.spec import SpecSet
 from relayops.spec.provider import ProviderSpec
-from rules_gen.alerts import AlertDef, alert_defs, alert_groups
+from rules_gen.alerts import RATIO_KINDS, AlertDef, alert_defs, alert_groups
 from rules_gen.build import Group
 from rules_gen.output import dump_yaml
 from rules_gen.promql import SeriesDB, format_duration
@@ -20,7 +20,6 @@ from rules_gen.testgen.period import period_tests
 from rules_gen.testgen.recorded import recording_test
 from rules_gen.testgen.scenarios import GenerationError, Scenario, Scenarios
 
-RATIO_KINDS = {"error_ratio", "validation", "controller_failing", "signal_ratio_above"}
 GUARDED_KINDS = {"burn", "error_ratio", "latency"}
 
 
