@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from relayops.stack.daemons import DaemonExited, free_port, http_ready, start, stop
+from relayops.stack.commands import alertmanager
+from relayops.stack.daemons import DaemonExited, free_port, start, stop
 
 __all__ = ["ALERTMANAGER", "free_port", "require_binary", "run_alertmanager"]
 
@@ -35,20 +36,11 @@ def run_alertmanager(
     """
     storage = tmp_path / "alertmanager-data"
     storage.mkdir(parents=True, exist_ok=True)
+    launch = alertmanager(binary, config_path, storage)
     for attempt in range(attempts):
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        argv = [
-            binary,
-            f"--config.file={config_path}",
-            f"--storage.path={storage}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ]
+        argv, ready, base = launch(free_port())
         try:
-            running = start(
-                "alertmanager", argv, tmp_path / "alertmanager.log", http_ready(f"{base}/-/ready")
-            )
+            running = start("alertmanager", argv, tmp_path / "alertmanager.log", ready)
         except DaemonExited:
             if attempt == attempts - 1:
                 raise
