@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, prometheus, stat, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
@@ -127,20 +128,38 @@ def per_series_thresholds(panel: Builder, by_name: dict[str, Levels]) -> Builder
     return panel
 
 
-def time_series(
-    title: str, description: str, unit: str, queries: list[Builder], *, width: int = 12
-) -> timeseries.Panel:
+Panel = TypeVar("Panel", timeseries.Panel, stat.Panel, bargauge.Panel)
+
+
+def _described(
+    panel: Panel,
+    title: str,
+    description: str,
+    unit: str,
+    queries: list[Builder],
+    height: int,
+    width: int,
+) -> Panel:
+    """What every panel carries: title, description, unit, the datasource variable, its size,
+    and no default thresholds (levels are added per series where an alert has them)."""
     return (
-        timeseries.Panel()
-        .title(title)
+        panel.title(title)
         .description(description)
         .unit(unit)
         .targets(queries)
         .datasource(DATASOURCE)
-        .height(8)
+        .height(height)
         .span(width)
-        .fill_opacity(10)
         .thresholds(threshold_config(()))
+    )
+
+
+def time_series(
+    title: str, description: str, unit: str, queries: list[Builder], *, width: int = 12
+) -> timeseries.Panel:
+    return (
+        _described(timeseries.Panel(), title, description, unit, queries, 8, width)
+        .fill_opacity(10)
         .thresholds_style(
             common_builders.GraphThresholdsStyleConfig().mode(
                 common_models.GraphThresholdsStyleMode.LINE
@@ -159,17 +178,8 @@ def time_series(
 def stat_panel(
     title: str, description: str, unit: str, queries: list[Builder], *, width: int = 6
 ) -> stat.Panel:
-    return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .targets(queries)
-        .datasource(DATASOURCE)
-        .height(6)
-        .span(width)
-        .thresholds(threshold_config(()))
-        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
+    return _described(stat.Panel(), title, description, unit, queries, 6, width).reduce_options(
+        common_builders.ReduceDataOptions().calcs(["lastNotNull"])
     )
 
 
@@ -177,17 +187,9 @@ def bar_gauge(
     title: str, description: str, unit: str, queries: list[Builder], *, width: int = 12
 ) -> bargauge.Panel:
     return (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .targets(queries)
-        .datasource(DATASOURCE)
-        .height(8)
-        .span(width)
+        _described(bargauge.Panel(), title, description, unit, queries, 8, width)
         .orientation(common_models.VizOrientation.HORIZONTAL)
         .display_mode(common_models.BarGaugeDisplayMode.GRADIENT)
-        .thresholds(threshold_config(()))
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
     )
 
