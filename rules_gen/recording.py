@@ -48,6 +48,12 @@ def slo_events(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tu
     return Binary("-", total, fast), total
 
 
+def _request_rate(specs: SpecSet, spec: ProviderSpec) -> Expr:
+    """Requests per second over the rate window, by provider and action."""
+    requests = specs.metric(Role.REQUESTS)
+    return sum_rate(sel(requests.name, spec.selector), specs.service.rate_window, AGG)
+
+
 def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
     w = specs.service.rate_window
     match = spec.selector
@@ -55,7 +61,7 @@ def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> lis
     latency = specs.metric(Role.LATENCY)
     structured = specs.metric(Role.STRUCTURED_ERRORS)
     rules = [
-        RecordingRule(names.request_rate, sum_rate(sel(requests.name, match), w, AGG)),
+        RecordingRule(names.request_rate, _request_rate(specs, spec)),
         RecordingRule(
             names.request_rate_by_status, sum_rate(sel(requests.name, match), w, (*AGG, "status"))
         ),
@@ -153,10 +159,12 @@ def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[
         ]
         alert = signal.alert
         if alert is not None and alert.kind == "per_request_above":
+            # The request rate is computed here, not read from the send-path group: a rate
+            # recorded by another group at another moment would not pair with this one.
             rules.append(
                 RecordingRule(
                     names.signal_per_request(signal),
-                    div(sel(names.signal_rate(signal), match), sel(names.request_rate, match)),
+                    div(sel(names.signal_rate(signal), match), _request_rate(specs, spec)),
                 )
             )
         if alert is not None and alert.kind == "ratio_above":
