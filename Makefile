@@ -53,11 +53,12 @@ lint: venv ## Lint and check formatting with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-drill: venv tools ## Run every drill scenario on both providers (relayops drill all)
-	$(BIN)/relayops drill all
+drill: venv tools ## Run every drill on both providers (relayops drill all); reports in .drill/report
+	$(BIN)/relayops drill all --report-dir .drill/report
 
-bench: venv ## Run the render benchmark (bench/render.py)
+bench: venv tools ## Run the benchmarks: render time (bench/render.py), drill wall time (bench/drill.py)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/drill.py
 
 clean: ## Remove the venv, caches and build output (never rendered/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -41,6 +41,9 @@ class RunSummary:
     pushes: int = 0
     deletes: int = 0
     totals: dict[str, float] = field(default_factory=dict)  # exposed value by series
+    # Clock time each phase began: the start of its first tick (whose traffic is pushed at the
+    # tick's end), or the moment of the delete for a phase without series.
+    phase_started: dict[int, float] = field(default_factory=dict)
 
     def record(self, *states: GroupState) -> None:
         for state in states:
@@ -128,18 +131,21 @@ class Driver:
         rate_rps: float,
         tick_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        time_scale: float = 1.0,
     ) -> RunSummary:
         """Push the scenario for `duration_s` seconds at `rate_rps` requests/s (a scenario with a
-        fixed rate, such as low-traffic noise, ignores it)."""
+        fixed rate, such as low-traffic noise, ignores it), both multiplied by `time_scale`: a
+        drill against rules time-scaled ×N pushes N times the traffic, so every shortened
+        window holds as many events as the production window does."""
         plan = scenario.plans.get(self.spec.name)
         if plan is None:
             raise ValueError(
                 f"scenario {scenario.name} does not apply to {self.spec.name} "
                 f"(it applies to: {', '.join(scenario.providers) or 'none'})"
             )
-        if duration_s <= 0 or tick_s <= 0 or rate_rps < 0:
-            raise ValueError("duration and tick must be positive, the rate not negative")
-        rate = plan.fixed_rate if plan.fixed_rate is not None else rate_rps
+        if duration_s <= 0 or tick_s <= 0 or rate_rps < 0 or time_scale <= 0:
+            raise ValueError("duration, tick and scale must be positive, the rate not negative")
+        rate = (plan.fixed_rate if plan.fixed_rate is not None else rate_rps) * time_scale
         summary = RunSummary(scenario.name, self.spec.name, rate)
         per_request = [
             None if p.shape is None else self.traffic.per_request(p.shape) for p in plan.phases
@@ -149,6 +155,7 @@ class Driver:
             send.add(increments or {}, 0.0)
 
         start = last = self.clock()
+        summary.phase_started[0] = start
         self._controller_run(controller, start)
         self.push(self.controller_path, controller)
         summary.pushes += 1
@@ -165,9 +172,11 @@ class Driver:
             if shape is None:
                 if not deleted:
                     self.delete()
+                    summary.phase_started.setdefault(index, self.clock())
                     summary.deletes += 1
                     deleted = True
             else:
+                summary.phase_started.setdefault(index, last)
                 send.add(increments, rate * shape.rate * (now - last))
                 self.push(self.group_path, send)
                 summary.pushes += 1

@@ -7,6 +7,7 @@ level; it then fires once that phase lasts the alert's detection time (README al
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from relayops.spec import SpecSet
@@ -40,6 +41,10 @@ def _sum(incs: Increments, name: str, **labels: Iterable[str] | str) -> float:
     return total
 
 
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
 def _quantile(incs: Increments, metric: MetricDef, q: float) -> float:
     bounds = (*(metric.buckets or ()), float("inf"))
     buckets = [(b, _sum(incs, metric.series("_bucket"), le=le_value(b))) for b in bounds]
@@ -60,58 +65,61 @@ class Expectation:
             return alert.kind == "missing" and shape is None
         incs = self.traffic.per_request(shape)
         rate *= shape.rate
-        m = self.specs.metric
-        requests = _sum(incs, m(Role.REQUESTS).name)
         if alert.kind == "burn":
             tier = alert.tier
             enough = rate * tier.long_window >= tier.min_events
-            return self.burn(alert, shape) > tier.factor(alert.slo.period) and enough
-        quantity, guard = self._quantity(alert, incs, requests)
+            return self.burn(alert, incs) > tier.factor(alert.slo.period) and enough
+        quantity, guard = self.quantity(alert, incs)
         return quantity > alert.level and (alert.guard is None or guard * rate > alert.guard)
 
-    def burn(self, alert: AlertDef, shape: Shape) -> float:
-        """The budget-burn multiple of a burn alert's SLO under `shape`."""
-        incs = self.traffic.per_request(shape)
+    def burn(self, alert: AlertDef, incs: Increments) -> float:
+        """The budget-burn multiple of a burn alert's SLO over the events `incs`."""
         m = self.specs.metric
         slo = alert.slo
         if slo.sli.type == "error_ratio":
             requests = _sum(incs, m(Role.REQUESTS).name)
-            bad = _sum(incs, m(Role.REQUESTS).name, status=slo.sli.error_statuses) / requests
+            bad = _ratio(_sum(incs, m(Role.REQUESTS).name, status=slo.sli.error_statuses), requests)
         else:
             latency = m(Role.LATENCY)
             fast = _sum(incs, latency.series("_bucket"), le=le_value(slo.sli.threshold_seconds))
-            bad = 1 - fast / _sum(incs, latency.series("_count"))
+            bad = 1 - _ratio(fast, _sum(incs, latency.series("_count")))
         return bad / slo.error_budget
 
-    def _quantity(self, alert: AlertDef, incs: Increments, requests: float) -> tuple[float, float]:
-        """(the alert's quantity, its guard's events per request) for a leveled alert."""
+    def requests(self, incs: Increments) -> float:
+        return _sum(incs, self.specs.metric(Role.REQUESTS).name)
+
+    def quantity(self, alert: AlertDef, incs: Increments) -> tuple[float, float]:
+        """(the leveled alert's quantity, the events its guard counts) over the events `incs`;
+        NaN where the quantity has no events to be computed from."""
         m = self.specs.metric
         kind = alert.kind
+        requests = self.requests(incs)
         if kind == "error_ratio":
-            return _sum(incs, m(Role.REQUESTS).name, status="error") / requests, 1.0
+            return _ratio(_sum(incs, m(Role.REQUESTS).name, status="error"), requests), requests
         if kind == "latency":
-            return _quantile(incs, m(Role.LATENCY), self.spec.thresholds.latency.quantile), 1.0
+            q = self.spec.thresholds.latency.quantile
+            return _quantile(incs, m(Role.LATENCY), q), requests
         if kind == "validation":
-            return _sum(incs, m(Role.STRUCTURED_ERRORS).name, source=VALIDATION) / requests, 1.0
+            rejected = _sum(incs, m(Role.STRUCTURED_ERRORS).name, source=VALIDATION)
+            return _ratio(rejected, requests), requests
         if kind == "cardinality":
             name = m(Role.STRUCTURED_ERRORS).name
-            codes = {dict(k)["code"] for k in incs if dict(k)["__name__"] == name}
-            return len(codes), 1.0
+            codes = {dict(k)["code"] for k, v in incs.items() if dict(k)["__name__"] == name and v}
+            return len(codes), requests
         if kind == "controller_failing":
-            return 0.0, 1.0
+            return 0.0, requests
         signal = alert.signal
         metric = m(signal.metric)
         spec_alert = signal.alert
         if kind == "signal_quantile_above":
-            events = _sum(incs, metric.series("_count"))
-            return _quantile(incs, metric, spec_alert.quantile), events
+            return _quantile(incs, metric, spec_alert.quantile), _sum(incs, metric.series("_count"))
         if kind == "signal_per_request_above":
-            return _sum(incs, metric.name) / requests, 1.0
+            return _ratio(_sum(incs, metric.name), requests), requests
         label = spec_alert.label
         base = spec_alert.denominator or metric.values[label]
         denominator = _sum(incs, metric.name, **{label: base})
         numerator = _sum(incs, metric.name, **{label: spec_alert.numerator})
-        return numerator / denominator, denominator
+        return _ratio(numerator, denominator), denominator
 
     def split(
         self, phases: Iterable[Shape | None], heartbeat: bool, rate: float

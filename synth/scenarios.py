@@ -195,7 +195,7 @@ def _outage(lv: _Levels) -> Plan | None:
     if outage is None:
         return None
     healthy = lv.healthy()
-    return Plan((Phase(0.25, healthy), Phase(0.5, outage), Phase(0.25, healthy)))
+    return Plan((Phase(0.1, healthy), Phase(0.6, outage), Phase(0.3, healthy)))
 
 
 def _slow_burn(lv: _Levels) -> Plan | None:
@@ -238,7 +238,7 @@ _CATALOG: dict[str, tuple[str, Callable[[_Levels], Plan | None]]] = {
     "error-rate-crit": ("Errors at twice the critical error-ratio level.", _error_crit),
     "latency-crit": ("Latency quantile mid-bucket above the critical level.", _latency_crit),
     "fast-burn-outage": (
-        "Healthy, then errors at 10x the fastest tier's burn factor for half the run, healthy.",
+        "Healthy, errors at 10x the fastest tier's burn factor for 60% of the run, healthy.",
         _outage,
     ),
     "slow-burn": ("Errors burning midway between the two slowest tiers' factors.", _slow_burn),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from relayops.cli import main
-from relayops.drill.plan import LOOKBACK_SECONDS, plan_drill
+from relayops.drill.plan import drill_pipeline, plan_drill
+from relayops.drill.run import Phases
 from relayops.spec import load_specs
+from rules_gen.render import render_time_scaled
 from synth.scenarios import scenarios
 from tests.specs_util import SPECS
 
@@ -21,39 +23,65 @@ def catalog(specs):
     return scenarios(specs)
 
 
-def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, catalog):
-    plan = plan_drill(specs, catalog["fast-burn-outage"], "gmail", 60, 20.0, 120)
+@pytest.fixture(scope="module")
+def pipeline(specs):
+    files = render_time_scaled(specs, SPECS, 60, "http://127.0.0.1:9/x")
+    return drill_pipeline(text for path, text in files.items() if path.startswith("prometheus/"))
+
+
+def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, catalog, pipeline):
+    plan = plan_drill(specs, catalog["fast-burn-outage"], "gmail", 60, 20.0, 120, pipeline)
+    assert (plan.rate, plan.pushed_rate) == (20.0, 1200.0)
     fires = {e.ref: e for e in plan.fires}
     page_fast = fires["GmailAvailabilityBudgetBurn/page_fast"]
-    # 14.4% failures burn the 0.1% budget 144×: 1m window × 14.4 / 144 + 2s for = 8 s
-    assert page_fast.detection == pytest.approx(8.0)
+    # 14.4% failures burn the 0.1% budget 144×: 1m window × 14.4 / 144 + 2s for = 8 s (the
+    # healthy traffic's own 0.01% failures in the window make it a touch sooner)
+    assert page_fast.detection == pytest.approx(8.0, abs=0.1)
     assert page_fast.receiver == "relay-critical-pagerduty"
-    assert fires["GmailAvailabilityBudgetBurn/page_slow"].detection == pytest.approx(30.0)
+    assert fires["GmailAvailabilityBudgetBurn/page_slow"].detection == pytest.approx(30.0, abs=0.5)
     assert "GmailAvailabilityBudgetBurn/ticket_slow" in plan.too_slow
-    # the outage is the middle half of the run, long enough for every expected detection
-    assert plan.run_seconds * 0.5 >= max(e.detection for e in plan.fires)
+    # the outage (60% of the run after a 10% lead) outlasts every detection with room for
+    # the pipeline and the tolerance
+    assert plan.fault_start == pytest.approx(plan.run_seconds * 0.1)
+    assert plan.run_seconds * 0.6 >= max(
+        e.detection + pipeline.delay(e.alert) + plan.tolerance for e in plan.fires
+    )
+    # the healthy tail and recovery outlast the slowest clearing (ticket_fast's 2m window)
+    assert plan.run_seconds * 0.3 + plan.recovery_seconds > 115
     assert "GmailLatencyBudgetBurn/page_fast" in plan.silent
 
 
-def test_slower_alerts_are_not_judged_but_named(specs, catalog):
-    plan = plan_drill(specs, catalog["metrics-missing"], "outlook", 60, 20.0, 120)
+def test_metrics_missing_is_judged_from_the_stale_marker(specs, catalog, pipeline):
+    plan = plan_drill(specs, catalog["metrics-missing"], "outlook", 60, 20.0, 120, pipeline)
+    (missing,) = plan.fires
+    # the deleted group's series go stale at the next scrape, then `for` (5m / 60)
+    assert missing.ref == "OutlookMetricsMissing/critical" and missing.detection == 5.0
+    assert pipeline.delay(missing.alert) == 1.0  # half a scrape and half an evaluation
+
+
+def test_slower_alerts_are_not_judged_but_named(specs, catalog, pipeline):
+    plan = plan_drill(specs, catalog["slow-burn"], "gmail", 60, 20.0, 120, pipeline)
     assert plan.fires == ()
-    assert plan.too_slow == ("OutlookMetricsMissing/critical",)
-    roomy = plan_drill(
-        specs, catalog["metrics-missing"], "outlook", 60, 20.0, LOOKBACK_SECONDS + 60
-    )
-    assert [e.ref for e in roomy.fires] == ["OutlookMetricsMissing/critical"]
+    assert plan.too_slow == ("GmailAvailabilityBudgetBurn/ticket_slow",)
 
 
-def test_a_healthy_run_expects_nothing_and_silences_everything(specs, catalog):
-    plan = plan_drill(specs, catalog["healthy"], "gmail", 60, 20.0, 120)
+def test_a_healthy_run_expects_nothing_and_silences_everything(specs, catalog, pipeline):
+    plan = plan_drill(specs, catalog["healthy"], "gmail", 60, 20.0, 120, pipeline)
     assert plan.fires == () and plan.too_slow == ()
     assert len(plan.silent) == 19
+    # silence is proven over a full page_fast window (1h / 60), the longest that fits
+    assert plan.run_seconds == 65
+
+
+def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, catalog, pipeline):
+    plan = plan_drill(specs, catalog["low-traffic-noise"], "gmail", 60, 20.0, 120, pipeline)
+    assert plan.rate == pytest.approx(3 / 3600) and plan.pushed_rate == pytest.approx(3 / 60)
+    assert plan.fires == ()
 
 
 def test_scenario_for_another_provider_is_refused(specs, catalog):
     with pytest.raises(ValueError, match="applies to: outlook"):
-        plan_drill(specs, catalog["oauth-refresh-failures"], "gmail", 60, 20.0, 120)
+        plan_drill(specs, catalog["oauth-refresh-failures"], "gmail", 60, 20.0, 120, None)
 
 
 @pytest.mark.parametrize(
@@ -71,26 +99,32 @@ def test_drill_cli_refuses_bad_arguments(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_judge_requires_fire_route_or_inhibit_resolve_and_silence(specs, catalog):
+def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs, catalog, pipeline):
     from relayops.drill.run import Timeline, _judge
 
-    plan = plan_drill(specs, catalog["error-rate-crit"], "gmail", 60, 20.0, 120)
+    plan = plan_drill(specs, catalog["error-rate-crit"], "gmail", 60, 20.0, 120, pipeline)
     warning, critical = "GmailErrorRatioHigh/warning", "GmailErrorRatioHigh/critical"
+    phases = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0)
     timeline = Timeline()
     for expected in plan.fires:
-        timeline.firing[expected.ref] = 10.0
-        timeline.resolved[expected.ref] = 90.0
+        timeline.firing[expected.ref] = plan.expected_detection(expected, phases.prefix) + 1.5
+        timeline.resolved[expected.ref] = 200.0
         timeline.notified[(expected.ref, "firing", expected.receiver)] = 11.0
-    assert all(c.ok for c in _judge(plan, timeline))
+    assert all(c.ok for c in _judge(plan, timeline, phases))
 
     del timeline.notified[(warning, "firing", "relay-warning-slack")]
     timeline.suppressed[warning] = 12.0
-    assert all(c.ok for c in _judge(plan, timeline)), "inhibited instead of notified is fine"
+    assert all(c.ok for c in _judge(plan, timeline, phases)), "inhibited, not notified, is fine"
 
     del timeline.resolved[critical]
     timeline.firing["GmailLatencyHigh/warning"] = 30.0
-    failed = {c.name: c.evidence for c in _judge(plan, timeline) if not c.ok}
-    assert failed == {
-        f"{critical} resolves": "still firing at the end",
-        "alerts meant to stay silent stay silent": "GmailLatencyHigh/warning",
+    timeline.firing[warning] += 1.0  # 2.5 s late: more than two evaluation intervals
+    failed = {c.name: c.evidence for c in _judge(plan, timeline, phases) if not c.ok}
+    assert set(failed) == {
+        f"{critical} resolves",
+        f"{warning} fires in time",
+        "alerts meant to stay silent stay silent",
     }
+    assert failed[f"{critical} resolves"] == "still firing at the end"
+    assert failed["alerts meant to stay silent stay silent"] == "GmailLatencyHigh/warning"
+    assert "allowed ±2s" in failed[f"{warning} fires in time"]

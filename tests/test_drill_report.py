@@ -10,13 +10,14 @@ import httpx
 import pytest
 
 from dashboards import render_dashboards
-from relayops.drill.plan import DrillPlan, plan_drill
+from relayops.drill.plan import DrillPlan, drill_pipeline, plan_drill
 from relayops.drill.plots import Window, plot_timeline
 from relayops.drill.report import write_report
-from relayops.drill.run import Check, DrillResult, Timeline
-from relayops.drill.score import OVERVIEW_DASHBOARD, Point, fault_end, tabletop_score
+from relayops.drill.run import Check, DrillResult, Phases, Timeline
+from relayops.drill.score import OVERVIEW_DASHBOARD, Point, tabletop_score
 from relayops.spec import SpecSet, load_specs
 from relayops.stack.state import Component, Stack
+from rules_gen.render import render_time_scaled
 from runbooks import render_runbooks
 from synth.scenarios import scenarios
 
@@ -30,6 +31,7 @@ TICKET = "GmailAvailabilityBudgetBurn/ticket_fast"
 WARN = "GmailErrorRatioHigh/warning"
 CRIT = "GmailErrorRatioHigh/critical"
 PROM_URL = "http://prometheus.test:9090"
+PHASES = Phases(fault_start=20.0, fault_end=120.0, prefix=10.0)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +41,12 @@ def specs() -> SpecSet:
 
 @pytest.fixture(scope="module")
 def plan(specs: SpecSet) -> DrillPlan:
-    """fast-burn-outage on Gmail at ×60: fault from 50 s to 150 s of a 200 s scenario."""
-    return plan_drill(specs, scenarios(specs)["fast-burn-outage"], "gmail", 60, 20.0, 120.0)
+    """fast-burn-outage on Gmail at ×60 (the runs below put the fault at 20 s to 120 s)."""
+    files = render_time_scaled(specs, REPO / "specs", 60, "http://127.0.0.1:9/x")
+    pipeline = drill_pipeline(t for p, t in files.items() if p.startswith("prometheus/"))
+    return plan_drill(
+        specs, scenarios(specs)["fast-burn-outage"], "gmail", 60, 20.0, 120.0, pipeline
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +54,32 @@ def rendered(specs: SpecSet) -> tuple[dict[str, str], dict[str, str]]:
     return render_dashboards(specs), render_runbooks(specs)
 
 
-def good_timeline() -> Timeline:
+def detected(plan: DrillPlan, ref: str) -> float:
+    """When the run below sees `ref` fire: 0.5 s after theory, rounded to a tenth."""
+    expected = next(e for e in plan.fires if e.ref == ref)
+    return round(PHASES.fault_start + plan.expected_detection(expected, PHASES.prefix) + 0.5, 1)
+
+
+def good_timeline(plan: DrillPlan) -> Timeline:
+    firing = {ref: detected(plan, ref) for ref in (FAST, SLOW, WARN, CRIT, TICKET)}
     return Timeline(
-        pending={FAST: 52.0, SLOW: 60.0, WARN: 53.0, CRIT: 53.0, TICKET: 120.0},
-        firing={FAST: 57.0, SLOW: 75.0, WARN: 58.0, CRIT: 58.0, TICKET: 135.0},
-        resolved={FAST: 160.0, SLOW: 170.0, WARN: 158.0, CRIT: 158.0, TICKET: 175.0},
-        suppressed={SLOW: 76.0, WARN: 59.0, TICKET: 136.0},
+        pending={ref: t - 2.0 for ref, t in firing.items()},
+        firing=firing,
+        resolved={FAST: 125.0, SLOW: 150.0, WARN: 126.0, CRIT: 125.0, TICKET: 239.0},
+        suppressed={SLOW: firing[SLOW] + 1, WARN: firing[WARN] + 1, TICKET: firing[TICKET] + 1},
         notified={
-            (FAST, "firing", PAGER): 60.0,
-            (CRIT, "firing", PAGER): 61.0,
-            (FAST, "resolved", PAGER): 165.0,
-            (CRIT, "resolved", PAGER): 163.0,
+            (FAST, "firing", PAGER): firing[FAST] + 1,
+            (CRIT, "firing", PAGER): firing[CRIT] + 1,
+            (FAST, "resolved", PAGER): 128.0,
+            (CRIT, "resolved", PAGER): 128.0,
         },
     )
 
 
-def result_of(plan: DrillPlan, timeline: Timeline) -> DrillResult:
-    return DrillResult(plan, timeline, (Check("alerts fire", True, "fake run"),))
+def result_of(plan: DrillPlan, timeline: Timeline, started_at: float = 0.0) -> DrillResult:
+    return DrillResult(
+        plan, timeline, (Check("alerts fire", True, "fake run"),), PHASES, started_at
+    )
 
 
 def score(specs, plan, rendered, timeline: Timeline, **files) -> tuple[Point, ...]:
@@ -72,34 +87,32 @@ def score(specs, plan, rendered, timeline: Timeline, **files) -> tuple[Point, ..
     return tabletop_score(specs, result_of(plan, timeline), dashboards, runbooks)
 
 
-def test_fault_end_is_the_end_of_the_fault_phase(plan: DrillPlan) -> None:
-    assert (plan.fault_start, fault_end(plan)) == (50.0, 150.0)
-
-
 def test_a_clean_run_scores_six(specs, plan, rendered) -> None:
-    points = score(specs, plan, rendered, good_timeline())
+    points = score(specs, plan, rendered, good_timeline(plan))
     assert [p.ok for p in points] == [True] * 6, points
     assert "suppressed by" in points[4].evidence
 
 
 def test_late_firing_fails_point_one(specs, plan, rendered) -> None:
-    timeline = good_timeline()
-    timeline.firing[FAST] = 50.0 + 8.0 + 10.0 + 0.5
+    timeline = good_timeline(plan)
+    timeline.firing[FAST] += 2.0  # 2.5 s after theory: more than two evaluation intervals
     points = score(specs, plan, rendered, timeline)
     assert not points[0].ok and FAST in points[0].evidence
+    timeline.firing[FAST] -= 5.0  # as far before theory
+    assert not score(specs, plan, rendered, timeline)[0].ok
     timeline.firing.pop(SLOW)
     assert "never fired" in score(specs, plan, rendered, timeline)[0].evidence
 
 
 def test_a_warning_paging_fails_point_two(specs, plan, rendered) -> None:
-    timeline = good_timeline()
+    timeline = good_timeline(plan)
     timeline.notified[(WARN, "firing", PAGER)] = 60.0
     point = score(specs, plan, rendered, timeline)[1]
     assert not point.ok and f"went to {PAGER}, not {SLACK}" in point.evidence
 
 
 def test_an_unnotified_uninhibited_alert_fails_point_two(specs, plan, rendered) -> None:
-    timeline = good_timeline()
+    timeline = good_timeline(plan)
     del timeline.notified[(CRIT, "firing", PAGER)]
     point = score(specs, plan, rendered, timeline)[1]
     assert not point.ok and CRIT in point.evidence
@@ -113,40 +126,47 @@ def test_a_dashboard_without_the_error_ratio_fails_point_three(specs, plan, rend
         if not any("error:ratio" in t.get("expr", "") for t in p.get("targets", []))
     ]
     dashboards = {**rendered[0], OVERVIEW_DASHBOARD: json.dumps(board)}
-    point = score(specs, plan, rendered, good_timeline(), dashboards=dashboards)[2]
+    point = score(specs, plan, rendered, good_timeline(plan), dashboards=dashboards)[2]
     assert not point.ok and "error ratio" in point.evidence
     missing = {k: v for k, v in rendered[0].items() if k != OVERVIEW_DASHBOARD}
-    assert not score(specs, plan, rendered, good_timeline(), dashboards=missing)[2].ok
+    assert not score(specs, plan, rendered, good_timeline(plan), dashboards=missing)[2].ok
 
 
 def test_a_missing_runbook_or_section_fails_point_four(specs, plan, rendered) -> None:
     path = "runbooks/GmailErrorRatioHigh.md"
     without = {k: v for k, v in rendered[1].items() if k != path}
-    point = score(specs, plan, rendered, good_timeline(), runbooks=without)[3]
+    point = score(specs, plan, rendered, good_timeline(plan), runbooks=without)[3]
     assert not point.ok and f"{path} is not rendered" in point.evidence
     renamed = {**rendered[1], path: rendered[1][path].replace("warning", "warn")}
-    point = score(specs, plan, rendered, good_timeline(), runbooks=renamed)[3]
+    point = score(specs, plan, rendered, good_timeline(plan), runbooks=renamed)[3]
     assert not point.ok and "no heading #warning" in point.evidence
 
 
 def test_a_warning_not_inhibited_fails_point_five(specs, plan, rendered) -> None:
-    timeline = good_timeline()
+    timeline = good_timeline(plan)
     del timeline.suppressed[WARN]
     point = score(specs, plan, rendered, timeline)[4]
     assert not point.ok and f"{WARN} was not suppressed while {CRIT} fired" in point.evidence
 
 
 def test_no_pair_counts_point_five_as_passed(specs, plan, rendered) -> None:
-    timeline = Timeline(firing={WARN: 58.0}, resolved={WARN: 158.0})
+    timeline = Timeline(firing={WARN: 28.0}, resolved={WARN: 126.0})
     point = score(specs, plan, rendered, timeline)[4]
     assert point.ok and point.evidence.startswith("N/A")
 
 
 def test_an_unresolved_alert_fails_point_six(specs, plan, rendered) -> None:
-    timeline = good_timeline()
+    timeline = good_timeline(plan)
     del timeline.resolved[FAST]
     point = score(specs, plan, rendered, timeline)[5]
     assert not point.ok and FAST in point.evidence
+
+
+def test_resolving_long_after_theory_fails_point_six(specs, plan, rendered) -> None:
+    timeline = good_timeline(plan)
+    timeline.resolved[CRIT] = PHASES.fault_end + 15.0  # theory: about 6.5 s after the fault
+    point = score(specs, plan, rendered, timeline)[5]
+    assert not point.ok and f"{CRIT} resolved 15.0s after the fault" in point.evidence
 
 
 class FakePrometheus:
@@ -180,10 +200,8 @@ def fake_stack(tmp_path: Path) -> Stack:
 
 def report(specs, plan, tmp_path: Path, prometheus: FakePrometheus, out: str = "out") -> Path:
     client = httpx.Client(transport=httpx.MockTransport(prometheus))
-    result = result_of(plan, good_timeline())
-    return write_report(
-        specs, fake_stack(tmp_path), result, prometheus.started_at, tmp_path / out, client=client
-    )
+    result = result_of(plan, good_timeline(plan), prometheus.started_at)
+    return write_report(specs, fake_stack(tmp_path), result, tmp_path / out, client=client)
 
 
 def test_report_markdown_and_plots(specs, plan, tmp_path: Path) -> None:
@@ -194,12 +212,23 @@ def test_report_markdown_and_plots(specs, plan, tmp_path: Path) -> None:
     assert path.name == "fast-burn-outage-gmail.md"
     assert "## Tabletop score: 6/6" in text
     assert "| 1 | fired in time | pass |" in text
-    assert f"| `{FAST}` | 8.0s | 7.0s | ≤ 5.0s | 10.0s | `{PAGER}` | `{PAGER}` | — |" in text, text
-    warn = f"| `{WARN}` | 10.0s | 8.0s | ≤ 5.0s | 8.0s | `{SLACK}` | none | `{CRIT}` (suppressed"
-    assert warn + " at 59.0s) |" in text
-    assert f"| 60.0s | `{FAST}` | firing | `{PAGER}` |" in text
+    fast = next(e for e in plan.fires if e.ref == FAST)
+    theory = plan.expected_detection(fast, PHASES.prefix)
+    measured = detected(plan, FAST) - PHASES.fault_start
+    reset = plan.expected_clearing(fast, 100.0, PHASES.prefix)
+    row = (
+        f"| `{FAST}` | {theory:.1f}s | {measured:.1f}s | {measured - theory:+.1f}s (±2s) | "
+        f"{reset:.1f}s | 5.0s | `{PAGER}` | `{PAGER}` | — |"
+    )
+    assert row in text, text
+    warn = f"| `{SLACK}` | none | `{CRIT}` (suppressed at {detected(plan, WARN) + 1:.1f}s) |"
+    assert warn in text
+    assert f"| {detected(plan, FAST) + 1:.1f}s | `{FAST}` | firing | `{PAGER}` |" in text
+    assert "with the 10.0s of healthy data" in text
     assert "No data" not in text
     images = [line[line.index("(") + 1 : -1] for line in text.splitlines() if line.startswith("![")]
+    # the signal plot shows the quantity of each non-burn alert expected: the error ratio
+    assert any("action_exec_error:ratio_rate5s" in q for q in prometheus.queries)
     assert images == [
         "fast-burn-outage-gmail-timeline.png",
         "fast-burn-outage-gmail-signal.png",

@@ -4,105 +4,102 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from relayops.drill.observe import ObserveError
-from relayops.drill.plan import plan_drill
-from relayops.drill.report import write_report
-from relayops.drill.run import DrillResult, run_drill
-from relayops.spec import SpecError, load_specs
-from relayops.stack import StackError, running_stack
-from rules_gen.output import write_tree
-from rules_gen.render import DRILL_MANAGED, render_time_scaled
+from relayops.drill.batch import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_RATE,
+    DEFAULT_SCALE,
+    Batch,
+    run_batch,
+)
+from relayops.drill.parallel import Outcome
+from relayops.drill.summary import write_summary
+from relayops.spec import SpecError, SpecSet, load_specs
 from synth.scenarios import scenarios
 
-PLACEHOLDER_WEBHOOK = "http://127.0.0.1:9/drill"  # the stack points every webhook at its sink
 
-
-def _print_result(result: DrillResult) -> None:
-    plan = result.plan
-    verdict = "PASS" if result.passed else "FAIL"
-    print(f"{verdict} {plan.scenario.name} on {plan.provider} (×{plan.scale}, {plan.rate:g} req/s)")
+def _print_result(outcome: Outcome) -> None:
+    plan, result = outcome.plan, outcome.result
+    head = f"{plan.scenario.name} on {plan.provider} (×{plan.scale}, {plan.pushed_rate:g} req/s)"
+    if result is None:
+        print(f"ERROR {head}: {outcome.error}")
+        return
+    print(f"{'PASS' if result.passed else 'FAIL'} {head} in {outcome.seconds:.0f}s")
     for check in result.checks:
         print(f"  {'ok ' if check.ok else 'BAD'} {check.name}: {check.evidence}")
     for ref in plan.too_slow:
         print(f"  --- {ref}: too slow to fire within this drill at ×{plan.scale} (not judged)")
 
 
-def _drill(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> int:
-    try:
-        specs = load_specs(args.specs)
-    except SpecError as exc:
-        print(f"relayops: invalid specs:\n{exc}", file=sys.stderr)
+def _drill(args: argparse.Namespace, specs: SpecSet, pairs: list[tuple[str, str]]) -> int:
+    batch = Batch(
+        args.specs, args.time_scale, args.rate, args.max_seconds, args.jobs, args.report_dir
+    )
+    outcomes, wall = run_batch(batch, specs, pairs)
+    for outcome in outcomes:
+        _print_result(outcome)
+    if args.report_dir is not None:
+        print(f"summary: {write_summary(specs, outcomes, wall, args.report_dir)}")
+    broken = [o for o in outcomes if o.result is None]
+    failed = [o for o in outcomes if not o.passed]
+    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, in {wall:.0f}s")
+    if broken:
+        print(f"relayops: {len(broken)} drill(s) could not run", file=sys.stderr)
         return 2
-    catalog = scenarios(specs)
-    results = []
-    with tempfile.TemporaryDirectory(prefix="relayops-drill-") as tmp:
-        tree = Path(tmp) / "tree"
-        files = render_time_scaled(specs, args.specs, args.time_scale, PLACEHOLDER_WEBHOOK)
-        write_tree(tree, files, DRILL_MANAGED)
-        for name, provider in pairs:
-            plan = plan_drill(
-                specs, catalog[name], provider, args.time_scale, args.rate, args.max_seconds
-            )
-            print(
-                f"drill {name} on {provider}: scenario {plan.run_seconds:.0f}s, "
-                f"recovery {plan.recovery_seconds:.0f}s, expecting "
-                f"{', '.join(e.ref for e in plan.fires) or 'no alert'}"
-            )
-            run_dir = Path(tmp) / f"{name}-{provider}"
-            try:
-                with running_stack(args.specs, run_dir, rendered=tree) as stack:
-                    result = run_drill(specs, stack, plan)
-                    if args.report_dir is not None:
-                        report = write_report(
-                            specs, stack, result, result.started_at, args.report_dir
-                        )
-                        print(f"report: {report}")
-            except StackError as exc:
-                print(f"relayops: the drill stack did not start: {exc}", file=sys.stderr)
-                return 2
-            except ObserveError as exc:
-                print(f"relayops: drill report failed: {exc}", file=sys.stderr)
-                return 2
-            _print_result(result)
-            results.append(result)
-    failed = [r for r in results if not r.passed]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return 0 if not failed else 1
 
 
+def _refuse(message: str) -> int:
+    print(f"relayops: {message}", file=sys.stderr)
+    return 2
+
+
+def _checked(args: argparse.Namespace) -> tuple[SpecSet | None, str | None]:
+    """The specs, or why the arguments cannot be drilled."""
+    if args.time_scale < 1:
+        return None, f"--time-scale must be a whole number ≥ 1, got {args.time_scale}"
+    if args.rate <= 0 or args.max_seconds <= 0 or args.jobs < 0:
+        return None, "--rate and --max-seconds must be positive, --jobs 0 (all) or more"
+    try:
+        specs = load_specs(args.specs)
+    except SpecError as exc:
+        return None, f"invalid specs:\n{exc}"
+    if args.provider is not None and args.provider not in [p.name for p in specs.providers]:
+        known = ", ".join(p.name for p in specs.providers)
+        return None, f"no provider spec {args.provider!r}; known: {known}"
+    return specs, None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    specs = load_specs(args.specs)
+    specs, problem = _checked(args)
+    if specs is None:
+        return _refuse(problem or "")
     catalog = scenarios(specs)
-    if args.scenario not in catalog:
-        print(
-            f"relayops: no scenario {args.scenario!r}; known: {', '.join(catalog)}", file=sys.stderr
-        )
-        return 2
-    providers = catalog[args.scenario].providers
-    if args.provider is not None and args.provider not in providers:
-        print(
-            f"relayops: scenario {args.scenario} applies to {', '.join(providers)}, not "
-            f"{args.provider}",
-            file=sys.stderr,
-        )
-        return 2
-    chosen = [args.provider] if args.provider else list(providers)
-    return _drill(args, [(args.scenario, p) for p in chosen])
+    pairs = []
+    for name in dict.fromkeys(args.scenario):
+        if name not in catalog:
+            return _refuse(f"no scenario {name!r}; known: {', '.join(catalog)}")
+        providers = catalog[name].providers
+        if args.provider is not None and args.provider not in providers:
+            return _refuse(
+                f"scenario {name} applies to {', '.join(providers)}, not {args.provider}"
+            )
+        pairs += [(name, p) for p in ([args.provider] if args.provider else providers)]
+    return _drill(args, specs, pairs)
 
 
 def cmd_all(args: argparse.Namespace) -> int:
-    catalog = scenarios(load_specs(args.specs))
-    wanted = args.provider
+    specs, problem = _checked(args)
+    if specs is None:
+        return _refuse(problem or "")
     pairs = [
         (name, p)
-        for name, s in catalog.items()
+        for name, s in scenarios(specs).items()
         for p in s.providers
-        if wanted is None or p == wanted
+        if args.provider is None or p == args.provider
     ]
-    return _drill(args, pairs)
+    return _drill(args, specs, pairs)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -123,11 +120,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(
             "--time-scale",
             type=int,
-            default=60,
-            help="divide every window and `for` by N (default: 60)",
+            default=DEFAULT_SCALE,
+            help=f"divide every window and `for` by N (default: {DEFAULT_SCALE})",
         )
         p.add_argument(
-            "--rate", type=float, default=20.0, help="synthetic requests per second (default: 20)"
+            "--rate",
+            type=float,
+            default=DEFAULT_RATE,
+            help=f"production requests per second (default: {DEFAULT_RATE:g}); the drill pushes "
+            "this times "
+            "the time scale, so each shortened window holds as many events as in production",
+        )
+        p.add_argument(
+            "--jobs",
+            type=int,
+            default=0,
+            help="drills at a time, each on a stack of its own (default: all at once)",
         )
         p.add_argument(
             "--report-dir",
@@ -138,12 +146,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(
             "--max-seconds",
             type=float,
-            default=120.0,
-            help="alerts slower than this at the scale are not judged (default 120)",
+            default=DEFAULT_MAX_SECONDS,
+            help="alerts slower than this at the scale are not judged "
+            f"(default {DEFAULT_MAX_SECONDS:g})",
         )
 
-    run = sub.add_parser("run", help="run one scenario")
-    run.add_argument("scenario", help="scenario name (see `relayops synth list`)")
+    run = sub.add_parser("run", help="run one or more scenarios, side by side")
+    run.add_argument("scenario", nargs="+", help="scenario name(s) (see `relayops synth list`)")
     common(run)
     run.set_defaults(func=cmd_run)
     every = sub.add_parser("all", help="run every scenario on every provider it applies to")

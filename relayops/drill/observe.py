@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 import httpx
@@ -88,11 +89,35 @@ def _get(url: str) -> object:
         raise ObserveError(f"{url}: {exc}") from exc
 
 
-def prometheus_alerts(prometheus_url: str, state: str = "firing") -> list[dict[str, str]]:
-    """Labels of the alerts in `state` (firing or pending), from the ALERTS series."""
-    with httpx.Client() as client:
-        found = PromReader(client, prometheus_url).instant(f'ALERTS{{alertstate="{state}"}}')
-    return [labels for labels, _ in found]
+@dataclass(frozen=True)
+class PromAlert:
+    """A pending or firing alert as Prometheus' rule manager holds it."""
+
+    labels: dict[str, str]
+    state: str
+    active_at: float  # unix time of the evaluation at which it became pending
+
+
+def _unix(stamp: object, url: str) -> float:
+    if not isinstance(stamp, str):
+        raise ObserveError(f"{url}: activeAt {stamp!r} is not a timestamp")
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError as exc:
+        raise ObserveError(f"{url}: activeAt {stamp!r} is not RFC 3339") from exc
+
+
+def active_alerts(prometheus_url: str) -> list[PromAlert]:
+    """Every pending and firing alert, with the moment it became active."""
+    url = f"{prometheus_url}/api/v1/alerts"
+    body = _get(url)
+    alerts = body.get("data", {}).get("alerts") if isinstance(body, dict) else None
+    if not isinstance(alerts, list):
+        raise ObserveError(f"{url}: expected data.alerts, got {body!r}")
+    try:
+        return [PromAlert(dict(a["labels"]), a["state"], _unix(a["activeAt"], url)) for a in alerts]
+    except (KeyError, TypeError) as exc:
+        raise ObserveError(f"{url}: malformed alert in {alerts!r}") from exc
 
 
 def alertmanager_alerts(alertmanager_url: str) -> list[AmAlert]:

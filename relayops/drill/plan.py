@@ -1,32 +1,39 @@
 """What a drill expects: the alerts its scenario must fire within the run, at a time scale.
 
-synth decides which alerts a scenario's traffic crosses; this module adds *when*: from the
-time-scaled specs, each crossed alert's detection time. Alerts that would take longer than the
-drill may run are reported as too slow at this scale, not expected.
+synth decides which alerts a scenario's traffic crosses; this module adds *when*, from the
+time-scaled specs (relayops.drill.theory), and sizes the run: the fault lasts until every
+expected alert has fired, the healthy traffic after it until every one has cleared. Alerts
+that would take longer than the drill may run are reported as too slow at this scale.
+
+Rates are production rates: the drill pushes `rate × scale` requests a second, so a window
+divided by the scale still holds as many events as in production (3 requests an hour stay 3
+per compressed hour, and a 5-minute ratio is not made of a handful of events).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from relayops.drill.theory import Pipeline, Theory, evaluation_hops, theory_for
 from relayops.spec import SpecSet
-from relayops.spec.timescale import time_scaled
+from relayops.spec.timescale import DRILL_SCRAPE_SECONDS, time_scaled
 from rules_gen.alertmanager.receivers import receiver_name
 from rules_gen.alerts import AlertDef, alert_defs
-from rules_gen.testgen.detection import detection_seconds
-from synth.expect import Expectation, alert_ref
-from synth.scenarios import Plan, Scenario
+from synth.expect import alert_ref
+from synth.scenarios import Plan, Scenario, scenarios
 
-LOOKBACK_SECONDS = 300  # Prometheus' staleness lookback, which time scaling does not shorten
-MARGIN_SECONDS = 10  # scrape, evaluation and push jitter on top of the theory
+MARGIN_SECONDS = 5  # room after the latest expected firing or clearing
 MIN_RUN_SECONDS = 20
+TICK_SECONDS = 0.25  # the driver's push interval in drills
+TOLERANCE_EVALUATIONS = 2  # measured detection may stray this many evaluation intervals
 
 
 @dataclass(frozen=True)
 class Expected:
     ref: str
     alert: AlertDef
-    detection: float  # seconds after the fault starts, at the drill's time scale
+    detection: float  # seconds after the fault starts, every window full of healthy traffic
     receiver: str
 
 
@@ -35,43 +42,78 @@ class DrillPlan:
     scenario: Scenario
     provider: str
     scale: int
-    rate: float
+    rate: float  # production requests/s; the drill pushes rate × scale
     run_seconds: float  # the whole scenario, whose fault phase covers every detection
-    fault_start: float  # seconds into the scenario where the fault phase begins
+    fault_start: float  # seconds into the scenario where the fault phase begins (planned)
     recovery_seconds: float
     fires: tuple[Expected, ...]
     too_slow: tuple[str, ...]
     silent: tuple[str, ...]
+    theory: Theory
+    pipeline: Pipeline
+    for_seconds: Mapping[str, int]  # every alert ref of the provider -> its `for`
+
+    @property
+    def pushed_rate(self) -> float:
+        return self.rate * self.scale
+
+    @property
+    def tolerance(self) -> float:
+        """How far a measured detection may stray from theory plus pipeline delay."""
+        return TOLERANCE_EVALUATIONS * self.pipeline.evaluation
+
+    def expected_detection(self, expected: Expected, prefix: float) -> float:
+        """Detection with `prefix` seconds of healthy data before the fault, plus the mean
+        pipeline delay: what a run is measured against."""
+        detection = self.theory.detection(expected.alert, prefix)
+        if detection is None:  # cannot happen for an expected alert: prefix only helps
+            detection = expected.detection
+        return detection + self.pipeline.delay(expected.alert)
+
+    def expected_clearing(self, expected: Expected, fault: float, prefix: float) -> float | None:
+        """Seconds after a fault of `fault` seconds ended until the alert should resolve,
+        pipeline delay included; None if it would not within the theory's horizon."""
+        clearing = self.theory.clearing(expected.alert, fault, prefix)
+        return None if clearing is None else clearing + self.pipeline.delay(expected.alert)
 
 
-def _detection(
-    expect: Expectation, alert: AlertDef, plan: Plan, rate: float, rate_window: int
-) -> float | None:
-    """Seconds to fire once the crossing phase starts, or None if no phase crosses."""
-    shapes = [p.shape for p in plan.phases]
-    if alert.kind == "stalled":
-        return None if plan.heartbeat else alert.level + alert.rule.for_seconds
-    if alert.kind == "missing":
-        return LOOKBACK_SECONDS + alert.rule.for_seconds if None in shapes else None
-    crossing = [s for s in shapes if s is not None and expect.fires(alert, s, plan.heartbeat, rate)]
-    if not crossing:
-        return None
-    if alert.kind != "burn":
-        return rate_window + alert.rule.for_seconds
-    times = [detection_seconds(alert.slo, alert.tier, expect.burn(alert, s)) for s in crossing]
-    return min((t for t in times if t is not None), default=None)
+def drill_pipeline(rule_files: Iterable[str], tick: float = TICK_SECONDS) -> Pipeline:
+    """The drill stack's pipeline for the rendered (time-scaled) rule files' texts."""
+    scrape = float(DRILL_SCRAPE_SECONDS)
+    return Pipeline(tick, scrape, scrape, evaluation_hops(rule_files))
 
 
-def _fault_share(plan: Plan) -> float:
-    """Share of the run held by its longest phase that is not the leading healthy one."""
-    phases = plan.phases[1:] if len(plan.phases) > 1 else plan.phases
-    return max(p.share for p in phases)
+def _phases(plan: Plan) -> tuple[float, float, float]:
+    """(lead, fault, tail) shares of the run: healthy before, the fault, healthy after."""
+    phases = plan.phases
+    if len(phases) == 1:
+        return 0.0, 1.0, 0.0
+    lead, fault = phases[0].share, phases[1].share
+    return lead, fault, max(0.0, 1.0 - lead - fault)
+
+
+def _silent_run(scaled: SpecSet, provider: str, max_seconds: float) -> float:
+    """A run that proves silence over the longest burn window the drill can afford."""
+    windows = [
+        t.long_window
+        for slo in scaled.provider(provider).slos
+        for t in slo.tiers
+        if t.long_window + MARGIN_SECONDS <= max_seconds
+    ]
+    return max([MIN_RUN_SECONDS, *(w + MARGIN_SECONDS for w in windows)])
 
 
 def plan_drill(
-    specs: SpecSet, scenario: Scenario, provider: str, scale: int, rate: float, max_seconds: float
+    specs: SpecSet,
+    scenario: Scenario,
+    provider: str,
+    scale: int,
+    rate: float,
+    max_seconds: float,
+    pipeline: Pipeline,
 ) -> DrillPlan:
-    """Expectations of `scenario` on `provider` with rules time-scaled ×`scale`."""
+    """Expectations of `scenario` on `provider` with rules time-scaled ×`scale`, at a
+    production rate of `rate` requests/s (pushed ×`scale`)."""
     if provider not in scenario.plans:
         raise ValueError(
             f"scenario {scenario.name} does not apply to {provider} "
@@ -80,35 +122,47 @@ def plan_drill(
     scaled = time_scaled(specs, scale)
     spec = scaled.provider(provider)
     plan = scenario.plans[provider]
-    expect = Expectation(scaled, spec)
     drill_rate = plan.fixed_rate if plan.fixed_rate is not None else rate
-    fires, too_slow, silent = [], [], []
+    healthy = scenarios(specs)["healthy"].plans[provider].phases[0].shape
+    fault_phase = plan.phases[1] if len(plan.phases) > 1 else plan.phases[0]
+    theory = theory_for(scaled, provider, healthy, fault_phase.shape, drill_rate * scale)
+    fires, too_slow, silent, for_seconds = [], [], [], {}
     for alert in alert_defs(scaled, spec):
         ref = alert_ref(alert)
+        for_seconds[ref] = alert.rule.for_seconds
         if ref not in plan.fires:
             silent.append(ref)
             continue
-        seconds = _detection(expect, alert, plan, drill_rate, scaled.service.rate_window)
-        if seconds is None or seconds + MARGIN_SECONDS > max_seconds:
+        seconds = theory.detection(alert)
+        if seconds is None or seconds + pipeline.delay(alert) + MARGIN_SECONDS > max_seconds:
             too_slow.append(ref)
             continue
         fires.append(Expected(ref, alert, seconds, receiver_name(scaled.service, alert.severity)))
-    needed = max([e.detection for e in fires], default=0.0) + MARGIN_SECONDS
-    run = max(needed, MIN_RUN_SECONDS) / _fault_share(plan)
-    recovery = scaled.service.rate_window + MARGIN_SECONDS
+    lead, fault, tail = _phases(plan)
+    if fires:
+        slack = MARGIN_SECONDS + TOLERANCE_EVALUATIONS * pipeline.evaluation
+        needed = max(e.detection + pipeline.delay(e.alert) for e in fires) + slack
+        run = max(needed, MIN_RUN_SECONDS) / fault
+    else:
+        run = _silent_run(scaled, provider, max_seconds) / fault
+    clear = scaled.service.rate_window + MARGIN_SECONDS
     for e in fires:
-        if e.alert.tier is not None:
-            recovery = max(recovery, e.alert.tier.short_window + MARGIN_SECONDS)
-    lead = plan.phases[0].share * run if len(plan.phases) > 1 else 0.0
+        clearing = theory.clearing(e.alert, fault * run, prefix=lead * run)
+        if clearing is None:
+            raise ValueError(f"{e.ref} would not clear within {theory.horizon}s of healthy traffic")
+        clear = max(clear, clearing + pipeline.delay(e.alert) + MARGIN_SECONDS)
     return DrillPlan(
         scenario,
         provider,
         scale,
         drill_rate,
         run,
-        lead,
-        recovery,
+        lead * run,
+        max(clear - tail * run, scaled.service.rate_window + MARGIN_SECONDS),
         tuple(fires),
         tuple(too_slow),
         tuple(silent),
+        theory,
+        pipeline,
+        for_seconds,
     )

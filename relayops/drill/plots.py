@@ -70,18 +70,33 @@ def _curves(ax: Axes, curves: Mapping[str, Points], window: Window) -> list[str]
     return empty
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One quantity an alert watches, with the alert's levels drawn as dashed lines."""
+
+    title: str
+    curves: Mapping[str, Points]
+    levels: Mapping[str, float]
+
+
 def plot_signal(
-    path: Path, rate: Mapping[str, Points], ratio: Mapping[str, Points], window: Window
+    path: Path, rate: Mapping[str, Points], panels: Sequence[Panel], window: Window
 ) -> Path:
-    """Request rate and error ratio of the provider, with the fault window shaded."""
-    fig = _figure()
-    top, bottom = fig.subplots(2, 1, sharex=True)
-    _curves(top, rate, window)
-    top.set_ylabel("requests/s")
-    top.set_title("Injected signal")
-    _curves(bottom, ratio, window)
-    bottom.set_ylabel("error ratio")
-    bottom.set_xlabel("seconds since the scenario started")
+    """The request rate, then each watched quantity against its levels; the fault shaded."""
+    fig = _figure(FIGSIZE[1] / 2 * (1 + len(panels)))
+    axes = fig.subplots(1 + len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    _curves(axes[0], rate, window)
+    axes[0].set_ylabel("requests/s")
+    axes[0].set_title("Injected signal")
+    for index, (ax, panel) in enumerate(zip(axes[1:], panels, strict=True)):
+        _curves(ax, panel.curves, window)
+        for offset, (name, level) in enumerate(sorted(panel.levels.items(), key=lambda i: i[1])):
+            ax.axhline(
+                level, linestyle="--", color=f"C{index + offset + 1}", label=f"{name} {level:g}"
+            )
+        ax.legend(loc="upper right", fontsize="small")
+        ax.set_ylabel(panel.title, fontsize="small")
+    axes[-1].set_xlabel("seconds since the scenario started")
     return _save(fig, path)
 
 

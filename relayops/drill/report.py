@@ -16,14 +16,17 @@ import httpx
 from dashboards import render_dashboards
 from relayops.drill.observe import ObserveError, PromReader
 from relayops.drill.plan import DrillPlan, Expected
-from relayops.drill.plots import Points, Window, plot_burn, plot_signal, plot_timeline
-from relayops.drill.run import DrillResult, Timeline
-from relayops.drill.score import Point, fault_end, inhibitors, tabletop_score
+from relayops.drill.plots import Panel, Points, Window, plot_burn, plot_signal, plot_timeline
+from relayops.drill.run import DrillResult, Timeline, clearing, detection
+from relayops.drill.score import Point, inhibitors, tabletop_score
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.series import ProviderSeries
 from relayops.spec.timescale import time_scaled
 from relayops.stack import Stack
+from rules_gen.alerts import AlertDef
+from rules_gen.promql.base import Expr
+from rules_gen.promql.binary import COMPARISONS, Binary
 from runbooks import render_runbooks
 
 STEP_SECONDS = 1
@@ -97,24 +100,24 @@ def _burn_plots(
     return lines
 
 
-def _expected_rows(specs: SpecSet, result: DrillResult, end: float) -> list[list[str]]:
-    plan, timeline = result.plan, result.timeline
-    rate_window = time_scaled(specs, plan.scale).service.rate_window
+def _expected_rows(specs: SpecSet, result: DrillResult) -> list[list[str]]:
+    plan, timeline, phases = result.plan, result.timeline, result.phases
     rows = []
     for e in plan.fires:
-        fired = timeline.firing.get(e.ref)
+        measured, theory = detection(plan, phases, timeline, e)
         resolved = timeline.resolved.get(e.ref)
-        bound = e.alert.tier.short_window if e.alert.tier is not None else rate_window
         notified = sorted(r for ref, status, r in timeline.notified if ref == e.ref)
         held = inhibitors(specs, timeline, e.ref)
         seen = timeline.suppressed.get(e.ref)
+        gap = "—" if measured is None else f"{measured - theory:+.1f}s (±{plan.tolerance:g}s)"
         rows.append(
             [
                 f"`{e.ref}`",
-                _secs(e.detection),
-                _secs(None if fired is None else fired - plan.fault_start),
-                f"≤ {_secs(bound)}",
-                _secs(None if resolved is None else resolved - end),
+                _secs(theory),
+                _secs(measured),
+                gap,
+                _secs(clearing(plan, phases, e)),
+                _secs(None if resolved is None else resolved - phases.fault_end),
                 f"`{e.receiver}`",
                 ", ".join(f"`{r}`" for r in dict.fromkeys(notified)) or "none",
                 (", ".join(f"`{h}`" for h in held) or "—")
@@ -150,6 +153,7 @@ EXPECTED_HEADER = (
     "Alert",
     "Detection (theory)",
     "Detection (measured)",
+    "Difference",
     "Reset (theory)",
     "Reset (measured)",
     "Receiver (expected)",
@@ -165,6 +169,34 @@ def _notification_rows(timeline: Timeline) -> list[list[str]]:
     ]
 
 
+def alert_quantity(alert: AlertDef) -> Expr | None:
+    """The quantity an alert compares with its level (`q > level and on() guard` -> q)."""
+    expr = alert.rule.expr
+    while isinstance(expr, Binary) and expr.op == "and":
+        expr = expr.lhs
+    return expr.lhs if isinstance(expr, Binary) and expr.op in COMPARISONS else None
+
+
+def _signal_panels(
+    reader: RangeReader, plan: DrillPlan, names: ProviderSeries, spec
+) -> list[Panel]:
+    """One panel per expected alert that is not a burn tier (those have burn plots): the
+    quantity it watches against its levels; the error ratio when no such alert is expected."""
+    panels: dict[str, tuple[Expr, dict[str, float]]] = {}
+    for e in plan.fires:
+        quantity = alert_quantity(e.alert)
+        if e.alert.kind == "burn" or quantity is None or e.alert.level is None:
+            continue
+        panels.setdefault(e.alert.name, (quantity, {}))[1][e.alert.severity] = e.alert.level
+    if not panels:
+        ratio = reader.points(_selector(names.outcome_ratio("error"), spec.selector))
+        return [Panel("error ratio", {"error ratio": ratio}, {})]
+    return [
+        Panel(name, {name: reader.points(quantity.render())}, levels)
+        for name, (quantity, levels) in panels.items()
+    ]
+
+
 def _plots(
     reader: RangeReader, specs: SpecSet, plan: DrillPlan, window: Window, out: Path, stem: str
 ) -> list[str]:
@@ -175,7 +207,7 @@ def _plots(
     signal = plot_signal(
         out / f"{stem}-signal.png",
         {"request rate": reader.points(_selector(names.request_rate, spec.selector))},
-        {"error ratio": reader.points(_selector(names.outcome_ratio("error"), spec.selector))},
+        _signal_panels(reader, plan, names, spec),
         window,
     )
     return [
@@ -198,7 +230,8 @@ def _markdown(
     lines = [
         f"# Drill report: {plan.scenario.name} on {plan.provider}",
         "",
-        f"Rules time-scaled ×{plan.scale}, {plan.rate:g} req/s. Scenario {_secs(plan.run_seconds)}"
+        f"Rules time-scaled ×{plan.scale}, {plan.rate:g} req/s in production time "
+        f"({plan.pushed_rate:g} pushed). Scenario {_secs(plan.run_seconds)}"
         f" (fault from {_secs(window.fault_start)} to {_secs(window.fault_end)}), then "
         f"{_secs(plan.recovery_seconds)} of healthy traffic. Times are seconds since the "
         f"scenario started. Run checks: {'PASS' if result.passed else 'FAIL'}.",
@@ -207,10 +240,13 @@ def _markdown(
         "",
         "## Expected alerts",
         "",
-        "Detection is measured from the fault's start, reset from its end; the theoretical "
-        "reset is bounded by the window that must forget the fault.",
+        "Detection is measured from the fault's start (Prometheus' activeAt + `for`), reset "
+        "from its end. Theory is the window math on the pushed traffic (with the "
+        f"{_secs(result.phases.prefix)} of healthy data the run had before the fault) plus "
+        "the mean push, scrape and evaluation delay; a run passes within two evaluation "
+        f"intervals (±{plan.tolerance:g}s).",
         "",
-        *_table(EXPECTED_HEADER, _expected_rows(specs, result, window.fault_end)),
+        *_table(EXPECTED_HEADER, _expected_rows(specs, result)),
         "",
         "## Alert timeline",
         "",
@@ -238,21 +274,20 @@ def write_report(
     specs: SpecSet,
     stack: Stack,
     result: DrillResult,
-    started_at: float,
     out_dir: Path,
     *,
     client: httpx.Client | None = None,
 ) -> Path:
     """Write `<scenario>-<provider>.md` and its PNGs into `out_dir`; return the Markdown path.
 
-    Range-queries Prometheus over [started_at, now], so the stack must still be up. Raises
-    ObserveError (a RuntimeError naming the URL and query) when Prometheus fails.
+    Range-queries Prometheus over [result.started_at, now], so the stack must still be up.
+    Raises ObserveError (a RuntimeError naming the URL and query) when Prometheus fails.
     """
-    plan = result.plan
+    plan, started_at = result.plan, result.started_at
     stem = f"{plan.scenario.name}-{plan.provider}"
     out_dir.mkdir(parents=True, exist_ok=True)
     end = time.time()
-    window = Window(plan.fault_start, fault_end(plan), end - started_at)
+    window = Window(result.phases.fault_start, result.phases.fault_end, end - started_at)
     with nullcontext(client) if client is not None else httpx.Client() as http:
         reader = RangeReader(http, stack.prometheus_url, started_at, end)
         plots = _plots(reader, specs, plan, window, out_dir, stem)

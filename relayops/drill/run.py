@@ -1,7 +1,9 @@
 """Run a drill: push the scenario into a stack, watch alerts and notifications, judge.
 
 The scenario runs for the plan's time, then healthy traffic for the recovery time, while the
-runner polls Prometheus (ALERTS), Alertmanager (suppression) and the notification sink.
+runner polls Prometheus (pending and firing alerts with the evaluation at which each became
+active), Alertmanager (suppression) and the notification sink. Firing times are Prometheus'
+own (activeAt + for), not the moment a poll happened to see them.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from relayops.drill.observe import alertmanager_alerts, prometheus_alerts
-from relayops.drill.plan import DrillPlan
+from relayops.drill.observe import active_alerts, alertmanager_alerts
+from relayops.drill.plan import DrillPlan, Expected
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
-from synth.driver import Driver
+from synth.driver import Driver, RunSummary
 from synth.scenarios import scenarios
 
 POLL_SECONDS = 0.5
-TICK_SECONDS = 0.5
 HEARTBEAT_SECONDS = 60.0  # the production controller's cron period
 WARM_UP_LIMIT = 60.0
 
@@ -31,13 +32,23 @@ def ref_of(labels: dict[str, str]) -> str:
 
 @dataclass
 class Timeline:
-    """First times (seconds since the run started) at which things were seen."""
+    """First times (seconds since the run started) at which things happened."""
 
     pending: dict[str, float] = field(default_factory=dict)
     firing: dict[str, float] = field(default_factory=dict)
     resolved: dict[str, float] = field(default_factory=dict)
     suppressed: dict[str, float] = field(default_factory=dict)
     notified: dict[tuple[str, str, str], float] = field(default_factory=dict)  # ref, status, rcv
+
+
+@dataclass(frozen=True)
+class Phases:
+    """When the fault really started and ended (seconds since the run started), and how many
+    seconds of healthy data lay in front of it."""
+
+    fault_start: float
+    fault_end: float
+    prefix: float
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class DrillResult:
     plan: DrillPlan
     timeline: Timeline
     checks: tuple[Check, ...]
+    phases: Phases
     started_at: float = 0.0  # unix time the scenario started; maps Timeline times onto Prometheus
 
     @property
@@ -59,25 +71,53 @@ class DrillResult:
         return all(c.ok for c in self.checks)
 
 
+def detection(
+    plan: DrillPlan, phases: Phases, timeline: Timeline, expected: Expected
+) -> tuple[float | None, float]:
+    """(measured, expected) detection in seconds after the fault started; measured is None
+    when the alert never fired."""
+    fired = timeline.firing.get(expected.ref)
+    theory = plan.expected_detection(expected, phases.prefix)
+    return (None if fired is None else fired - phases.fault_start), theory
+
+
+def clearing(plan: DrillPlan, phases: Phases, expected: Expected) -> float:
+    """Expected seconds from the fault's end to the alert resolving, for this run's fault."""
+    fault = phases.fault_end - phases.fault_start
+    seconds = plan.expected_clearing(expected, fault, phases.prefix)
+    return plan.recovery_seconds if seconds is None else seconds
+
+
 def _observe(
-    stack: Stack, provider: str, timeline: Timeline, now: float, emit: Callable[[str], None]
+    stack: Stack,
+    provider: str,
+    plan: DrillPlan,
+    timeline: Timeline,
+    started_at: float,
+    emit: Callable[[str], None],
+    earlier: int = 0,
 ) -> None:
-    """Record what changed for alerts of `provider` (the provider label's value): another
-    provider, which gets no traffic in this drill, would only add noise."""
+    """Record what changed for alerts of the drilled provider (the provider label's value):
+    another provider, which gets no traffic in this drill, would only add noise. The first
+    `earlier` notifications arrived before the scenario (the stack's start) and are skipped."""
+    now = time.time() - started_at
 
     def own(labels: dict[str, str]) -> bool:
         return labels.get("provider") == provider
 
-    firing = {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "firing") if own(a)}
-    pending = {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "pending") if own(a)}
-    for ref in pending:
+    active = [a for a in active_alerts(stack.prometheus_url) if own(a.labels)]
+    firing = set()
+    for alert in active:
+        ref = ref_of(alert.labels)
+        since = alert.active_at - started_at
         if ref not in timeline.pending:
-            timeline.pending[ref] = now
-            emit(f"{now:6.1f}s pending   {ref}")
-    for ref in firing:
-        if ref not in timeline.firing:
-            timeline.firing[ref] = now
-            emit(f"{now:6.1f}s firing    {ref}")
+            timeline.pending[ref] = since
+            emit(f"{since:6.1f}s pending   {ref}")
+        if alert.state == "firing":
+            firing.add(ref)
+            if ref not in timeline.firing:
+                timeline.firing[ref] = since + plan.for_seconds.get(ref, 0)
+                emit(f"{timeline.firing[ref]:6.1f}s firing    {ref}")
     for ref in set(timeline.firing) - firing - set(timeline.resolved):
         timeline.resolved[ref] = now
         emit(f"{now:6.1f}s resolved  {ref}")
@@ -88,7 +128,7 @@ def _observe(
         if alert.state == "suppressed" and ref not in timeline.suppressed:
             timeline.suppressed[ref] = now
             emit(f"{now:6.1f}s inhibited {ref} (by {len(alert.inhibited_by)} alert)")
-    for note in read_notifications(stack.sink_log):
+    for note in read_notifications(stack.sink_log)[earlier:]:
         for alert in note["alerts"]:
             if not own(alert["labels"]):
                 continue
@@ -98,20 +138,30 @@ def _observe(
                 emit(f"{now:6.1f}s notified  {key[0]} {key[1]} -> {key[2]}")
 
 
-def _judge(plan: DrillPlan, timeline: Timeline) -> tuple[Check, ...]:
+def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, ...]:
     checks = []
     for expected in plan.fires:
         ref = expected.ref
-        fired = timeline.firing.get(ref)
-        evidence = (
-            f"fired {fired - plan.fault_start:.1f}s after the fault started (theory "
-            f"{expected.detection:.1f}s)"
-            if fired is not None
-            else "never seen firing"
+        measured, theory = detection(plan, phases, timeline, expected)
+        checks.append(
+            Check(
+                f"{ref} fires",
+                measured is not None,
+                "never seen firing" if measured is None else f"fired after {measured:.1f}s",
+            )
         )
-        checks.append(Check(f"{ref} fires", fired is not None, evidence))
-        if fired is None:
+        if measured is None:
             continue
+        checks.append(
+            Check(
+                f"{ref} fires in time",
+                abs(measured - theory) <= plan.tolerance,
+                f"measured {measured:.1f}s after the fault started, theory {theory:.1f}s "
+                f"(window math and `for` {theory - plan.pipeline.delay(expected.alert):.1f}s + "
+                f"mean pipeline delay {plan.pipeline.delay(expected.alert):.2f}s), "
+                f"allowed ±{plan.tolerance:g}s",
+            )
+        )
         paged = (ref, "firing", expected.receiver) in timeline.notified
         held = ref in timeline.suppressed
         checks.append(
@@ -129,7 +179,7 @@ def _judge(plan: DrillPlan, timeline: Timeline) -> tuple[Check, ...]:
             Check(
                 f"{ref} resolves",
                 ref in timeline.resolved,
-                f"resolved at {timeline.resolved[ref]:.1f}s"
+                f"resolved {timeline.resolved[ref] - phases.fault_end:.1f}s after the fault ended"
                 if ref in timeline.resolved
                 else "still firing at the end",
             )
@@ -148,14 +198,13 @@ def _judge(plan: DrillPlan, timeline: Timeline) -> tuple[Check, ...]:
 def _warm_up(
     driver: Driver, healthy, stack: Stack, plan: DrillPlan, emit: Callable[[str], None]
 ) -> None:
-    """Healthy traffic until no alert of the provider fires, so the drill starts clean (a
+    """Healthy traffic until no alert of the provider is active, so the drill starts clean (a
     new stack has no series yet, and metrics-missing fires until the first push)."""
-    own = set(plan.silent) | {e.ref for e in plan.fires} | set(plan.too_slow)
+    own = set(plan.for_seconds)
     deadline = time.monotonic() + WARM_UP_LIMIT
     while time.monotonic() < deadline:
-        driver.run(healthy, 2.0, plan.rate, tick_s=TICK_SECONDS)
-        loud = own & {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "firing")}
-        loud |= own & {ref_of(a) for a in prometheus_alerts(stack.prometheus_url, "pending")}
+        driver.run(healthy, 2.0, plan.rate, tick_s=plan.pipeline.tick, time_scale=plan.scale)
+        loud = own & {ref_of(a.labels) for a in active_alerts(stack.prometheus_url)}
         if not loud:
             emit("        warmed up: healthy traffic, nothing of this provider pending or firing")
             return
@@ -165,38 +214,57 @@ def _warm_up(
     )
 
 
+def _phases(
+    plan: DrillPlan, run: RunSummary, recovery: RunSummary, data_since: float, started_at: float
+) -> Phases:
+    started = run.phase_started
+    phases = plan.scenario.plans[plan.provider].phases
+    fault = 1 if len(phases) > 1 else 0
+    start = started[fault]
+    end = started.get(fault + 1, recovery.phase_started[0])
+    return Phases(start - started_at, end - started_at, start - data_since)
+
+
 def run_drill(
     specs: SpecSet, stack: Stack, plan: DrillPlan, emit: Callable[[str], None] = print
 ) -> DrillResult:
     """Drive the plan into a running stack (rendered ×plan.scale) and judge what it shows."""
     spec = specs.provider(plan.provider)
     healthy = scenarios(specs)["healthy"]
+    tick = plan.pipeline.tick
     driver = Driver(
         specs,
         spec,
         stack.pushgateway_url,
-        heartbeat_s=max(HEARTBEAT_SECONDS / plan.scale, TICK_SECONDS),
+        heartbeat_s=max(HEARTBEAT_SECONDS / plan.scale, tick),
     )
-    errors: list[BaseException] = []
+    data_since = time.time()
     _warm_up(driver, healthy, stack, plan, emit)
+    runs: list[RunSummary] = []
+    errors: list[BaseException] = []
 
     def traffic() -> None:
         try:
-            driver.run(plan.scenario, plan.run_seconds, plan.rate, tick_s=TICK_SECONDS)
-            emit("        fault over; healthy traffic")
-            driver.run(healthy, plan.recovery_seconds, plan.rate, tick_s=TICK_SECONDS)
+            runs.append(
+                driver.run(plan.scenario, plan.run_seconds, plan.rate, tick, time_scale=plan.scale)
+            )
+            emit("        scenario over; healthy traffic")
+            runs.append(
+                driver.run(healthy, plan.recovery_seconds, plan.rate, tick, time_scale=plan.scale)
+            )
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
     timeline = Timeline()
-    start = time.monotonic()
+    earlier = len(read_notifications(stack.sink_log))
     started_at = time.time()
     pusher = threading.Thread(target=traffic, daemon=True)
     pusher.start()
     while pusher.is_alive():
-        _observe(stack, spec.provider, timeline, time.monotonic() - start, emit)
+        _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
         time.sleep(POLL_SECONDS)
-    _observe(stack, spec.provider, timeline, time.monotonic() - start, emit)
+    _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
     if errors:
         raise errors[0]
-    return DrillResult(plan, timeline, _judge(plan, timeline), started_at)
+    phases = _phases(plan, *runs, data_since, started_at)
+    return DrillResult(plan, timeline, _judge(plan, timeline, phases), phases, started_at)

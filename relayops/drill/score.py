@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from relayops.drill.plan import MARGIN_SECONDS, DrillPlan
-from relayops.drill.run import DrillResult, Timeline
+from relayops.drill.plan import DrillPlan
+from relayops.drill.run import POLL_SECONDS, DrillResult, Timeline, clearing, detection
 from relayops.spec import SpecSet
 from relayops.spec.links import runbook_path
 from relayops.spec.series import ProviderSeries
@@ -29,14 +29,6 @@ class Point:
     name: str
     ok: bool
     evidence: str
-
-
-def fault_end(plan: DrillPlan) -> float:
-    """Seconds into the run where the fault phase ends (the whole scenario if single-phase)."""
-    phases = plan.scenario.plans[plan.provider].phases
-    if len(phases) == 1:
-        return plan.run_seconds
-    return plan.fault_start + phases[1].share * plan.run_seconds
 
 
 def _alerts(specs: SpecSet) -> dict[str, FiringAlert]:
@@ -69,19 +61,19 @@ def inhibitors(specs: SpecSet, timeline: Timeline, ref: str) -> list[str]:
 
 
 def _fired_in_time(result: DrillResult) -> Point:
-    plan, timeline = result.plan, result.timeline
+    plan, phases = result.plan, result.phases
     late = []
     for e in plan.fires:
-        fired = timeline.firing.get(e.ref)
-        if fired is None:
+        measured, theory = detection(plan, phases, result.timeline, e)
+        if measured is None:
             late.append(f"{e.ref} never fired")
-        elif fired - plan.fault_start > e.detection + MARGIN_SECONDS:
+        elif abs(measured - theory) > plan.tolerance:
             late.append(
-                f"{e.ref} fired after {fired - plan.fault_start:.1f}s > theory "
-                f"{e.detection:.1f}s + {MARGIN_SECONDS}s"
+                f"{e.ref} fired after {measured:.1f}s, theory {theory:.1f}s ± {plan.tolerance:g}s"
             )
     evidence = "; ".join(late) or (
-        f"all {len(plan.fires)} expected alerts fired within theory + {MARGIN_SECONDS}s"
+        f"all {len(plan.fires)} expected alerts fired within ±{plan.tolerance:g}s (two "
+        "evaluation intervals) of theory"
         if plan.fires
         else "no alert expected within this drill"
     )
@@ -180,15 +172,26 @@ def _inhibits(specs: SpecSet, timeline: Timeline) -> Point:
 
 
 def _resolved(result: DrillResult) -> Point:
-    timeline = result.timeline
-    fired = [e.ref for e in result.plan.fires if e.ref in timeline.firing]
-    loud = [ref for ref in fired if ref not in timeline.resolved]
-    evidence = (
-        f"still firing at the end: {', '.join(loud)}"
-        if loud
-        else f"{len(fired)} fired expected alerts resolved before the run ended"
+    timeline, plan, phases = result.timeline, result.plan, result.phases
+    problems, fired = [], 0
+    for e in plan.fires:
+        if e.ref not in timeline.firing:
+            continue
+        fired += 1
+        if e.ref not in timeline.resolved:
+            problems.append(f"{e.ref} still firing at the end")
+            continue
+        measured = timeline.resolved[e.ref] - phases.fault_end
+        theory = clearing(plan, phases, e)
+        allowed = theory + plan.tolerance + POLL_SECONDS
+        if measured > allowed:
+            problems.append(
+                f"{e.ref} resolved {measured:.1f}s after the fault, theory {theory:.1f}s"
+            )
+    evidence = "; ".join(problems) or (
+        f"{fired} fired expected alerts resolved within theory + {plan.tolerance:g}s"
     )
-    return Point("resolved in time", not loud, evidence)
+    return Point("resolved in time", not problems, evidence)
 
 
 def tabletop_score(

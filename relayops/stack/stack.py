@@ -147,19 +147,22 @@ def stack_up(
     evaluation_interval: str = "1s",
     group_wait: str | None = None,
     ports: Mapping[str, int] | None = None,
+    redis: bool = True,
 ) -> Stack:
     """Start the stack and record it in state_dir; on any failure stop what was started.
 
     Without `rendered`, the drill tree is rendered from specs_dir into state_dir/rendered
     (about 8 s); `rendered` must be a drill tree (`relayops render --drill-webhook`), whose
     webhooks are pointed at the sink. `group_wait` replaces every route's group_wait.
-    `ports` fixes ports by component name; the others are chosen free.
+    `ports` fixes ports by component name; the others are chosen free. `redis` False leaves
+    Redis out (drills do not use it).
     """
     state_dir = state_dir.resolve()
     ports = dict(ports or {})
     _check_ports(ports)
+    binaries = {name: b for name, b in BINARIES.items() if redis or name != "redis"}
     try:
-        paths = find_binaries(list(BINARIES.values()))
+        paths = find_binaries(list(binaries.values()))
     except DaemonError as exc:
         raise StackError(str(exc)) from exc
     if rendered is not None and not (rendered / "alertmanager" / "alertmanager.yml").is_file():
@@ -182,7 +185,8 @@ def stack_up(
             _render(specs_dir, tree, stack.webhook_url)
         am_config = state_dir / "alertmanager" / "alertmanager.yml"
         _write(am_config, _drill_config(tree, stack.webhook_url, group_wait))
-        launch("redis", commands.redis(paths["redis-server"], _folder(state_dir / "redis")))
+        if redis:
+            launch("redis", commands.redis(paths["redis-server"], _folder(state_dir / "redis")))
         pushgateway = launch("pushgateway", commands.pushgateway(paths["prometheus-pushgateway"]))
         am = launch(
             "alertmanager",

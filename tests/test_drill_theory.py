@@ -1,0 +1,164 @@
+"""The drill theory against the rules themselves: the Prometheus 2.42 evaluator runs the
+time-scaled rules over the traffic a drill pushes, and the theory must call the moment each
+alert fires and clears to within the one-second evaluation grid."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from relayops.drill.plan import drill_pipeline
+from relayops.drill.theory import Pipeline, evaluation_hops, first_true, theory_for
+from relayops.spec import SpecSet, load_specs
+from relayops.spec.timescale import time_scaled
+from rules_gen.alerts import alert_defs, alert_groups
+from rules_gen.promql import SeriesDB
+from rules_gen.recording import recording_groups
+from rules_gen.render import render_time_scaled
+from rules_gen.simulate import Simulation
+from rules_gen.testgen.closure import prune
+from synth.expect import alert_ref
+from synth.scenarios import scenarios
+from synth.state import GroupState
+from synth.traffic import RequestTraffic
+from tests.specs_util import SPECS
+
+SCALE = 60
+RATE = 1200.0  # 20 req/s in production, ×60
+PREFIX = 12  # seconds of healthy traffic before the fault
+
+
+@pytest.fixture(scope="module")
+def specs() -> SpecSet:
+    return load_specs(SPECS)
+
+
+def simulated(specs: SpecSet, provider: str, ref: str, segments: list[tuple[object, int]]):
+    """Per-second firing state of `ref` while the traffic of `segments` (shape, seconds) is
+    scraped every second and the rules are evaluated every second."""
+    scaled = time_scaled(specs, SCALE)
+    spec = scaled.provider(provider)
+    traffic = RequestTraffic(specs, specs.provider(provider))
+    state = GroupState(specs)
+    for shape, _ in segments:
+        state.add(traffic.per_request(shape), 0.0)
+    db = SeriesDB()
+    t = 0
+    for shape, seconds in segments:
+        for _ in range(seconds):
+            for _, keys in state.series():
+                for key in keys:
+                    db.add(key, t, state.exposed(key))
+            state.add(traffic.per_request(shape), RATE * shape.rate)
+            t += 1
+    name = ref.split("/", 1)[0]
+    groups = recording_groups(scaled, spec) + alert_groups(scaled, spec)
+    sim = Simulation(prune(groups, {name}), db, 1)
+    on = []
+    for second in range(t):
+        firing = sim.firing(second)
+        on.append(
+            any(
+                a.labels["alertname"] == name
+                and ref.split("/", 1)[1] in (a.labels.get("burn_tier"), a.labels["severity"])
+                for a in firing
+            )
+        )
+    return on
+
+
+CASES = [
+    ("validation-spike", "gmail", "GmailValidationErrorSpike/warning"),
+    ("error-rate-crit", "outlook", "OutlookAvailabilityBudgetBurn/page_fast"),
+    ("error-rate-crit", "outlook", "OutlookAvailabilityBudgetBurn/page_slow"),
+    ("error-rate-crit", "gmail", "GmailErrorRatioHigh/critical"),
+    ("latency-crit", "gmail", "GmailLatencyHigh/critical"),
+    ("sanitization-spike", "outlook", "OutlookSanitizationSpike/warning"),
+    ("upload-failures", "outlook", "OutlookUploadSessionsFailing/warning"),
+    ("build-slow", "outlook", "OutlookGraphPayloadBuildSlow/warning"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "provider", "ref"), CASES)
+def test_theory_calls_firing_and_clearing_on_the_evaluation_grid(specs, scenario, provider, ref):
+    catalog = scenarios(specs)
+    healthy = catalog["healthy"].plans[provider].phases[0].shape
+    plan = catalog[scenario].plans[provider]
+    fault = (plan.phases[1] if len(plan.phases) > 1 else plan.phases[0]).shape
+    scaled = time_scaled(specs, SCALE)
+    theory = theory_for(scaled, provider, healthy, fault, RATE)
+    alert = next(a for a in alert_defs(scaled, scaled.provider(provider)) if alert_ref(a) == ref)
+    detection = theory.detection(alert, PREFIX)
+    assert detection is not None
+    fault_seconds = math.ceil(detection) + 3
+    clearing = theory.clearing(alert, fault_seconds, PREFIX)
+    assert clearing is not None
+    after = math.ceil(clearing) + 3
+    on = simulated(
+        specs, provider, ref, [(healthy, PREFIX), (fault, fault_seconds), (healthy, after)]
+    )
+    # sample t holds the traffic up to t and is evaluated at t: no delay but the grid's
+    fired = on.index(True) - PREFIX
+    assert detection <= fired + 0.05 and fired < detection + 1.05, (fired, detection)
+    assert not any(on[:PREFIX]), "silent before the fault"
+    cleared = on.index(False, PREFIX + fired) - PREFIX - fault_seconds
+    assert clearing <= cleared + 0.05 and cleared < clearing + 1.05, (cleared, clearing)
+
+
+def test_a_longer_healthy_history_delays_a_long_window_alert(specs):
+    catalog = scenarios(specs)
+    healthy = catalog["healthy"].plans["gmail"].phases[0].shape
+    fault = catalog["error-rate-warn"].plans["gmail"].phases[0].shape
+    scaled = time_scaled(specs, SCALE)
+    theory = theory_for(scaled, "gmail", healthy, fault, RATE)
+    page_slow = next(
+        a
+        for a in alert_defs(scaled, scaled.provider("gmail"))
+        if a.tier and a.tier.name == "page_slow"
+    )
+    # 360 s window: with 10 s of history the fault dominates at once, with a full window of
+    # healthy history it must outweigh six minutes of it
+    assert theory.detection(page_slow, 10) < 20 < 80 < theory.detection(page_slow)
+
+
+def test_never_crossing_is_none_and_first_true_bisects():
+    assert first_true(lambda t: False, 10) is None
+    assert first_true(lambda t: True, 10) == 0.0
+    assert first_true(lambda t: t >= 3.3, 10) == pytest.approx(3.3, abs=0.01)
+
+
+def test_hops_count_evaluations_between_raw_series_and_alert(specs):
+    files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
+    hops = evaluation_hops(text for path, text in files.items() if path.startswith("prometheus/"))
+    assert hops["GmailMetricsMissing"] == 1  # absent() on the raw counter
+    assert hops["GmailErrorRatioHigh"] == 2  # reads a recorded ratio from another group
+    # no recorded ratio pairs a rate with one another group recorded at another moment
+    assert max(hops.values()) == 2
+    text = """groups:
+- name: a
+  rules:
+  - record: x:one
+    expr: sum(raw)
+  - record: x:two
+    expr: x:one * 2
+  - alert: SamePass
+    expr: x:two > 1
+- name: b
+  rules:
+  - alert: NextGroup
+    expr: x:two > 1
+"""
+    assert evaluation_hops([text]) == {"SamePass": 1, "NextGroup": 2}
+
+
+def test_pipeline_delay_is_half_of_each_wait(specs):
+    scaled = time_scaled(specs, SCALE)
+    defs = {alert_ref(a): a for a in alert_defs(scaled, scaled.provider("outlook"))}
+    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": 3})
+    assert pipeline.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(2.125)
+    assert pipeline.delay(defs["OutlookMetricsMissing/critical"]) == pytest.approx(1.0)
+    assert pipeline.delay(defs["OutlookRolloutControllerStalled/warning"]) == pytest.approx(0.5)
+    files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
+    drill = drill_pipeline(text for path, text in files.items() if path.startswith("prometheus/"))
+    assert (drill.scrape, drill.evaluation) == (1.0, 1.0)
