@@ -186,3 +186,50 @@ def test_every_subcommand_has_help(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "--specs" in capsys.readouterr().out
+
+
+def test_rollout_defaults_follow_the_design_card():
+    rollout = load_specs(SPECS).provider("outlook").rollout
+    assert rollout.steps == (0, 1, 10, 25, 50, 100) and rollout.floor == 0
+    assert (rollout.dwell, rollout.rollback_cooldown) == (900, 3600)
+    assert rollout.bucketing_unit == "workspace" and rollout.salt == "relay-outlook-send-2026"
+    health = rollout.health
+    assert (health.max_error_ratio, health.max_latency_p95_seconds) == (0.01, 0.5)
+    [oauth] = health.failures
+    assert (oauth.metric, oauth.value, oauth.max, oauth.window) == (
+        "oauth_refresh",
+        "failure",
+        5,
+        900,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rollout", "field", "message"),
+    [
+        ({"steps": [1, 10, 100]}, "rollout.steps", "start at 0 and end at 100"),
+        ({"steps": [0, 25, 10, 100]}, "rollout.steps", "strictly increasing"),
+        ({"steps": [0, 0.125, 100]}, "rollout.steps", "two decimals"),
+        ({"floor": 5}, "rollout", "floor 5 must be one of the steps"),
+        ({"salt": "short"}, "rollout.salt", "at least 8"),
+        ({"bucketing_unit": "tenant"}, "rollout.bucketing_unit", "'actor' or 'workspace'"),
+    ],
+)
+def test_bad_rollout_policies_are_refused(tmp_path, rollout, field, message):
+    folder = copy_specs(tmp_path)
+    edit_yaml(folder / "gmail.yaml", lambda d: d["rollout"].update(rollout))
+    [issue] = issues_of(folder)
+    assert "gmail.yaml" in issue and field in issue and message in issue, issue
+
+
+def test_rollout_failure_counts_must_name_a_catalog_counter(tmp_path):
+    folder = copy_specs(tmp_path)
+    edit_yaml(
+        folder / "gmail.yaml",
+        lambda d: d["rollout"].update(
+            health={"failures": [{"metric": "latency"}, {"metric": "oauth_refresh", "value": "x"}]}
+        ),
+    )
+    first, second = issues_of(folder)
+    assert "rollout.health.failures[0].metric" in first and "must be a counter" in first
+    assert "rollout.health.failures[1].value" in second and "'x' is not a known value" in second

@@ -32,6 +32,14 @@ def test_windows_and_for_are_divided_and_factors_kept(specs):
                 assert fast.factor(small.period) == tier.factor(slo.period)
         assert compressed.thresholds.error_ratio.warning == original.thresholds.error_ratio.warning
         assert compressed.thresholds.error_ratio.for_ == original.thresholds.error_ratio.for_ // 60
+        rollout, fast = original.rollout, compressed.rollout
+        assert (fast.dwell, fast.rollback_cooldown) == (15, 60)
+        assert fast.health.failures[0].window == rollout.health.failures[0].window // 60
+        assert (fast.steps, fast.salt, fast.health.max_error_ratio) == (
+            rollout.steps,
+            rollout.salt,
+            rollout.health.max_error_ratio,
+        )
     assert scaled.service.scrape_interval == 1
     assert scaled.service.rate_window == specs.service.rate_window // 60
     assert scaled.service.receivers["critical"].group_wait == 1

@@ -72,6 +72,8 @@ class Role:
     CONTROLLER_RUNS = "controller_runs"
     CONTROLLER_DECISIONS = "controller_decisions"
     CONTROLLER_PERCENT = "controller_percent"
+    CONTROLLER_ERRORS = "controller_errors"
+    GATE_FAIL_CLOSED = "gate_fail_closed"
 
 
 REQUIRED_ROLES: dict[str, tuple[MetricType, frozenset[str], dict[str, frozenset[str]]]] = {
@@ -95,6 +97,8 @@ REQUIRED_ROLES: dict[str, tuple[MetricType, frozenset[str], dict[str, frozenset[
     ),
     Role.CONTROLLER_DECISIONS: ("counter", frozenset({"provider", "result"}), {}),
     Role.CONTROLLER_PERCENT: ("gauge", frozenset({"provider"}), {}),
+    Role.CONTROLLER_ERRORS: ("gauge", frozenset({"provider"}), {}),
+    Role.GATE_FAIL_CLOSED: ("counter", frozenset({"provider"}), {}),
 }
 
 

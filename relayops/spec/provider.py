@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from relayops.spec.base import CamelName, SnakeName, SpecModel
+from relayops.spec.rollout import Rollout
 from relayops.spec.signals import Signal
 from relayops.spec.slo import SLO
 from relayops.spec.thresholds import Thresholds
@@ -18,6 +19,7 @@ class ProviderSpec(SpecModel):
     slos: tuple[SLO, ...] = Field(min_length=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     signals: tuple[Signal, ...] = ()
+    rollout: Rollout
 
     @model_validator(mode="after")
     def _unique(self) -> ProviderSpec:

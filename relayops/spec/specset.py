@@ -205,6 +205,21 @@ def _provider_checks(
             ("thresholds", "controller_failing", "window"),
             _too_short(spec.thresholds.controller_failing.window, min_window),
         )
+    for i, failure in enumerate(spec.rollout.health.failures):
+        metric = metrics.get(failure.metric)
+        where = ("rollout", "health", "failures", i)
+        if metric is None or metric.type != "counter":
+            yield (
+                (*where, "metric"),
+                f"{failure.metric!r} must be a counter of the service metric catalog "
+                f"({', '.join(sorted(k for k, m in metrics.items() if m.type == 'counter'))})",
+            )
+        elif failure.value not in metric.values.get(failure.label, ()):
+            yield (
+                (*where, "value"),
+                f"{failure.label}={failure.value!r} is not a known value of {metric.name} "
+                f"({metric.values.get(failure.label, ())}); fix label or value",
+            )
     for i, signal in enumerate(spec.signals):
         metric = metrics.get(signal.metric)
         if metric is None:

@@ -80,11 +80,28 @@ def _provider(spec: ProviderSpec, scale: TimeScale) -> ProviderSpec:
         s if s.alert is None else s.model_copy(update={"alert": _with_for(s.alert, scale)})
         for s in spec.signals
     )
+    rollout = spec.rollout
+    health = rollout.health.model_copy(
+        update={
+            "failures": tuple(
+                f.model_copy(update={"window": scale.window(f.window)})
+                for f in rollout.health.failures
+            )
+        }
+    )
+    rollout = rollout.model_copy(
+        update={
+            "dwell": scale.window(rollout.dwell),
+            "rollback_cooldown": scale.window(rollout.rollback_cooldown),
+            "health": health,
+        }
+    )
     return spec.model_copy(
         update={
             "slos": tuple(_slo(s, scale) for s in spec.slos),
             "thresholds": thresholds,
             "signals": signals,
+            "rollout": rollout,
         }
     )
 

@@ -1,0 +1,1 @@
+"""The SLO-driven rollout controller and the send path's gate."""
