@@ -56,9 +56,11 @@ lint: venv ## Lint and check formatting with ruff
 drill: venv tools ## Run every drill on both providers (relayops drill all); reports in .drill/report
 	$(BIN)/relayops drill all --report-dir .drill/report
 
-bench: venv tools ## Run the benchmarks: render time (bench/render.py), drill wall time (bench/drill.py)
+bench: venv tools ## Run the benchmarks: render, drill all, gate, controller cycle (bench/*.py)
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/drill.py
+	$(BIN)/python bench/gate.py
+	$(BIN)/python bench/controller.py
 
 clean: ## Remove the venv, caches and build output (never rendered/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

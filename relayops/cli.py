@@ -11,6 +11,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from controller.cli import register as register_controller
 from relayops.drill.cli import register as register_drill
 from relayops.report.cli import register as register_report
 from relayops.spec import SpecError, load_specs
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_synth(sub)
     register_drill(sub)
     register_report(sub)
+    register_controller(sub)
     return parser
 
 

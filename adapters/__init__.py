@@ -1,0 +1,1 @@
+"""The Gmail and Outlook send adapters, their message building and their fake servers."""

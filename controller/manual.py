@@ -1,0 +1,67 @@
+"""What the on-call engineer does by hand: pause, resume, set the percentage. Each is a
+compare-and-set on the state and an entry in the audit stream (and file)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from controller.cycle import append_audit
+from controller.policy import RolloutState
+from controller.state import RolloutStore
+
+
+def _apply(
+    store: RolloutStore,
+    action: str,
+    change,
+    reason: str,
+    who: str,
+    now: float,
+    audit_log: Path | None,
+) -> RolloutState:
+    before = store.read()
+    after = change(before)
+    store.write(before, after)
+    entry = {
+        "at": now,
+        "provider": store.provider,
+        "who": who,
+        "dry_run": False,
+        "status": "manual",
+        "result": action,
+        "old": before.percent,
+        "new": after.percent,
+        "reason": reason,
+        "inputs": [],
+    }
+    store.audit(entry, changed=True)
+    if audit_log is not None:
+        append_audit(audit_log, entry)
+    return after
+
+
+def set_percent(
+    store: RolloutStore, percent: float, reason: str, who: str, now: float, audit_log: Path | None
+) -> RolloutState:
+    """A manual override; lowering the percentage counts as a rollback (the cooldown starts)."""
+
+    def change(state: RolloutState) -> RolloutState:
+        lower = percent < state.percent
+        return replace(
+            state,
+            percent=percent,
+            previous_percent=state.percent,
+            last_change_at=now,
+            last_rollback_at=now if lower else state.last_rollback_at,
+            consecutive_errors=0,
+        )
+
+    return _apply(store, "set-percent", change, reason, who, now, audit_log)
+
+
+def set_paused(
+    store: RolloutStore, paused: bool, reason: str, who: str, now: float, audit_log: Path | None
+) -> RolloutState:
+    action = "pause" if paused else "resume"
+    return _apply(store, action, lambda s: replace(s, paused=paused), reason, who, now, audit_log)

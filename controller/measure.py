@@ -1,0 +1,175 @@
+"""The controller's measurements: PromQL from the spec's series names, asked of Prometheus
+through prometheus-api-client at one explicit evaluation time, each aggregated to one series
+and classified pass / fail / inconclusive / error.
+
+No data, NaN and too little traffic are inconclusive; an HTTP error, a timeout or an answer of
+the wrong shape is an error. Neither is ever read as a healthy zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
+
+from controller.policy import Measurement, Verdict
+from relayops.spec import SpecSet
+from relayops.spec.provider import ProviderSpec
+from relayops.spec.series import ProviderSeries, quantile_key
+from rules_gen.alerts import alert_defs
+from rules_gen.build import div, sel
+from rules_gen.promql import Aggregate, Expr
+from rules_gen.promql.functions import Increase
+from rules_gen.promql.selectors import Range
+
+TIMEOUT_SECONDS = 5
+LATENCY_QUANTILE = 0.95
+
+
+class QueryError(RuntimeError):
+    """Prometheus could not answer, or answered something that is not one instant value."""
+
+
+Query = Callable[[str, float], float | None]  # (PromQL, unix time) -> value, None for no data
+
+
+def prometheus_query(url: str, timeout: float = TIMEOUT_SECONDS) -> Query:
+    """Instant queries at an explicit time; one series or none, else QueryError."""
+    client = PrometheusConnect(url=url, retry=Retry(total=0), timeout=timeout)
+
+    def query(promql: str, at: float) -> float | None:
+        try:
+            result = client.custom_query(promql, params={"time": at})
+        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
+            raise QueryError(f"{url}: {exc}") from exc
+        if not isinstance(result, list):
+            raise QueryError(f"{url}: expected a result list for {promql!r}, got {result!r}")
+        if not result:
+            return None
+        if len(result) > 1:
+            raise QueryError(f"{url}: {promql!r} returned {len(result)} series, expected one")
+        try:
+            return float(result[0]["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise QueryError(f"{url}: malformed sample in {result[0]!r}") from exc
+
+    return query
+
+
+@dataclass(frozen=True)
+class Queries:
+    """The PromQL of each measurement of one provider."""
+
+    request_rate: str
+    error_ratio: str
+    latency_p95: str
+    failures: tuple[tuple[str, str, int], ...]  # (name, PromQL, max)
+    page_alerts: str
+
+
+def _sum(expr: Expr) -> Expr:
+    return Aggregate("sum", expr, ())
+
+
+def queries(specs: SpecSet, spec: ProviderSpec) -> Queries:
+    names = ProviderSeries(specs.service, spec)
+    match = spec.selector
+    rollout = spec.rollout
+    failures = []
+    for failure in rollout.health.failures:
+        metric = specs.service.metrics[failure.metric]
+        counted = sel(metric.name, {"provider": spec.provider, failure.label: failure.value})
+        expr = _sum(Increase(Range(counted, failure.window)))
+        failures.append((f"{failure.metric}_{failure.value}", expr.render(), failure.max))
+    pages = sorted(
+        {
+            (a.name, a.tier.name)
+            for a in alert_defs(specs, spec)
+            if a.kind == "burn" and a.severity == "critical"
+        }
+    )
+    alerts = sel(
+        "ALERTS",
+        alertstate="firing",
+        provider=spec.provider,
+        alertname="|".join(sorted({n for n, _ in pages})),
+        burn_tier="|".join(sorted({t for _, t in pages})),
+    )
+    key = quantile_key(LATENCY_QUANTILE)
+    return Queries(
+        request_rate=_sum(sel(names.request_rate, match)).render(),
+        error_ratio=div(
+            _sum(sel(names.outcome_rate("error"), match)), _sum(sel(names.request_rate, match))
+        ).render(),
+        latency_p95=Aggregate(
+            "max", sel(names.latency_quantile(key, by_status=False), match), ()
+        ).render(),
+        failures=tuple(failures),
+        page_alerts=Aggregate("count", alerts, ()).render(),
+    )
+
+
+def _ask(query: Query, name: str, promql: str, at: float) -> Measurement | float | None:
+    """The value, None for no data, or an error Measurement."""
+    try:
+        return query(promql, at)
+    except QueryError as exc:
+        return Measurement(name, Verdict.ERROR, detail=str(exc))
+
+
+def _leveled(name: str, value: float | None, limit: float, enough: bool) -> Measurement:
+    if value is None or math.isnan(value):
+        return Measurement(name, Verdict.INCONCLUSIVE, None, limit, "no data")
+    if not enough:
+        return Measurement(name, Verdict.INCONCLUSIVE, value, limit, "too little traffic")
+    return Measurement(name, Verdict.FAIL if value > limit else Verdict.PASS, value, limit)
+
+
+def measure(
+    specs: SpecSet, spec: ProviderSpec, query: Query, at: float
+) -> tuple[list[Measurement], Measurement]:
+    """(health checks, page-alert check) of one provider at unix time `at`."""
+    q = queries(specs, spec)
+    health = spec.rollout.health
+    checks: list[Measurement] = []
+    rate = _ask(query, "request_rate", q.request_rate, at)
+    if isinstance(rate, Measurement):
+        checks.append(rate)
+        enough = False
+    else:
+        enough = rate is not None and not math.isnan(rate) and rate >= health.min_request_rate
+        verdict = Verdict.PASS if enough else Verdict.INCONCLUSIVE
+        detail = "" if enough else "too little traffic" if rate is not None else "no data"
+        checks.append(Measurement("request_rate", verdict, rate, health.min_request_rate, detail))
+    for name, promql, limit in (
+        ("error_ratio", q.error_ratio, health.max_error_ratio),
+        ("latency_p95", q.latency_p95, health.max_latency_p95_seconds),
+    ):
+        value = _ask(query, name, promql, at)
+        checks.append(
+            value if isinstance(value, Measurement) else _leveled(name, value, limit, enough)
+        )
+    for name, promql, limit in q.failures:
+        value = _ask(query, name, promql, at)
+        if isinstance(value, Measurement):
+            checks.append(value)
+            continue
+        count = 0.0 if value is None else value  # no series: nothing failed in the window
+        verdict = (
+            Verdict.INCONCLUSIVE
+            if math.isnan(count)
+            else (Verdict.FAIL if count > limit else Verdict.PASS)
+        )
+        checks.append(Measurement(name, verdict, count, float(limit)))
+    pages = _ask(query, "page_alerts", q.page_alerts, at)
+    if isinstance(pages, Measurement):
+        return checks, pages
+    firing = 0.0 if pages is None else pages
+    severe = Measurement(
+        "page_alerts", Verdict.FAIL if firing > 0 else Verdict.PASS, firing, 0.0, q.page_alerts
+    )
+    return checks, severe

@@ -1,0 +1,178 @@
+"""The rollout state in Redis: compare-and-set writes, the run lock, the audit trail.
+
+`flags:<provider>:rollout_percent` is what the gate reads; the state hash holds what the policy
+needs. A write only lands if neither key changed since it was read (WATCH/MULTI), so a manual
+`set-percent` during a run is never overwritten. A value that does not parse is reported with
+its key and treated by the caller as a reason to hold.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+
+import redis
+from redis.exceptions import LockError, WatchError
+
+from controller.keys import AUDIT_STREAM, RolloutKeys
+from controller.policy import RolloutState
+
+HISTORY_LENGTH = 100
+AUDIT_LENGTH = 10_000
+_PERCENT = re.compile(r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?$")
+_FIELDS = ("last_change_at", "previous_percent", "last_rollback_at")
+
+
+class CorruptState(RuntimeError):
+    """A stored value does not parse; the message names the key, the field and the value."""
+
+
+class StateChanged(RuntimeError):
+    """Someone else wrote the state between our read and our write."""
+
+
+class LockHeld(RuntimeError):
+    """Another run holds the provider's lock."""
+
+
+def format_percent(percent: float) -> str:
+    """25 -> "25", 2.5 -> "2.5": at most two decimals, as the gate reads it."""
+    return f"{percent:.2f}".rstrip("0").rstrip(".")
+
+
+def parse_percent(text: str, where: str) -> float:
+    if not _PERCENT.match(text) or float(text) > 100:
+        raise CorruptState(
+            f"{where} holds {text!r}, not a percentage 0-100 with at most two decimals; "
+            "fix it with `relayops controller set-percent`"
+        )
+    return float(text)
+
+
+class RolloutStore:
+    def __init__(self, client: redis.Redis, provider: str):
+        self.client = client
+        self.provider = provider
+        self.keys = RolloutKeys(provider)
+
+    def _decode(self, raw_percent: bytes | None, raw_state: dict[bytes, bytes]) -> RolloutState:
+        percent = 0.0
+        if raw_percent is not None:
+            percent = parse_percent(raw_percent.decode(errors="replace"), self.keys.percent)
+        fields = {k.decode(): v.decode(errors="replace") for k, v in raw_state.items()}
+        values: dict[str, float | None] = {}
+        for name in _FIELDS:
+            text = fields.get(name)
+            try:
+                values[name] = None if text in (None, "") else float(text)
+            except ValueError:
+                raise CorruptState(
+                    f"{self.keys.state} field {name} holds {text!r}, not a number; "
+                    "fix it with `relayops controller set-percent`"
+                ) from None
+        paused = fields.get("paused", "0")
+        errors = fields.get("consecutive_errors", "0")
+        if paused not in ("0", "1") or not errors.isdigit():
+            raise CorruptState(
+                f"{self.keys.state} holds paused={paused!r}, consecutive_errors={errors!r}; "
+                "expected 0/1 and a count"
+            )
+        return RolloutState(
+            percent=percent,
+            last_change_at=values["last_change_at"],
+            previous_percent=values["previous_percent"],
+            last_rollback_at=values["last_rollback_at"],
+            paused=paused == "1",
+            consecutive_errors=int(errors),
+        )
+
+    def read(self) -> RolloutState:
+        return self._decode(
+            self.client.get(self.keys.percent), self.client.hgetall(self.keys.state)
+        )
+
+    def write(self, expected: RolloutState, new: RolloutState) -> None:
+        """Store `new` if the stored state is still `expected`; else StateChanged."""
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(self.keys.percent, self.keys.state)
+                current = self._decode(pipe.get(self.keys.percent), pipe.hgetall(self.keys.state))
+                if current != expected:
+                    raise StateChanged(
+                        f"{self.keys.percent} changed during the run "
+                        f"({format_percent(expected.percent)} -> "
+                        f"{format_percent(current.percent)}); nothing written"
+                    )
+                pipe.multi()
+                pipe.set(self.keys.percent, format_percent(new.percent))
+                pipe.delete(self.keys.state)
+                pipe.hset(self.keys.state, mapping=_fields(new))
+                pipe.execute()
+            except WatchError as exc:
+                raise StateChanged(
+                    f"{self.keys.percent} changed during the run; nothing written"
+                ) from exc
+
+    @contextmanager
+    def locked(self, seconds: int) -> Iterator[None]:
+        """The run lock (`SET NX EX` with a token; released only by its holder)."""
+        lock = self.client.lock(self.keys.lock, timeout=seconds, blocking=False)
+        if not lock.acquire():
+            raise LockHeld(f"{self.keys.lock} is held by another run")
+        try:
+            yield
+        finally:
+            with suppress(LockError):  # expired while we ran: the next holder owns it now
+                lock.release()
+
+    def audit(self, entry: dict, changed: bool) -> None:
+        """Append to the audit stream, and to the history when something changed."""
+        text = json.dumps(entry, sort_keys=True)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                AUDIT_STREAM,
+                {"provider": self.provider, "entry": text},
+                maxlen=AUDIT_LENGTH,
+                approximate=True,
+            )
+            if changed:
+                pipe.lpush(self.keys.history, text)
+                pipe.ltrim(self.keys.history, 0, HISTORY_LENGTH - 1)
+            pipe.execute()
+
+    def count(self, *fields: str) -> dict[str, int]:
+        """Add one to each telemetry total; return every total."""
+        with self.client.pipeline(transaction=True) as pipe:
+            for name in fields:
+                pipe.hincrby(self.keys.counters, name, 1)
+            pipe.hgetall(self.keys.counters)
+            *_, totals = pipe.execute()
+        return {k.decode(): int(v) for k, v in totals.items()}
+
+    def history(self, limit: int) -> list[dict]:
+        """The newest audit entries of this provider, newest first."""
+        entries = []
+        last = "+"
+        while len(entries) < limit:
+            batch = self.client.xrevrange(AUDIT_STREAM, max=last, count=500)
+            if not batch:
+                break
+            for _, fields in batch:
+                if fields.get(b"provider", b"").decode() == self.provider:
+                    entries.append(json.loads(fields[b"entry"]))
+                    if len(entries) == limit:
+                        break
+            last = "(" + batch[-1][0].decode()
+        return entries
+
+
+def _fields(state: RolloutState) -> dict[str, str]:
+    values = asdict(state)
+    out = {"paused": "1" if state.paused else "0"}
+    out["consecutive_errors"] = str(state.consecutive_errors)
+    for name in _FIELDS:
+        out[name] = "" if values[name] is None else repr(values[name])
+    return out
