@@ -56,11 +56,10 @@ lint: venv ## Lint and check formatting with ruff
 drill: venv tools ## Run every drill on both providers (relayops drill all); reports in .drill/report
 	$(BIN)/relayops drill all --report-dir .drill/report
 
-bench: venv tools ## Run the benchmarks: render, drill all, gate, controller cycle (bench/*.py)
-	$(BIN)/python bench/render.py
-	$(BIN)/python bench/drill.py
-	$(BIN)/python bench/gate.py
-	$(BIN)/python bench/controller.py
+bench: venv tools ## Run every benchmark (bench/*.py); fails if one misses its target
+	@status=0; for bench in render drill gate controller build; do \
+		echo "==> bench/$$bench.py"; $(BIN)/python bench/$$bench.py || status=1; \
+	done; exit $$status
 
 clean: ## Remove the venv, caches and build output (never rendered/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -11,6 +11,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from adapters.smoke import register as register_send
 from controller.cli import register as register_controller
 from relayops.drill.cli import register as register_drill
 from relayops.report.cli import register as register_report
@@ -314,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_drill(sub)
     register_report(sub)
     register_controller(sub)
+    register_send(sub)
     return parser
 
 

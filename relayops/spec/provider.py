@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from relayops.spec.base import CamelName, SnakeName, SpecModel
 from relayops.spec.rollout import Rollout
+from relayops.spec.send import SendPolicy
 from relayops.spec.signals import Signal
 from relayops.spec.slo import SLO
 from relayops.spec.thresholds import Thresholds
@@ -20,6 +21,7 @@ class ProviderSpec(SpecModel):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     signals: tuple[Signal, ...] = ()
     rollout: Rollout
+    send: SendPolicy = Field(default_factory=SendPolicy)
 
     @model_validator(mode="after")
     def _unique(self) -> ProviderSpec:

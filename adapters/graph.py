@@ -1,0 +1,88 @@
+"""Translate a Message into the JSON body of Microsoft Graph `POST /me/sendMail`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from adapters.message import Attachment, Message
+from adapters.mime import check_header
+
+# Graph refuses sendMail requests over 4 MB (about 3 MB of attachments once base64-encoded);
+# counted in decimal megabytes to stay on the safe side. Larger messages need the draft and
+# upload-session path.
+SEND_MAIL_LIMIT_BYTES = 4_000_000
+
+# Graph answers 400 to more than 5 internetMessageHeaders, and to an empty list.
+MAX_CUSTOM_HEADERS = 5
+
+
+def graph_payload(message: Message, *, save_to_sent_items: bool) -> dict[str, Any]:
+    """The sendMail request body.
+
+    Graph has no multipart/alternative: when the message has HTML the body is the HTML alone and
+    `message.text` is dropped. There is no "from": /me sends as the mailbox the token belongs to.
+    Empty cc, bcc, attachment and header lists are left out.
+    """
+    if message.inline and message.html is None:
+        raise ValueError("inline attachments need an HTML body to reference them")
+    body = (
+        {"contentType": "HTML", "content": message.html}
+        if message.html is not None
+        else {"contentType": "Text", "content": message.text}
+    )
+    graph_message: dict[str, Any] = {
+        "subject": message.subject,
+        "body": body,
+        "toRecipients": _recipients(message.to),
+    }
+    optional = {
+        "ccRecipients": _recipients(message.cc),
+        "bccRecipients": _recipients(message.bcc),
+        "attachments": [_attachment(a) for a in message.attachments],
+        "internetMessageHeaders": _headers(message.headers),
+    }
+    graph_message.update({key: value for key, value in optional.items() if value})
+    return {"message": graph_message, "saveToSentItems": save_to_sent_items}
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """The request body as sent: compact, ASCII-only JSON. Send these bytes so the size checked
+    is the size sent."""
+    return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
+def payload_size(payload: dict[str, Any]) -> int:
+    """Bytes of the encoded request body, to compare with SEND_MAIL_LIMIT_BYTES."""
+    return len(encode_payload(payload))
+
+
+def _recipients(addresses: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{"emailAddress": {"address": address}} for address in addresses]
+
+
+def _attachment(attachment: Attachment) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "name": attachment.filename,
+        "contentType": attachment.content_type,
+        "contentBytes": base64.b64encode(attachment.data).decode("ascii"),
+        "isInline": attachment.inline,
+    }
+    if attachment.inline:
+        if not attachment.content_id:
+            raise ValueError(f"inline {attachment.filename!r} needs a content_id")
+        entry["contentId"] = attachment.content_id
+    return entry
+
+
+def _headers(headers: dict[str, str]) -> list[dict[str, str]]:
+    """Graph takes only custom headers, named X-… or x-…."""
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise ValueError(f"Graph takes at most {MAX_CUSTOM_HEADERS} custom headers")
+    for name, value in headers.items():
+        check_header(name, value)
+        if not name.lower().startswith("x-"):
+            raise ValueError(f"Graph accepts only X- headers, not {name!r}")
+    return [{"name": name, "value": value} for name, value in headers.items()]

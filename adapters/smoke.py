@@ -1,0 +1,135 @@
+"""`relayops send gmail|outlook --to ADDR [--full-test] [--dry-run]`: the smoke test before a
+rollout. It sends one message through the real adapter to the provider's API, or to a fake
+server with `--base-url`, with the access token from the environment.
+
+The rollout gate is not asked: a smoke test must reach the provider whatever the percentage.
+Exit codes: 0 sent (or previewed), 1 the send failed (the structured error is printed), 2 bad
+arguments or no token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+
+from adapters.adapter import SendAdapter
+from relayops.spec import SpecError, load_specs
+
+TOKEN_ENV = {"gmail": "GMAIL_ACCESS_TOKEN", "outlook": "OUTLOOK_ACCESS_TOKEN"}
+# A 1×1 PNG and a tiny PDF: enough to exercise inline images and attachments.
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
+    "rkJggg=="
+)
+PDF = base64.b64encode(b"%PDF-1.4\n% relayops smoke test\n%%EOF\n").decode()
+
+
+class AlwaysOpen:
+    def allows(self, workspace_id: str, actor_id: str) -> bool:
+        return True
+
+
+class StaticToken:
+    """The token from the environment; a 401 refreshes to the same value (no refresh here)."""
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def token(self) -> str:
+        return self.value
+
+    def refresh(self) -> str:
+        return self.value
+
+
+def smoke_params(to: str, full: bool) -> dict:
+    params = {
+        "to": [to],
+        "subject": "relayops smoke test",
+        "text": "A smoke test from relayops. Nothing to do.",
+    }
+    if full:
+        params.update(
+            subject="relayops smoke test — ünïcödé ✓",
+            html='<p style="color: #1a73e8">Full smoke test</p><img src="cid:pixel" alt="">'
+            "<table><tr><td>table</td></tr></table>",
+            inline=[
+                {
+                    "data": PIXEL,
+                    "filename": "pixel.png",
+                    "content_type": "image/png",
+                    "content_id": "pixel",
+                }
+            ],
+            attachments=[
+                {"data": PDF, "filename": "smoke-test.pdf", "content_type": "application/pdf"}
+            ],
+        )
+    return params
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    try:
+        specs = load_specs(args.specs)
+    except SpecError as exc:
+        print(f"relayops send: invalid specs:\n{exc}", file=sys.stderr)
+        return 2
+    token = os.environ.get(TOKEN_ENV[args.provider])
+    if not token and not args.dry_run:
+        print(
+            f"relayops send: set {TOKEN_ENV[args.provider]} to an access token for "
+            f"{args.provider} (or use --dry-run)",
+            file=sys.stderr,
+        )
+        return 2
+    adapter = SendAdapter(
+        specs, args.provider, AlwaysOpen(), StaticToken(token or ""), base_url=args.base_url
+    )
+    params = smoke_params(args.to, args.full_test)
+    action = specs.provider(args.provider).action
+    if args.dry_run:
+        preview = adapter.preview(action, params)
+        body = {
+            "ok": preview.ok,
+            "summary": preview.summary,
+            "warnings": list(preview.warnings),
+            "digest": preview.digest,
+            "error": None if preview.error is None else preview.error.to_dict(),
+        }
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0 if preview.ok else 1
+    result = adapter.execute(action, params, "smoke-test", "smoke-test")
+    body = {
+        "ok": result.ok,
+        "correlation_id": result.correlation_id,
+        "provider_id": result.provider_id,
+        "attempts": result.attempts,
+        "digest": result.digest,
+        "error": None if result.error is None else result.error.to_dict(),
+    }
+    print(json.dumps(body, indent=2, ensure_ascii=False))
+    return 0 if result.ok else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    send = subparsers.add_parser(
+        "send",
+        help="smoke-test a send adapter against the provider or a fake server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    send.add_argument("provider", choices=sorted(TOKEN_ENV), help="provider spec name")
+    send.add_argument("--to", required=True, help="recipient address")
+    send.add_argument(
+        "--full-test", action="store_true", help="HTML, an inline image and an attachment"
+    )
+    send.add_argument("--dry-run", action="store_true", help="build and preview only, no network")
+    send.add_argument(
+        "--base-url", default=None, help="API base URL (default: the provider's real API)"
+    )
+    send.add_argument("--specs", type=Path, default=Path("specs"), help="specs folder")
+    send.set_defaults(func=cmd_send)

@@ -1,0 +1,100 @@
+"""One send over HTTP with retries: jittered exponential backoff under a total deadline,
+Retry-After honoured (capped), one token refresh after a 401, and no blind retry of an
+outcome that may have been accepted (adapters/retry.py decides).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
+
+
+class TokenSource(Protocol):
+    def token(self) -> str: ...
+
+    def refresh(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Attempted:
+    outcome: Outcome
+    attempts: int
+    status: int | None = None
+    body: dict | None = None
+    reasons: frozenset[str] = frozenset()
+    detail: str = ""
+
+
+def _reasons(body: dict | None) -> frozenset[str]:
+    """Error reasons of a Google (`error.errors[].reason`) or Graph (`error.code`) body."""
+    error = (body or {}).get("error")
+    if not isinstance(error, dict):
+        return frozenset()
+    found = {e.get("reason") for e in error.get("errors") or () if isinstance(e, dict)}
+    if isinstance(error.get("status"), str):
+        found.add(error["status"])
+    if isinstance(error.get("code"), str):
+        found.add(error["code"])
+    return frozenset(r for r in found if isinstance(r, str))
+
+
+def _json(response: httpx.Response) -> dict | None:
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def send(
+    client: httpx.Client,
+    provider: str,
+    build: Callable[[str], httpx.Request],
+    tokens: TokenSource,
+    backoff: Backoff,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Attempted:
+    """Send the request `build(token)` makes until it is sent, final, or out of retries."""
+    started = clock()
+    token = tokens.token()
+    refreshed = False
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after = None
+        try:
+            response = client.send(build(token))
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            result = Attempted(Outcome.TRANSIENT, attempt, detail=f"not connected: {exc}")
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            return Attempted(
+                Outcome.AMBIGUOUS,
+                attempt,
+                detail=f"{type(exc).__name__} after the request was sent: {exc}",
+            )
+        else:
+            body = _json(response)
+            reasons = _reasons(body)
+            outcome = classify(provider, response.status_code, response.headers, reasons)
+            result = Attempted(outcome, attempt, response.status_code, body, reasons)
+            retry_after = retry_after_seconds(response.headers.get("retry-after"), wall())
+        if result.outcome is Outcome.AUTH and not refreshed:
+            refreshed = True
+            token = tokens.refresh()
+            continue
+        wait = next_wait(result.outcome, attempt, clock() - started, retry_after, backoff)
+        if wait is None:
+            return result
+        sleep(wait)

@@ -1,0 +1,112 @@
+"""Benchmark: sanitizing, building and serialising one rich message for each provider.
+
+The message has 50 KB of HTML, two 100 KB inline images and a 1 MB attachment. Both providers
+sanitize the HTML first; Gmail is then mime_bytes + URL-safe base64 (the `raw` field), Outlook
+graph_payload + encode_payload. Prints the median over RUNS runs, split into sanitize + build
+and serialise, against the target of 10 ms per provider.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from adapters.graph import encode_payload, graph_payload  # noqa: E402
+from adapters.message import Attachment, Message  # noqa: E402
+from adapters.mime import mime_bytes  # noqa: E402
+from adapters.sanitize import sanitize  # noqa: E402
+
+RUNS = 50
+TARGET_MS = 10.0
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def rich_message() -> Message:
+    row = '<tr><td style="padding:4px">Prüfposition {i}</td><td><img src="cid:{cid}"></td></tr>\n'
+    rows = "".join(row.format(i=i, cid=("chart" if i % 2 else "logo")) for i in range(700))
+    html = f"<html><body><table>{rows}</table></body></html>"[: 50 * 1024]
+    images = tuple(
+        Attachment(f"{cid}.png", "image/png", os.urandom(100 * 1024), inline=True, content_id=cid)
+        for cid in ("logo", "chart")
+    )
+    report = Attachment("Überweisung März.pdf", "application/pdf", os.urandom(1024 * 1024))
+    return Message(
+        sender="relay@example.com",
+        to=("anna@example.com", "ben@example.org"),
+        cc=("carla@example.net",),
+        bcc=("audit@example.com",),
+        subject="Prüfbericht — 東京 ✓",
+        text="Der Prüfbericht liegt bei.\n" * 200,
+        html=html,
+        attachments=(*images, report),
+        headers={"X-Relay-Idempotency-Key": "bench-0001"},
+        message_id="bench-0001",
+    )
+
+
+Serialise = Callable[[], int]  # serialises what was built, returns the size in bytes
+
+
+def _sanitized(message: Message) -> Message:
+    clean = sanitize(message.html or "", inline_ids={a.content_id for a in message.inline})
+    return replace(message, html=clean.html)
+
+
+def gmail(message: Message) -> Serialise:
+    body = mime_bytes(_sanitized(message), now=NOW)
+    return lambda: len(base64.urlsafe_b64encode(body))
+
+
+def outlook(message: Message) -> Serialise:
+    payload = graph_payload(_sanitized(message), save_to_sent_items=True)
+    return lambda: len(encode_payload(payload))
+
+
+def measure(
+    build: Callable[[Message], Serialise], message: Message
+) -> tuple[float, float, float, int]:
+    """Medians in ms of build, serialise and both, and the serialised size."""
+    builds, serialises, totals = [], [], []
+    size = 0
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        serialise = build(message)
+        built = time.perf_counter()
+        size = serialise()
+        done = time.perf_counter()
+        builds.append((built - start) * 1000)  # sanitize + build
+        serialises.append((done - built) * 1000)
+        totals.append((done - start) * 1000)
+    return (*(statistics.median(t) for t in (builds, serialises, totals)), size)
+
+
+def main() -> int:
+    message = rich_message()
+    print(
+        f"sanitize + build + serialise one rich message, median of {RUNS} runs "
+        f"(target < {TARGET_MS:g} ms)"
+    )
+    missed = False
+    for name, build in (("gmail", gmail), ("outlook", outlook)):
+        build_ms, serialise_ms, total_ms, size = measure(build, message)
+        met = total_ms < TARGET_MS
+        missed |= not met
+        print(
+            f"  {name:8} {total_ms:6.1f} ms (build {build_ms:5.1f}, serialise {serialise_ms:5.1f})"
+            f"  {size / 1e6:4.2f} MB  {'met' if met else 'MISSED'}"
+        )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

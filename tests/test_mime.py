@@ -1,0 +1,320 @@
+"""build_mime and raw_for_gmail: tree shapes, headers, encodings, parsed back with the stdlib."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import email.utils
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+
+from adapters.message import Attachment, Message
+from adapters.mime import build_mime, mime_bytes, raw_for_gmail
+
+NOW = datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC)
+BINARY = bytes(range(256)) + b"\r\n\r\n\n\r" + bytes(range(255, -1, -1))
+LOGO = Attachment("logo.png", "image/png", BINARY, inline=True, content_id="logo@relay")
+CHART = Attachment("chart.gif", "image/gif", b"GIF89a" + BINARY, inline=True, content_id="chart")
+PDF = Attachment("report.pdf", "application/pdf", b"%PDF-1.7\n" + BINARY * 3)
+CSV = Attachment("rows.csv", "text/csv", b"a,b\r\n1,2\r\n")
+HTML = '<p>Hi <img src="cid:logo@relay"> and <img src="cid:chart"></p>'
+
+
+def message(**changes: object) -> Message:
+    base = Message(
+        sender="relay@example.com",
+        to=("anna@example.com",),
+        subject="Monthly report",
+        text="Hello,\nthe report is attached.\n",
+        message_id="m-1",
+    )
+    return replace(base, **changes)
+
+
+def parsed(msg: Message, **kwargs: object) -> EmailMessage:
+    raw = build_mime(msg, now=NOW, **kwargs).as_bytes()
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def shape(part: EmailMessage) -> object:
+    """Content types as nested (multipart type, [children]) tuples."""
+    if part.is_multipart():
+        return (part.get_content_type(), [shape(p) for p in part.iter_parts()])
+    return part.get_content_type()
+
+
+ALTERNATIVE = ("multipart/alternative", ["text/plain", "text/html"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, "text/plain"),
+        ({"html": HTML}, ALTERNATIVE),
+        (
+            {"html": HTML, "attachments": (LOGO, CHART)},
+            ("multipart/related", [ALTERNATIVE, "image/png", "image/gif"]),
+        ),
+        (
+            {"html": HTML, "attachments": (PDF, LOGO, CSV, CHART)},
+            (
+                "multipart/mixed",
+                [
+                    ("multipart/related", [ALTERNATIVE, "image/png", "image/gif"]),
+                    "application/pdf",
+                    "text/csv",
+                ],
+            ),
+        ),
+        ({"attachments": (PDF,)}, ("multipart/mixed", ["text/plain", "application/pdf"])),
+        (
+            {"html": HTML, "attachments": (PDF,)},
+            ("multipart/mixed", [ALTERNATIVE, "application/pdf"]),
+        ),
+    ],
+    ids=["text", "text+html", "html+inline", "html+inline+files", "text+file", "html+file"],
+)
+def test_tree_shape(changes: dict[str, object], expected: object) -> None:
+    assert shape(parsed(message(**changes))) == expected
+
+
+def text_of(part: EmailMessage) -> str:
+    """A text part's content; on the wire its lines end in CRLF."""
+    return part.get_content().replace("\r\n", "\n")
+
+
+def test_text_only_is_a_single_part() -> None:
+    got = parsed(message(text="Grüße ✓\n"))
+    assert not got.is_multipart()
+    assert text_of(got) == "Grüße ✓\n"
+    assert got["MIME-Version"] == "1.0"
+
+
+def test_text_and_html_bodies_round_trip() -> None:
+    got = parsed(message(html="<p>Grüße</p>", attachments=(PDF,)))
+    assert text_of(got.get_body(preferencelist=("plain",))) == message().text
+    assert text_of(got.get_body(preferencelist=("html",))) == "<p>Grüße</p>\n"
+
+
+def test_inline_images_match_the_cid_references() -> None:
+    got = parsed(message(html=HTML, attachments=(LOGO, PDF, CHART)))
+    related = next(p for p in got.walk() if p.get_content_type() == "multipart/related")
+    images = list(related.iter_parts())[1:]
+    content_ids = {p["Content-ID"] for p in images}
+    assert content_ids == {"<logo@relay>", "<chart>"}
+    assert {f"<{cid}>" for cid in re.findall(r'src="cid:([^"]+)"', HTML)} == content_ids
+    for image, attachment in zip(images, (LOGO, CHART), strict=True):
+        assert image.get_content_disposition() == "inline"
+        assert image.get_filename() == attachment.filename
+
+
+def test_attachment_bytes_round_trip_exactly() -> None:
+    attachments = (LOGO, PDF, CSV, CHART)
+    got = parsed(message(html=HTML, attachments=attachments))
+    by_name = {p.get_filename(): p for p in got.walk() if p.get_filename()}
+    assert set(by_name) == {a.filename for a in attachments}
+    for attachment in attachments:
+        part = by_name[attachment.filename]
+        assert part.get_payload(decode=True) == attachment.data
+        assert part.get_content_type() == attachment.content_type
+    assert by_name["report.pdf"].get_content_disposition() == "attachment"
+
+
+def test_non_ascii_subject_and_display_name_are_rfc2047() -> None:
+    subject = "Prüfbericht — 東京 ✓"
+    msg = message(subject=subject, to=("Jörg Müller <joerg@example.com>",))
+    raw = build_mime(msg, now=NOW).as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    head.decode("ascii")  # raises when a header went out unencoded
+    assert b"Subject: =?utf-8?" in head
+    got = email.message_from_bytes(raw, policy=email.policy.default)
+    assert got["Subject"] == subject
+    assert got["To"].addresses[0].display_name == "Jörg Müller"
+    assert got["To"].addresses[0].addr_spec == "joerg@example.com"
+
+
+def test_non_ascii_filename_is_rfc2231() -> None:
+    name = "Überweisung März.pdf"
+    msg = message(attachments=(replace(PDF, filename=name),))
+    raw = build_mime(msg, now=NOW).as_bytes()
+    assert b"filename*=utf-8''%C3%9Cberweisung%20M%C3%A4rz.pdf" in raw
+    got = email.message_from_bytes(raw, policy=email.policy.default)
+    assert next(got.iter_attachments()).get_filename() == name
+
+
+def test_recipients_and_bcc_are_in_the_raw_message() -> None:
+    msg = message(
+        to=("anna@example.com", "ben@example.org"),
+        cc=("carla@example.net",),
+        bcc=("audit@example.com", "dora@example.com"),
+    )
+    got = parsed(msg)
+    assert got["To"] == "anna@example.com, ben@example.org"
+    assert got["Cc"] == "carla@example.net"
+    assert [a.addr_spec for a in got["Bcc"].addresses] == list(msg.bcc)
+
+
+def test_no_cc_or_bcc_header_without_those_recipients() -> None:
+    got = parsed(message())
+    assert got["Cc"] is None
+    assert got["Bcc"] is None
+
+
+def test_date_and_message_id_are_deterministic() -> None:
+    first, second = parsed(message()), parsed(message())
+    assert first["Date"] == second["Date"] == "Sun, 01 Mar 2026 09:30:15 +0000"
+    assert first["Message-ID"] == second["Message-ID"] == "<m-1@example.com>"
+    tokyo = timezone(timedelta(hours=9))
+    got = build_mime(message(), now=NOW.astimezone(tokyo))
+    assert got["Date"] == "Sun, 01 Mar 2026 18:30:15 +0900"
+
+
+@pytest.mark.parametrize(
+    ("message_id", "domain", "expected"),
+    [
+        ("m-1", None, "<m-1@example.com>"),
+        ("m-1", "mail.relay.test", "<m-1@mail.relay.test>"),
+        ("abc@relay.test", "mail.relay.test", "<abc@relay.test>"),
+    ],
+)
+def test_message_id_from_the_message(message_id: str, domain: str | None, expected: str) -> None:
+    got = build_mime(message(message_id=message_id), now=NOW, domain=domain)
+    assert got["Message-ID"] == expected
+
+
+def test_message_id_generated_when_none() -> None:
+    ids = {build_mime(message(message_id=None), now=NOW)["Message-ID"] for _ in range(2)}
+    assert len(ids) == 2
+    assert all(re.fullmatch(r"<[^<>@\s]+@example\.com>", i) for i in ids)
+    got = build_mime(message(message_id=None), now=NOW, domain="relay.test")
+    assert got["Message-ID"].endswith("@relay.test>")
+
+
+@pytest.mark.parametrize("bad", ["has space", "a>b", "<a>", "", "a\r\nb", "@x", "a@", "a@b@c"])
+def test_invalid_message_id_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        build_mime(message(message_id=bad), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("sender", "domain"), [("relay@example.com", "bad domain"), ("no-address", None)]
+)
+def test_message_id_needs_a_valid_domain(sender: str, domain: str | None) -> None:
+    for message_id in (None, "m-1"):
+        with pytest.raises(ValueError, match="Message-ID domain"):
+            build_mime(message(sender=sender, message_id=message_id), now=NOW, domain=domain)
+
+
+def test_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        build_mime(message(), now=datetime(2026, 3, 1, 9, 30))
+
+
+def test_default_date_is_now() -> None:
+    got = build_mime(message())
+    sent = email.utils.parsedate_to_datetime(got["Date"])
+    assert abs(sent - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_extra_headers_are_written() -> None:
+    headers = {"X-Relay-Idempotency-Key": "k-42", "X-Note": "für dich", "Reply-To": "a@b.test"}
+    got = parsed(message(headers=headers))
+    for name, value in headers.items():
+        assert got[name] == value
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Key": "v\r\nBcc: evil@example.com"},
+        {"X-Key": "v\n"},
+        {"X-Key": "v\rw"},
+        {"X-Key\r\nBcc": "evil@example.com"},
+        {"X Key": "v"},
+        {"X:Key": "v"},
+        {"": "v"},
+        {"X-Kéy": "v"},
+    ],
+)
+def test_header_injection_is_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        build_mime(message(headers=headers), now=NOW)
+
+
+@pytest.mark.parametrize("name", ["Subject", "bcc", "Message-ID", "MIME-Version", "Content-Type"])
+def test_extra_header_cannot_replace_a_built_one(name: str) -> None:
+    with pytest.raises(ValueError, match="set by the builder"):
+        build_mime(message(headers={name: "x"}), now=NOW)
+
+
+def test_crlf_in_subject_is_refused() -> None:
+    with pytest.raises(ValueError):
+        build_mime(message(subject="hi\r\nBcc: evil@example.com"), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("attachments", "html"),
+    [
+        ((LOGO,), None),  # inline image but nothing to reference it
+        ((replace(LOGO, content_id=None),), HTML),
+        ((replace(LOGO, content_id="a b"),), HTML),
+        ((replace(PDF, content_type="application"),), None),
+        ((replace(PDF, content_type="text/plain; charset=utf-8"),), None),
+    ],
+)
+def test_invalid_attachments_are_refused(attachments: tuple[Attachment, ...], html: str | None):
+    with pytest.raises(ValueError):
+        build_mime(message(attachments=attachments, html=html), now=NOW)
+
+
+def test_line_endings_are_crlf_and_lines_short() -> None:
+    msg = message(
+        text="one\ntwo\r\nthree\rfour ✓ " + "x" * 2000,
+        html="<p>" + "y" * 5000 + "</p>\n<p>ü</p>",
+        attachments=(LOGO, PDF),
+    )
+    raw = build_mime(msg, now=NOW).as_bytes()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert b"\r" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    raw.decode("ascii")  # 7bit throughout: non-ASCII bodies are quoted-printable or base64
+
+
+def test_raw_for_gmail_decodes_to_the_same_bytes() -> None:
+    msg = build_mime(message(subject="Prüfbericht", html=HTML, attachments=(LOGO, PDF)), now=NOW)
+    raw = raw_for_gmail(msg)
+    assert re.fullmatch(r"[A-Za-z0-9_-]*=*", raw)
+    assert base64.urlsafe_b64decode(raw) == msg.as_bytes()
+
+
+def test_mime_bytes_is_the_built_message_with_attachments_encoded_in_one_go():
+    message = Message(
+        sender="relay@example.com",
+        to=("anna@example.com",),
+        subject="Bericht",
+        text="Text",
+        html='<p>Hi</p><img src="cid:logo">',
+        attachments=(
+            Attachment("logo.png", "image/png", bytes(range(256)) * 30, True, "logo"),
+            Attachment("r.pdf", "application/pdf", bytes(reversed(range(256))) * 4001),
+            Attachment("tiny.txt", "text/plain", b"x"),
+        ),
+        message_id="fixed-1",
+    )
+    fast = email.message_from_bytes(mime_bytes(message, now=NOW), policy=email.policy.default)
+    slow = email.message_from_bytes(
+        build_mime(message, now=NOW).as_bytes(), policy=email.policy.default
+    )
+    parts = lambda m: [  # noqa: E731
+        (p.get_content_type(), p.get_filename(), p.get("Content-ID"), p.get_payload(decode=True))
+        for p in m.walk()
+        if not p.is_multipart()
+    ]
+    assert parts(fast) == parts(slow)
+    headers = lambda m: [(k, v) for k, v in m.items() if k != "Content-Type"]  # noqa: E731
+    assert headers(fast) == headers(slow)  # the boundaries are random
