@@ -19,6 +19,7 @@ from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from adapters.retry import Backoff
 from relayops.spec import SpecSet, load_specs
 from tests.specs_util import SPECS
+from tests.test_structured_errors import FIELDS
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -326,16 +327,7 @@ def test_fault_injection_delivers_nothing_twice_and_every_failure_is_structured(
                 ErrorCode.THROTTLED,
                 ErrorCode.PROVIDER_UNAVAILABLE,
             }
-            assert set(result.error.to_dict()) == {
-                "error_code",
-                "message",
-                "field",
-                "details",
-                "remediation",
-                "retriable",
-                "correlation_id",
-                "source",
-            }
+            assert set(result.error.to_dict()) == FIELDS
     assert sum(r.ok for _, _, r in results) >= 12
 
 

@@ -258,6 +258,9 @@ def _override(base: Response, fault: Fault, status: int) -> Response:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as provider clients use
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK of the headers (about 40 ms a response on keep-alive connections).
+    disable_nagle_algorithm = True
     server_version = "relay-fake"
     sys_version = ""
     server: _HTTPServer
