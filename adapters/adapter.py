@@ -20,7 +20,7 @@ import httpx
 
 from adapters.digest import message_digest
 from adapters.errors import ErrorCode, SendError, StructuredError, error, new_correlation_id
-from adapters.graph import SEND_MAIL_LIMIT_BYTES, encode_payload, graph_payload
+from adapters.graph import SEND_MAIL_LIMIT_BYTES, graph_body
 from adapters.internal_only import blocked_by
 from adapters.message import Message
 from adapters.mime import mime_bytes
@@ -34,7 +34,9 @@ from relayops.spec.metrics import Role
 
 GMAIL_API = "https://gmail.googleapis.com"
 GRAPH_API = "https://graph.microsoft.com"
-GMAIL_JSON_LIMIT = 4_000_000  # above this the raw message goes to the media upload endpoint
+# The JSON endpoint fails somewhere between 1 and 6.5 MB of `raw`; above 1 MB the message
+# goes to the media upload endpoint (up to 35 MB) as plain RFC 5322 bytes.
+GMAIL_JSON_LIMIT = 1_000_000
 MESSAGE_ID_DOMAIN = "relay.invalid"  # when no sender address gives one (RFC 2606 name)
 _BUILD_ROLE = {"gmail": "mime_build", "outlook": "graph_payload_build"}
 DEFAULT_BACKOFF = Backoff()
@@ -190,10 +192,10 @@ class SendAdapter:
                     tuple(notes),
                 )
         else:
-            payload = graph_payload(message, save_to_sent_items=self.spec.send.save_to_sent_items)
+            body = graph_body(message, save_to_sent_items=self.spec.send.save_to_sent_items)
             built = Built(
                 message,
-                encode_payload(payload),
+                body,
                 "application/json",
                 "/v1.0/me/sendMail",
                 tuple(notes),

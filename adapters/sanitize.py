@@ -1,9 +1,9 @@
 """Sanitize outgoing HTML for email with nh3 (ammonia) and account for what was removed.
 
-nh3 does not report what it removed, so an html.parser pass over the input counts the changes by
-type, using the same URL and CSS rules that the nh3 filters enforce. The counts are approximate
-where html.parser and ammonia's html5ever parse malformed markup differently; the clean HTML is
-always nh3's.
+nh3 does not report what it removed, so a scan of the start tags in the input (html_scan) counts
+the changes by type, using the same URL and CSS rules that the nh3 filters enforce. The counts are
+approximate where that scan and ammonia's html5ever read malformed markup differently; the clean
+HTML is always nh3's.
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from html.parser import HTMLParser
+from html import unescape
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import nh3
+
+from adapters.html_scan import parse_start_tag, start_tags
 
 
 class ChangeType(StrEnum):
@@ -128,6 +132,7 @@ _RESOURCE_ATTRIBUTES = frozenset({"src", "background", "poster", "lowsrc", "dyns
 _AUDITED_URL_ATTRIBUTES = _URL_ATTRIBUTES | _RESOURCE_ATTRIBUTES
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+_NESTING = re.compile(r"[\"'(\[]")
 
 
 def _normal_url(value: str) -> str:
@@ -142,6 +147,14 @@ def _scheme(url: str) -> str | None:
 
 def css_declarations(style: str) -> Iterator[tuple[str, str]]:
     """(property, value) pairs of a style attribute; `;` inside quotes or brackets is kept."""
+    parts = _nested_parts(style) if _NESTING.search(style) else style.split(";")
+    for part in parts:
+        name, colon, value = part.partition(":")
+        if colon or name.strip():
+            yield name.strip().lower(), value.strip()
+
+
+def _nested_parts(style: str) -> Iterator[str]:
     depth, quote, start = 0, "", 0
     for i, char in enumerate(style + ";"):
         if quote:
@@ -153,9 +166,7 @@ def css_declarations(style: str) -> Iterator[tuple[str, str]]:
         elif char in ")]":
             depth = max(depth - 1, 0)
         elif char == ";" and depth == 0:
-            name, colon, value = style[start:i].partition(":")
-            if colon or name.strip():
-                yield name.strip().lower(), value.strip()
+            yield style[start:i]
             start = i + 1
 
 
@@ -191,11 +202,44 @@ class _Policy:
             return False  # browsers and urlsplit disagree on the host of these
         return parts.hostname in self.allowed_remote_hosts
 
+
+_UNDECIDED: Any = object()
+
+
+@dataclass
+class _Decisions:
+    """The policy's verdict on each distinct style and URL, for the nh3 hook and the audit alike.
+
+    Email repeats the same styles and links many times over; each is decided once per message.
+    """
+
+    policy: _Policy
+    styles: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    urls: dict[tuple[str, str], ChangeType | None] = field(default_factory=dict)
+
+    def style(self, value: str) -> tuple[str | None, int]:
+        """The style attribute kept (None: none) and how many declarations were removed."""
+        verdict = self.styles.get(value)
+        if verdict is None:
+            declarations = list(css_declarations(value))
+            kept = [f"{n}:{v}" for n, v in declarations if _safe_declaration(n, v)]
+            verdict = (";".join(kept) or None, len(declarations) - len(kept))
+            self.styles[value] = verdict
+        return verdict
+
+    def url_change(self, attr: str, value: str) -> ChangeType | None:
+        change = self.urls.get((attr, value), _UNDECIDED)
+        if change is _UNDECIDED:
+            change = self.urls[attr, value] = self.policy.url_change(attr, value)
+        return change
+
     def attribute_filter(self, tag: str, attr: str, value: str) -> str | None:
-        """nh3 hook: drop unsafe URLs, blocked remote images and unsafe CSS declarations."""
+        """nh3 hook: drop unsafe URLs, blocked remote images and unsafe CSS declarations.
+
+        Called for every attribute nh3 keeps; kept lean, the decisions are mostly made already.
+        """
         if attr == "style":
-            kept = [f"{n}:{v}" for n, v in css_declarations(value) if _safe_declaration(n, v)]
-            return ";".join(kept) or None
+            return (self.styles.get(value) or self.style(value))[0]
         if attr in _URL_ATTRIBUTES and self.url_change(attr, value) is not None:
             return None  # nh3 does not check the scheme of every URL attribute, e.g. cite
         return value
@@ -215,54 +259,74 @@ def _attributes() -> dict[str, set[str]]:
     return attributes
 
 
-class _Audit(HTMLParser):
+_NH3_OPTIONS: dict[str, Any] = {
+    "tags": TAGS,
+    "clean_content_tags": CONTENT_TAGS,
+    "attributes": _attributes(),
+    "url_schemes": URL_SCHEMES,
+    "filter_style_properties": STYLE_PROPERTIES,
+    "url_relative": _keep_fragment_links,
+}
+# nh3 lets go of the GIL while html5ever parses, so a worker thread audits the input meanwhile,
+# making most of the decisions the nh3 hook then looks up. The caller's thread runs nh3 itself,
+# so the worker's wake-up is not on the way.
+_AUDITOR = ThreadPoolExecutor(thread_name_prefix="sanitize-audit")
+
+
+def _audit(html: str, decisions: _Decisions) -> Counter[ChangeType]:
     """Counts, over the input, what the nh3 configuration above removes."""
-
-    def __init__(self, policy: _Policy) -> None:
-        super().__init__(convert_charrefs=True)
-        self.policy = policy
-        self.changes: Counter[ChangeType] = Counter()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        handlers = sum(1 for name, _ in attrs if name.startswith("on"))
-        self.changes[ChangeType.EVENT_HANDLER] += handlers
+    changes: Counter[ChangeType] = Counter()
+    for source, count in start_tags(html).items():
+        tag, attributes = parse_start_tag(source)
+        changes[ChangeType.EVENT_HANDLER] += count * sum(n.startswith("on") for n in attributes)
         if tag == "script":
-            self.changes[ChangeType.SCRIPT] += 1
+            changes[ChangeType.SCRIPT] += count
         elif tag not in TAGS:
             if tag not in _STRUCTURE_TAGS:
-                self.changes[ChangeType.TAG] += 1
+                changes[ChangeType.TAG] += count
         else:
-            for name, value in attrs:
-                self._attribute(name, value or "")
-
-    def _attribute(self, name: str, value: str) -> None:
-        if name == "style":
-            removed = sum(1 for n, v in css_declarations(value) if not _safe_declaration(n, v))
-            self.changes[ChangeType.STYLE_PROPERTY] += removed
-        elif name in _AUDITED_URL_ATTRIBUTES and _normal_url(value):
-            change = self.policy.url_change(name, value)
-            never_kept = name not in _URL_ATTRIBUTES  # e.g. <td background>, even when allowed
-            if change is None and never_kept and _scheme(_normal_url(value)) in _REMOTE_SCHEMES:
-                change = ChangeType.REMOTE_RESOURCE
-            if change is not None:
-                self.changes[change] += 1
+            for name, value in attributes.items():
+                if name == "style":
+                    changes[ChangeType.STYLE_PROPERTY] += count * decisions.style(value)[1]
+                elif name in _AUDITED_URL_ATTRIBUTES:
+                    change = _removed_url(name, value, decisions)
+                    if change is not None:
+                        changes[change] += count
+    return +changes
 
 
-class _CidCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.content_ids: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            url = _normal_url(value or "")
-            if name in ("href", "src") and _scheme(url) == "cid":
-                self.content_ids.add(unquote(url[len("cid:") :]))
+def _removed_url(name: str, value: str, decisions: _Decisions) -> ChangeType | None:
+    url = _normal_url(value)
+    if not url:
+        return None
+    change = decisions.url_change(name, value)
+    if change is None and name not in _URL_ATTRIBUTES and _scheme(url) in _REMOTE_SCHEMES:
+        return ChangeType.REMOTE_RESOURCE  # e.g. <td background>, never kept even when allowed
+    return change
 
 
-def _parse(parser: HTMLParser, html: str) -> None:
-    parser.feed(html)
-    parser.close()
+def _reference_pattern(attributes: dict[str, set[str]]) -> re.Pattern[str]:
+    """Matches the href or src of each tag nh3 may keep one on, in nh3's output.
+
+    html5ever writes each attribute as ` name="value"` and escapes `"`, `<` and `>` in values,
+    `<` and `>` in text: every `<` starts a tag, and quotes in a tag pair up.
+    """
+    tags = sorted(tag for tag, names in attributes.items() if names & {"href", "src"})
+    names = r"[a-z][a-z0-9]*" if "*" in tags else "|".join(tags)
+    return re.compile(rf'<(?:{names}) (?:[^\s="]+="[^"]*" )*?(?:href|src)="([^"]*)"')
+
+
+_REFERENCE = _reference_pattern(_NH3_OPTIONS["attributes"])
+
+
+def _cid_references(clean: str) -> set[str]:
+    """The content ids that href and src attributes in nh3's output reference."""
+    found: set[str] = set()
+    for value in set(_REFERENCE.findall(clean)):
+        url = _normal_url(unescape(value))
+        if _scheme(url) == "cid":
+            found.add(unquote(url[len("cid:") :]))
+    return found
 
 
 def sanitize(
@@ -274,26 +338,17 @@ def sanitize(
 ) -> Sanitized:
     """Clean `html` for email; raise MissingInlineImage for a cid: no inline image matches."""
     policy = _Policy(allow_remote_images, frozenset(h.lower() for h in allowed_remote_hosts))
-    clean = nh3.clean(
-        html,
-        tags=set(TAGS),
-        clean_content_tags=set(CONTENT_TAGS),
-        attributes=_attributes(),
-        attribute_filter=policy.attribute_filter,
-        url_schemes=set(URL_SCHEMES),
-        filter_style_properties=set(STYLE_PROPERTIES),
-        url_relative=_keep_fragment_links,
-    )
-    audit = _Audit(policy)
-    _parse(audit, html)
-    collector = _CidCollector()
-    _parse(collector, clean)
-    missing = tuple(sorted(collector.content_ids - inline_ids))
+    decisions = _Decisions(policy)
+    audit = _AUDITOR.submit(_audit, html, decisions)
+    clean = nh3.clean(html, attribute_filter=decisions.attribute_filter, **_NH3_OPTIONS)
+    changes = audit.result()
+    references = _cid_references(clean)
+    missing = tuple(sorted(references - inline_ids))
     if missing:
         raise MissingInlineImage(missing)
     return Sanitized(
         html=clean,
-        changes=+audit.changes,
-        cid_references=frozenset(collector.content_ids),
-        orphans=tuple(sorted(inline_ids - collector.content_ids)),
+        changes=changes,
+        cid_references=frozenset(references),
+        orphans=tuple(sorted(inline_ids - references)),
     )

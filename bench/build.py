@@ -1,8 +1,9 @@
 """Benchmark: sanitizing, building and serialising one rich message for each provider.
 
 The message has 50 KB of HTML, two 100 KB inline images and a 1 MB attachment. Both providers
-sanitize the HTML first; Gmail is then mime_bytes + URL-safe base64 (the `raw` field), Outlook
-graph_payload + encode_payload. Prints the median over RUNS runs, split into sanitize + build
+sanitize the HTML first; Gmail is then mime_bytes (sent as is to the media upload endpoint
+above the JSON limit, as this message is), Outlook graph_body. Prints the median over RUNS
+runs, split into sanitize + build
 and serialise, against the target of 10 ms per provider.
 """
 
@@ -21,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from adapters.graph import encode_payload, graph_payload  # noqa: E402
+from adapters.adapter import GMAIL_JSON_LIMIT  # noqa: E402
+from adapters.graph import graph_body  # noqa: E402
 from adapters.message import Attachment, Message  # noqa: E402
 from adapters.mime import mime_bytes  # noqa: E402
 from adapters.sanitize import sanitize  # noqa: E402
@@ -63,13 +65,17 @@ def _sanitized(message: Message) -> Message:
 
 
 def gmail(message: Message) -> Serialise:
+    """As the adapter sends it: `raw` (URL-safe base64) in JSON under the JSON limit, the
+    RFC 5322 bytes themselves to the media upload endpoint above it."""
     body = mime_bytes(_sanitized(message), now=NOW)
+    if len(body) * 4 // 3 > GMAIL_JSON_LIMIT:
+        return lambda: len(body)
     return lambda: len(base64.urlsafe_b64encode(body))
 
 
 def outlook(message: Message) -> Serialise:
-    payload = graph_payload(_sanitized(message), save_to_sent_items=True)
-    return lambda: len(encode_payload(payload))
+    body = graph_body(_sanitized(message), save_to_sent_items=True)
+    return lambda: len(body)
 
 
 def measure(

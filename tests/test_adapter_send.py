@@ -238,7 +238,7 @@ def test_transient_failures_are_retried_with_backoff(specs, graph, faults):
 def test_429_waits_for_retry_after_in_both_forms(specs, gmail, faults, form):
     from adapters.fakes import retry_after_date
 
-    value = "1" if form == "seconds" else retry_after_date(1.0)
+    value = "3" if form == "seconds" else retry_after_date(3.0)
     faults.status(429, headers={"Retry-After": value})
     waits: list[float] = []
     send = adapter(specs, "gmail", gmail, waits=waits)
@@ -355,3 +355,17 @@ def test_each_execute_counts_once(specs, gmail, faults):
     }
     assert by_source == {"validation": 1, "provider": 1}  # our check, and the provider's 400
     assert sample(send, "action_error_total", **labels, reason="validation") == 2
+
+
+def test_a_large_gmail_message_goes_to_the_upload_endpoint(specs, gmail):
+    big = base64.b64encode(b"%PDF-1.4\n" + bytes(800_000)).decode()
+    params = rich(
+        attachments=[{"data": big, "filename": "big.pdf", "content_type": "application/pdf"}]
+    )
+    send = adapter(specs, "gmail", gmail)
+    assert send.preview("gmail.send", params).summary["endpoint"].startswith("/upload/")
+    assert send.execute("gmail.send", params, "w", "a").ok
+    [stored] = gmail.deliveries
+    assert stored.via == "upload"
+    assert send.execute("gmail.send", rich(), "w", "a").ok
+    assert gmail.deliveries[-1].via == "json"

@@ -156,3 +156,21 @@ def test_payload_size_against_the_limit() -> None:
     big = graph_payload(replace(SMALL, attachments=(big_file,)), save_to_sent_items=True)
     assert payload_size(big) > SEND_MAIL_LIMIT_BYTES
     assert payload_size(big) - 4 * 1024 * 1024 < 1000
+
+
+def test_graph_body_is_the_encoded_payload_with_attachments_spliced_in():
+    from adapters.graph import encode_payload, graph_body
+
+    message = Message(
+        sender="relay@example.com",
+        to=("anna@example.com",),
+        subject='Quote " and \\ backslash',
+        text="t",
+        html='<p>Hi</p><img src="cid:logo">',
+        attachments=(
+            Attachment("logo.png", "image/png", bytes(range(256)) * 9, True, "logo"),
+            Attachment("r.pdf", "application/pdf", bytes(reversed(range(256))) * 999),
+        ),
+    )
+    fast = graph_body(message, save_to_sent_items=False)
+    assert fast == encode_payload(graph_payload(message, save_to_sent_items=False))

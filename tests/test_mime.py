@@ -318,3 +318,45 @@ def test_mime_bytes_is_the_built_message_with_attachments_encoded_in_one_go():
     assert parts(fast) == parts(slow)
     headers = lambda m: [(k, v) for k, v in m.items() if k != "Content-Type"]  # noqa: E731
     assert headers(fast) == headers(slow)  # the boundaries are random
+
+
+@pytest.mark.parametrize(
+    ("text", "html", "encodings"),
+    [
+        (
+            "Der Prüfbericht liegt bei.\n" * 200,
+            "<table>" + '<tr><td style="padding:4px">Prüfposition</td></tr>\n' * 1000 + "</table>",
+            ("base64", "base64"),
+        ),
+        ("plain\n" * 10, "<p>ascii</p>\n" * 5000, ("7bit", "7bit")),
+        ("one\ntwo\r\nthree\rfour ✓ " + "x" * 2000, "<p>" + "y" * 5000 + "</p>", ("base64",) * 2),
+        ("", "", ("7bit", "7bit")),
+    ],
+    ids=["large-non-ascii", "large-ascii", "mixed-line-ends-long-lines", "empty"],
+)
+def test_mime_bytes_text_bodies_parse_back(text: str, html: str, encodings: tuple) -> None:
+    msg = message(text=text, html=html, attachments=(LOGO, PDF))
+    raw = mime_bytes(msg, now=NOW)
+    raw.decode("ascii")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    got = email.message_from_bytes(raw, policy=email.policy.default)
+    slow = email.message_from_bytes(
+        build_mime(msg, now=NOW).as_bytes(), policy=email.policy.default
+    )
+    for subtype, encoding in zip(("plain", "html"), encodings, strict=True):
+        part = got.get_body(preferencelist=(subtype,))
+        assert part["Content-Transfer-Encoding"] == encoding
+        assert part.get_content() == slow.get_body(preferencelist=(subtype,)).get_content()
+        assert part.get_content_type() == f"text/{subtype}"
+        assert part.get_content_charset() == "utf-8"
+    assert text_of(got.get_body(preferencelist=("html",))) == "\n".join(html.splitlines()) + "\n"
+
+
+@pytest.mark.parametrize("text", ["Grüße ✓\n" * 300, "short ascii\n"])
+def test_mime_bytes_text_only_is_a_single_part(text: str) -> None:
+    got = email.message_from_bytes(
+        mime_bytes(message(text=text), now=NOW), policy=email.policy.default
+    )
+    assert not got.is_multipart()
+    assert text_of(got) == text

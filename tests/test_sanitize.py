@@ -319,3 +319,31 @@ def test_cite_urls_are_checked_too() -> None:
     result = sanitize('<blockquote cite="javascript:alert(1)">q</blockquote>', inline_ids=set())
     assert result.html == "<blockquote>q</blockquote>"
     assert result.changes == Counter({ChangeType.UNSAFE_URL: 1})
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            '<noscript><p onclick="x">a</p></noscript><textarea><img src="javascript:x">'
+            "</textarea>",
+            {ChangeType.TAG: 2},
+        ),
+        ("<xmp><img src=x onerror=alert(1)></xmp>", {ChangeType.TAG: 1}),
+        ("<textarea><script>alert(1)</script></textarea>", {ChangeType.TAG: 1}),
+        ("<!--><script>alert(1)</script>-->", {ChangeType.SCRIPT: 1}),
+    ],
+)
+def test_changes_are_counted_as_a_browser_tokenizes(html: str, expected: dict) -> None:
+    """Counts where the scan differs from html.parser, which they used to come from: the text of
+    raw-text elements is no markup (html.parser counted the tags, handlers and URLs in it), and
+    `<!-->` is a whole comment (html.parser read on to `-->` and missed the script)."""
+    result = sanitize(html, inline_ids=set())
+    assert_inert(result.html)
+    assert result.changes == Counter(expected)
+
+
+def test_cid_look_alikes_outside_attributes_are_not_references() -> None:
+    html = '<p title="<img src=&quot;cid:a&quot;>">src="cid:b"</p><img alt=\'x" src="cid:c\'>'
+    result = sanitize(html + '<img src="cid:logo">', inline_ids={"logo"})
+    assert result.cid_references == {"logo"}
