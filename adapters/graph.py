@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from dataclasses import replace
 from typing import Any
 
 from adapters.message import Attachment, Message
 from adapters.mime import check_header
+from adapters.splice import splice, stand_in
 
 # Graph refuses sendMail requests over 4 MB (about 3 MB of attachments once base64-encoded);
 # counted in decimal megabytes to stay on the safe side. Larger messages need the draft and
@@ -62,21 +62,17 @@ def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
     So each attachment's contentBytes is a short stand-in while the JSON is written, and the
     stand-in is then replaced by the base64, which never needs escaping.
     """
-    stand_ins: dict[bytes, bytes] = {}
+    splices: dict[bytes, bytes] = {}
     light = []
     for attachment in message.attachments:
-        token = f"relayops-stand-in-{secrets.token_hex(16)}".encode()
-        stand_ins[b'"' + base64.b64encode(token) + b'"'] = attachment.data
+        token = stand_in().encode()
+        splices[b'"' + base64.b64encode(token) + b'"'] = (
+            b'"' + base64.b64encode(attachment.data) + b'"'
+        )
         light.append(replace(attachment, data=token))
-    payload = graph_payload(
-        replace(message, attachments=tuple(light)), save_to_sent_items=(save_to_sent_items)
-    )
-    body = encode_payload(payload)
-    for quoted, data in stand_ins.items():
-        if body.count(quoted) != 1:
-            raise RuntimeError("an attachment stand-in was not found once in the JSON body")
-        body = body.replace(quoted, b'"' + base64.b64encode(data) + b'"')
-    return body
+    light_message = replace(message, attachments=tuple(light))
+    body = encode_payload(graph_payload(light_message, save_to_sent_items=save_to_sent_items))
+    return splice(body, splices)
 
 
 def payload_size(payload: dict[str, Any]) -> int:

@@ -22,6 +22,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from adapters.message import Attachment, Message
+from adapters.splice import splice, stand_in
 
 
 class _HeaderRegistry(HeaderRegistry):
@@ -102,14 +103,14 @@ def mime_bytes(
     splices: dict[bytes, bytes] = {}
     light = []
     for attachment in message.attachments:
-        token = _stand_in().encode()
+        token = stand_in().encode()
         splices[base64.b64encode(token) + b"\r\n"] = _wrapped_base64(attachment.data)
         light.append(replace(attachment, data=token))
     encodings: dict[str, str] = {}
     texts: dict[str, str] = {}
     for name, content in (("text", message.text), ("html", message.html)):
         if content is not None:
-            texts[name] = token = _stand_in()
+            texts[name] = token = stand_in()
             encodings[token], splices[token.encode() + b"\r\n"] = _encoded_text(content)
     light_message = replace(message, attachments=tuple(light), **texts)
     built = build_mime(light_message, now=now, domain=domain)
@@ -117,11 +118,7 @@ def mime_bytes(
         payload = part.get_payload()
         if isinstance(payload, str) and payload.rstrip() in encodings:
             part.replace_header("Content-Transfer-Encoding", encodings[payload.rstrip()])
-    return _splice(built.as_bytes(), splices)
-
-
-def _stand_in() -> str:
-    return f"relayops-stand-in-{secrets.token_hex(16)}"
+    return splice(built.as_bytes(), splices)
 
 
 def _encoded_text(content: str) -> tuple[str, bytes]:
@@ -134,21 +131,6 @@ def _encoded_text(content: str) -> tuple[str, bytes]:
     if body.isascii() and max(map(len, lines), default=0) <= POLICY.max_line_length:
         return "7bit", body
     return "base64", _wrapped_base64(body)
-
-
-def _splice(skeleton: bytes, splices: dict[bytes, bytes]) -> bytes:
-    """`skeleton` with each stand-in line replaced by its content, copied once."""
-    starts = {}
-    for line in splices:
-        if skeleton.count(line) != 1:
-            raise RuntimeError("a stand-in was not found once in the serialised message")
-        starts[skeleton.index(line)] = line
-    pieces, end = [], 0
-    for start, line in sorted(starts.items()):
-        pieces += (skeleton[end:start], splices[line])
-        end = start + len(line)
-    pieces.append(skeleton[end:])
-    return b"".join(pieces)
 
 
 def _wrapped_base64(data: bytes) -> bytes:
