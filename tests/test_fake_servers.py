@@ -210,8 +210,8 @@ def test_gmail_search_by_rfc822msgid(gm: httpx.Client) -> None:
 
 def test_gmail_search_index_delay() -> None:
     with FakeGmail(index_delay=1.0) as fake, client(fake, GMAIL_TOKEN) as http:
+        sent = time.monotonic()  # before the post: the fake stores it after this moment
         http.post(GMAIL_SEND, json={"raw": b64url(mime(message_id="<d@relay.test>"))})
-        sent = time.monotonic()
         query = {"q": "rfc822msgid:d@relay.test"}
         assert http.get(GMAIL_LIST, params=query).json() == {"resultSizeEstimate": 0}
         assert wait_for(lambda: http.get(GMAIL_LIST, params=query).json()["resultSizeEstimate"])
