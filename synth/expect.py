@@ -8,7 +8,7 @@ level; it then fires once that phase lasts the alert's detection time (README al
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
@@ -64,13 +64,28 @@ class Expectation:
         if alert.kind == "missing" or shape is None:
             return alert.kind == "missing" and shape is None
         incs = self.traffic.per_request(shape)
-        rate *= shape.rate
+        per_second = rate * shape.rate
+        return self.holds(
+            alert, lambda seconds: {k: v * per_second * seconds for k, v in incs.items()}
+        )
+
+    def holds(self, alert: AlertDef, events: Callable[[float], Increments]) -> bool:
+        """Whether a leveled or burn alert's condition is true, given `events(seconds)`: the
+        events of the last `seconds` of traffic (each rule window reads its own)."""
         if alert.kind == "burn":
             tier = alert.tier
-            enough = rate * tier.long_window >= tier.min_events
-            return self.burn(alert, incs) > tier.factor(alert.slo.period) and enough
-        quantity, guard = self.quantity(alert, incs)
-        return quantity > alert.level and (alert.guard is None or guard * rate > alert.guard)
+            factor = tier.factor(alert.slo.period)
+            long, short = events(tier.long_window), events(tier.short_window)
+            return (
+                self.burn(alert, long) > factor
+                and self.burn(alert, short) > factor
+                and self.requests(long) >= tier.min_events
+            )
+        window = self.specs.service.rate_window
+        quantity, guarded = self.quantity(alert, events(window))
+        if math.isnan(quantity) or quantity <= alert.level:
+            return False
+        return alert.guard is None or guarded / window > alert.guard
 
     def burn(self, alert: AlertDef, incs: Increments) -> float:
         """The budget-burn multiple of a burn alert's SLO over the events `incs`."""

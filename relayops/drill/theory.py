@@ -107,10 +107,9 @@ def first_true(holds: Callable[[float], bool], horizon: float) -> float | None:
 class WindowTheory:
     """Alert conditions over windows of a known traffic history, for one provider."""
 
-    def __init__(self, expectation: Expectation, rate: float, rate_window: float):
+    def __init__(self, expectation: Expectation, rate: float):
         self.expect = expectation
         self.rate = rate
-        self.rate_window = rate_window
         self._per_request: dict[int, tuple[Shape, Increments]] = {}
 
     def _increments(self, shape: Shape) -> Increments:
@@ -138,21 +137,7 @@ class WindowTheory:
 
     def holds(self, alert: AlertDef, history: Sequence[Segment]) -> bool:
         """Whether the alert's condition is true at the newest end of `history`."""
-        if alert.kind == "burn":
-            tier = alert.tier
-            factor = tier.factor(alert.slo.period)
-            long = self.window(history, tier.long_window)
-            short = self.window(history, tier.short_window)
-            return (
-                self.expect.burn(alert, long) > factor
-                and self.expect.burn(alert, short) > factor
-                and self.expect.requests(long) >= tier.min_events
-            )
-        events = self.window(history, self.rate_window)
-        quantity, guarded = self.expect.quantity(alert, events)
-        if math.isnan(quantity) or quantity <= alert.level:
-            return False
-        return alert.guard is None or guarded / self.rate_window > alert.guard
+        return self.expect.holds(alert, lambda seconds: self.window(history, seconds))
 
 
 @dataclass(frozen=True)
@@ -197,7 +182,7 @@ def theory_for(
 ) -> Theory:
     """The theory of a fault on `provider` of the (time-scaled) specs at `rate` requests/s."""
     expectation = Expectation(specs, specs.provider(provider))
-    windows = WindowTheory(expectation, rate, specs.service.rate_window)
+    windows = WindowTheory(expectation, rate)
     horizon = max(
         [specs.service.rate_window]
         + [t.long_window for slo in specs.provider(provider).slos for t in slo.tiers]
