@@ -30,7 +30,7 @@ def pipeline(specs):
 
 
 def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog["fast-burn-outage"], "gmail", 60, 20.0, 120, pipeline)
+    plan = plan_drill(specs, catalog, "fast-burn-outage", "gmail", 60, 20.0, 120, pipeline)
     assert (plan.rate, plan.pushed_rate) == (20.0, 1200.0)
     fires = {e.ref: e for e in plan.fires}
     page_fast = fires["GmailAvailabilityBudgetBurn/page_fast"]
@@ -52,7 +52,7 @@ def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, catalog, pipel
 
 
 def test_metrics_missing_is_judged_from_the_stale_marker(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog["metrics-missing"], "outlook", 60, 20.0, 120, pipeline)
+    plan = plan_drill(specs, catalog, "metrics-missing", "outlook", 60, 20.0, 120, pipeline)
     (missing,) = plan.fires
     # the deleted group's series go stale at the next scrape, then `for` (5m / 60)
     assert missing.ref == "OutlookMetricsMissing/critical" and missing.detection == 5.0
@@ -60,13 +60,13 @@ def test_metrics_missing_is_judged_from_the_stale_marker(specs, catalog, pipelin
 
 
 def test_slower_alerts_are_not_judged_but_named(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog["slow-burn"], "gmail", 60, 20.0, 120, pipeline)
+    plan = plan_drill(specs, catalog, "slow-burn", "gmail", 60, 20.0, 120, pipeline)
     assert plan.fires == ()
     assert plan.too_slow == ("GmailAvailabilityBudgetBurn/ticket_slow",)
 
 
 def test_a_healthy_run_expects_nothing_and_silences_everything(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog["healthy"], "gmail", 60, 20.0, 120, pipeline)
+    plan = plan_drill(specs, catalog, "healthy", "gmail", 60, 20.0, 120, pipeline)
     assert plan.fires == () and plan.too_slow == ()
     assert len(plan.silent) == 19
     # silence is proven over a full page_fast window (1h / 60), the longest that fits
@@ -74,14 +74,14 @@ def test_a_healthy_run_expects_nothing_and_silences_everything(specs, catalog, p
 
 
 def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog["low-traffic-noise"], "gmail", 60, 20.0, 120, pipeline)
+    plan = plan_drill(specs, catalog, "low-traffic-noise", "gmail", 60, 20.0, 120, pipeline)
     assert plan.rate == pytest.approx(3 / 3600) and plan.pushed_rate == pytest.approx(3 / 60)
     assert plan.fires == ()
 
 
 def test_scenario_for_another_provider_is_refused(specs, catalog):
     with pytest.raises(ValueError, match="applies to: outlook"):
-        plan_drill(specs, catalog["oauth-refresh-failures"], "gmail", 60, 20.0, 120, None)
+        plan_drill(specs, catalog, "oauth-refresh-failures", "gmail", 60, 20.0, 120, None)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_drill_cli_refuses_bad_arguments(argv, message, capsys):
 def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs, catalog, pipeline):
     from relayops.drill.run import Timeline, _judge
 
-    plan = plan_drill(specs, catalog["error-rate-crit"], "gmail", 60, 20.0, 120, pipeline)
+    plan = plan_drill(specs, catalog, "error-rate-crit", "gmail", 60, 20.0, 120, pipeline)
     warning, critical = "GmailErrorRatioHigh/warning", "GmailErrorRatioHigh/critical"
     phases = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0)
     timeline = Timeline()

@@ -45,7 +45,7 @@ def plan(specs: SpecSet) -> DrillPlan:
     files = render_time_scaled(specs, REPO / "specs", 60, "http://127.0.0.1:9/x")
     pipeline = drill_pipeline(t for p, t in files.items() if p.startswith("prometheus/"))
     return plan_drill(
-        specs, scenarios(specs)["fast-burn-outage"], "gmail", 60, 20.0, 120.0, pipeline
+        specs, scenarios(specs), "fast-burn-outage", "gmail", 60, 20.0, 120.0, pipeline
     )
 
 

@@ -76,7 +76,7 @@ def run_batch(
         )
         plans = [
             plan_drill(
-                specs, catalog[name], p, batch.scale, batch.rate, batch.max_seconds, pipeline
+                specs, catalog, name, p, batch.scale, batch.rate, batch.max_seconds, pipeline
             )
             for name, p in pairs
         ]

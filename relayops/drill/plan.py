@@ -21,7 +21,7 @@ from relayops.spec.timescale import DRILL_SCRAPE_SECONDS, time_scaled
 from rules_gen.alertmanager.receivers import receiver_name
 from rules_gen.alerts import AlertDef, alert_defs
 from synth.expect import alert_ref
-from synth.scenarios import Plan, Scenario, scenarios
+from synth.scenarios import Plan, Scenario
 
 MARGIN_SECONDS = 5  # room after the latest expected firing or clearing
 MIN_RUN_SECONDS = 20
@@ -51,6 +51,7 @@ class DrillPlan:
     silent: tuple[str, ...]
     theory: Theory
     pipeline: Pipeline
+    healthy: Scenario  # what the drill pushes before and after the scenario
     for_seconds: Mapping[str, int]  # every alert ref of the provider -> its `for`
 
     @property
@@ -105,15 +106,17 @@ def _silent_run(scaled: SpecSet, provider: str, max_seconds: float) -> float:
 
 def plan_drill(
     specs: SpecSet,
-    scenario: Scenario,
+    catalog: Mapping[str, Scenario],
+    name: str,
     provider: str,
     scale: int,
     rate: float,
     max_seconds: float,
     pipeline: Pipeline,
 ) -> DrillPlan:
-    """Expectations of `scenario` on `provider` with rules time-scaled ×`scale`, at a
-    production rate of `rate` requests/s (pushed ×`scale`)."""
+    """Expectations of scenario `name` of the catalog on `provider` with rules time-scaled
+    ×`scale`, at a production rate of `rate` requests/s (pushed ×`scale`)."""
+    scenario, healthy_scenario = catalog[name], catalog["healthy"]
     if provider not in scenario.plans:
         raise ValueError(
             f"scenario {scenario.name} does not apply to {provider} "
@@ -123,7 +126,7 @@ def plan_drill(
     spec = scaled.provider(provider)
     plan = scenario.plans[provider]
     drill_rate = plan.fixed_rate if plan.fixed_rate is not None else rate
-    healthy = scenarios(specs)["healthy"].plans[provider].phases[0].shape
+    healthy = healthy_scenario.plans[provider].phases[0].shape
     fault_phase = plan.phases[1] if len(plan.phases) > 1 else plan.phases[0]
     theory = theory_for(scaled, provider, healthy, fault_phase.shape, drill_rate * scale)
     fires, too_slow, silent, for_seconds = [], [], [], {}
@@ -164,5 +167,6 @@ def plan_drill(
         tuple(silent),
         theory,
         pipeline,
+        healthy_scenario,
         for_seconds,
     )

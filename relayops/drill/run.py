@@ -18,7 +18,6 @@ from relayops.drill.plan import DrillPlan, Expected
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
 from synth.driver import Driver, RunSummary
-from synth.scenarios import scenarios
 
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 60.0  # the production controller's cron period
@@ -230,7 +229,7 @@ def run_drill(
 ) -> DrillResult:
     """Drive the plan into a running stack (rendered ×plan.scale) and judge what it shows."""
     spec = specs.provider(plan.provider)
-    healthy = scenarios(specs)["healthy"]
+    healthy = plan.healthy
     tick = plan.pipeline.tick
     driver = Driver(
         specs,
