@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import itertools
 import re
 import secrets
 import struct
@@ -46,7 +45,9 @@ _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII e
 _ID = re.compile(r"[!-;=?-~]+")  # printable ASCII except '<' and '>', for a Content-ID
 _ID_SIDE = re.compile(r"[!-;=?A-~]+")  # one side of a Message-ID: no '<', '>' or '@'
 _MEDIA_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")  # RFC 6838 restricted-name
-_LINE_BYTES = struct.Struct("57s")  # 57 bytes make one 76-character line of base64
+_BLOCK_LINES = 256  # lines of base64 encoded at a time; 57 bytes make one 76-character line
+_BLOCK_BYTES = 57 * _BLOCK_LINES
+_LINES = struct.Struct("76s" * _BLOCK_LINES)
 
 
 def check_header(name: str, value: str) -> None:
@@ -134,13 +135,26 @@ def _encoded_text(content: str) -> tuple[str, bytes]:
 
 
 def _wrapped_base64(data: bytes) -> bytes:
-    """Base64 in lines of 76 characters ending in CRLF; each line is encoded in C, which is
-    faster than slicing one long encoding into lines."""
-    whole = len(data) - len(data) % 57
-    chunks = _LINE_BYTES.iter_unpack(memoryview(data)[:whole])
-    tail = [binascii.b2a_base64(data[whole:])] if whole < len(data) else []
-    lines = itertools.chain(itertools.starmap(binascii.b2a_base64, chunks), tail)
-    return b"".join(lines).replace(b"\n", b"\r\n")
+    """Base64 in lines of 76 characters ending in CRLF.
+
+    Encoded a block of lines at a time, each block in one C call and cut into lines by one
+    struct unpack: several times faster than the email package's encoder, and the blocks stay
+    small enough to reuse memory instead of faulting in fresh pages for one large encoding.
+    """
+    view = memoryview(data)
+    blocks = []
+    for start in range(0, len(data), _BLOCK_BYTES):
+        encoded = binascii.b2a_base64(view[start : start + _BLOCK_BYTES], newline=False)
+        whole = len(encoded) // 76
+        lines = _LINES.unpack_from(encoded) if whole == _BLOCK_LINES else _lines(encoded, whole)
+        blocks.append(b"\r\n".join(lines) + b"\r\n")
+    return b"".join(blocks)
+
+
+def _lines(encoded: bytes, whole: int) -> tuple[bytes, ...]:
+    """The lines of the last, shorter block: `whole` full lines and the rest."""
+    rest = encoded[whole * 76 :]
+    return struct.unpack_from("76s" * whole, encoded) + ((rest,) if rest else ())
 
 
 def raw_for_gmail(msg: EmailMessage) -> str:
@@ -200,8 +214,7 @@ def _make_multipart(node: MIMEPart, subtype: str) -> None:
     quoted-printable at all; a preset boundary spares the generator a regex scan of the whole
     serialised layer for a boundary of its own.
     """
-    node["Content-Type"] = f"multipart/{subtype}"
-    node.set_boundary(f"=_{secrets.token_hex(16)}")
+    node["Content-Type"] = f'multipart/{subtype}; boundary="=_{secrets.token_hex(16)}"'
 
 
 def _attachment_part(attachment: Attachment) -> MIMEPart:
