@@ -17,9 +17,18 @@ from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_se
 
 
 class TokenSource(Protocol):
+    """Access tokens for the provider; both methods may raise TokenError."""
+
     def token(self) -> str: ...
 
     def refresh(self) -> str: ...
+
+
+class TokenError(Exception):
+    """No access token could be had. `reconnect`: the grant is gone (revoked, expired, never
+    set up) and a person must connect the mailbox again; otherwise a later try may work."""
+
+    reconnect: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,9 +39,10 @@ class Attempted:
     body: dict | None = None
     reasons: frozenset[str] = frozenset()
     detail: str = ""
+    headers: httpx.Headers | None = None  # of the last response, when there was one
 
 
-def _reasons(body: dict | None) -> frozenset[str]:
+def error_reasons(body: dict | None) -> frozenset[str]:
     """Error reasons of a Google (`error.errors[].reason`) or Graph (`error.code`) body."""
     error = (body or {}).get("error")
     if not isinstance(error, dict):
@@ -45,7 +55,7 @@ def _reasons(body: dict | None) -> frozenset[str]:
     return frozenset(r for r in found if isinstance(r, str))
 
 
-def _json(response: httpx.Response) -> dict | None:
+def json_body(response: httpx.Response) -> dict | None:
     if not response.content:
         return None
     try:
@@ -85,10 +95,12 @@ def send(
                 detail=f"{type(exc).__name__} after the request was sent: {exc}",
             )
         else:
-            body = _json(response)
-            reasons = _reasons(body)
+            body = json_body(response)
+            reasons = error_reasons(body)
             outcome = classify(provider, response.status_code, response.headers, reasons)
-            result = Attempted(outcome, attempt, response.status_code, body, reasons)
+            result = Attempted(
+                outcome, attempt, response.status_code, body, reasons, headers=response.headers
+            )
             retry_after = retry_after_seconds(response.headers.get("retry-after"), wall())
         if result.outcome is Outcome.AUTH and not refreshed:
             refreshed = True

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from adapters.smoke import register as register_send
 from controller.cli import register as register_controller
+from oauth.cli import register as register_oauth
 from relayops.drill.cli import register as register_drill
 from relayops.report.cli import register as register_report
 from relayops.spec import SpecError, load_specs
@@ -316,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_report(sub)
     register_controller(sub)
     register_send(sub)
+    register_oauth(sub)
     return parser
 
 

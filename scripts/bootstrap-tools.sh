@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the command-line tools relayops drives are on PATH: Prometheus and
-# promtool, Alertmanager and amtool, the Pushgateway, and the Redis server and client.
+# promtool, Alertmanager and amtool, the Pushgateway, the Redis server and client, and the
+# PostgreSQL server (initdb, postgres) the token-store tests start.
 # When any is missing, install the Debian packages with apt-get (as root or through
 # passwordless sudo); where apt-get is absent, explain what to install instead.
 # Prints nothing and changes nothing when every tool is present.
@@ -11,7 +12,7 @@ set -euo pipefail
 
 readonly TOOLS=(promtool prometheus amtool prometheus-alertmanager prometheus-pushgateway
   redis-server redis-cli)
-readonly PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway redis-server)
+readonly PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway redis-server postgresql)
 readonly PROG=bootstrap-tools
 
 missing=()
@@ -22,6 +23,10 @@ find_missing() {
   for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  # Debian keeps initdb and postgres off PATH, under /usr/lib/postgresql/<version>/bin.
+  if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    missing+=(initdb)
+  fi
 }
 
 say() {
@@ -44,6 +49,7 @@ binaries on PATH under these names, then run this script again:
   prometheus-pushgateway    Pushgateway 1.5.1 tarball from https://prometheus.io/download/
                             (its binary 'pushgateway' must be linked as 'prometheus-pushgateway')
   redis-server, redis-cli   Redis 7.0.15 source from https://download.redis.io/releases/ (build with make)
+  initdb, postgres          PostgreSQL 15 server binaries from https://www.postgresql.org/download/
 Older releases are on each project's GitHub releases page.
 On Debian or Ubuntu: apt-get install ${PACKAGES[*]}
 EOF

@@ -22,7 +22,13 @@ TOOLS = [
     "redis-server",
     "redis-cli",
 ]
-PACKAGES = ["prometheus", "prometheus-alertmanager", "prometheus-pushgateway", "redis-server"]
+PACKAGES = [
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-pushgateway",
+    "redis-server",
+    "postgresql",
+]
 
 FAKE_APT_GET = """\
 import os

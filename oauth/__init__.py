@@ -1,0 +1,1 @@
+"""OAuth credentials for the send adapters: encrypted token store, refresh, setup."""
