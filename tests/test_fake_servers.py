@@ -326,6 +326,149 @@ def test_gmail_upload_size_limit(gmail: FakeGmail, gm: httpx.Client) -> None:
     assert gmail.delivery_count == 0
 
 
+# Gmail resumable upload
+
+QUANTUM = 256 * 1024
+
+
+def initiate(http: httpx.Client, size: int, **extra: Any) -> httpx.Response:
+    headers = {"X-Upload-Content-Type": "message/rfc822", "X-Upload-Content-Length": str(size)}
+    return http.post(GMAIL_UPLOAD, params={"uploadType": "resumable"}, headers=headers, **extra)
+
+
+def put(session: str, content: bytes, content_range: str) -> httpx.Response:
+    """A PUT to a session URI, with no Authorization: the upload_id is the credential."""
+    headers = {"Content-Range": content_range}
+    return httpx.put(session, content=content, headers=headers, verify=TLS)
+
+
+def test_gmail_resumable_upload(gmail: FakeGmail, gm: httpx.Client) -> None:
+    raw = mime() + bytes(range(256)) * 2100  # two whole chunks and a short last one
+    total, status = len(raw), f"bytes */{len(raw)}"
+    started = initiate(gm, total)
+    assert (started.status_code, started.content) == (200, b"")
+    session = started.headers["location"]
+    url = httpx.URL(session)
+    assert (url.host, url.port, url.path) == ("127.0.0.1", gmail.port, GMAIL_UPLOAD)
+    assert url.params["uploadType"] == "resumable" and url.params["upload_id"]
+    nothing = put(session, b"", status)
+    assert nothing.status_code == 308 and "range" not in nothing.headers
+    first = put(session, raw[:QUANTUM], f"bytes 0-{QUANTUM - 1}/{total}")
+    assert (first.status_code, first.headers["range"]) == (308, f"bytes=0-{QUANTUM - 1}")
+    repeated = put(session, raw[:QUANTUM], f"bytes 0-{QUANTUM - 1}/{total}")
+    assert repeated.headers["range"] == f"bytes=0-{QUANTUM - 1}"  # taken once
+    second = put(session, raw[QUANTUM : 2 * QUANTUM], f"bytes {QUANTUM}-{2 * QUANTUM - 1}/{total}")
+    assert second.headers["range"] == f"bytes=0-{2 * QUANTUM - 1}"
+    assert put(session, b"", status).headers["range"] == f"bytes=0-{2 * QUANTUM - 1}"
+    assert gmail.delivery_count == 0
+    last = f"bytes {2 * QUANTUM}-{total - 1}/{total}"
+    done = put(session, raw[2 * QUANTUM :], last)
+    assert done.status_code == 200
+    body = done.json()
+    assert body["labelIds"] == ["SENT"] and body["threadId"] == body["id"]
+    [stored] = gmail.deliveries
+    assert (stored.id, stored.raw, stored.via) == (body["id"], raw, "resumable")
+    assert put(session, b"", status).json() == body  # a status query of a completed upload
+    assert put(session, raw[2 * QUANTUM :], last).json() == body  # a repeated last chunk
+    assert gmail.delivery_count == 1
+    query = {"q": f"rfc822msgid:{stored.header('Message-ID')}"}
+    assert gm.get(GMAIL_LIST, params=query).json()["messages"][0]["id"] == body["id"]
+
+
+@pytest.mark.parametrize(
+    ("content_range", "size"),
+    [
+        ("bytes 0-99999/{total}", 100_000),  # not the last chunk, and not a 256 KiB multiple
+        ("bytes 262144-524287/{total}", QUANTUM),  # leaves a gap
+        ("bytes 0-262143/{other}", QUANTUM),  # another total
+        ("bytes 0-262144/{total}", QUANTUM),  # the range does not fit the body
+        ("bytes */{total}", 10),  # a status query with a body
+        ("bytes=0-262143", QUANTUM),  # the Range syntax, not Content-Range
+        (None, QUANTUM),
+    ],
+)
+def test_gmail_resumable_chunk_rules(
+    gmail: FakeGmail, gm: httpx.Client, content_range: str | None, size: int
+) -> None:
+    total = 3 * QUANTUM
+    session = initiate(gm, total).headers["location"]
+    headers = {}
+    if content_range is not None:
+        headers["Content-Range"] = content_range.format(total=total, other=total + 1)
+    response = httpx.put(session, content=bytes(size), headers=headers, verify=TLS)
+    assert response.status_code == 400
+    assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "range" not in put(session, b"", f"bytes */{total}").headers  # nothing was taken
+    assert put(session, bytes(2 * QUANTUM), f"bytes 0-{2 * QUANTUM - 1}/{total}").status_code == 308
+
+
+@pytest.mark.parametrize("params", [{"upload_id": "unknown"}, {}])
+def test_gmail_resumable_unknown_session(gm: httpx.Client, params: dict[str, str]) -> None:
+    initiate(gm, 100)
+    response = gm.put(
+        GMAIL_UPLOAD,
+        params={"uploadType": "resumable", **params},
+        headers={"Content-Range": "bytes */100"},
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["status"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "code"),
+    [
+        ({"Authorization": ""}, b"", 401),
+        ({"X-Upload-Content-Length": str(35 * 1024 * 1024 + 1)}, b"", 413),
+        ({"X-Upload-Content-Length": ""}, b"", 400),
+        ({"X-Upload-Content-Length": "0"}, b"", 400),
+        ({"X-Upload-Content-Type": "text/plain"}, b"", 400),
+        ({"Content-Type": "application/json"}, b"{", 400),
+        ({"Content-Type": "application/json"}, b'{"threadId": 7}', 400),
+    ],
+)
+def test_gmail_resumable_initiation_refusals(
+    gmail: FakeGmail, gm: httpx.Client, headers: dict[str, str], content: bytes, code: int
+) -> None:
+    valid = {"X-Upload-Content-Type": "message/rfc822", "X-Upload-Content-Length": "1000"}
+    response = gm.post(
+        GMAIL_UPLOAD,
+        params={"uploadType": "resumable"},
+        headers=valid | headers,
+        content=content,
+    )
+    assert response.status_code == code
+    assert response.json()["error"]["code"] == code
+    assert "location" not in response.headers
+
+
+def test_gmail_resumable_thread_id_metadata(gmail: FakeGmail, gm: httpx.Client) -> None:
+    first = gm.post(GMAIL_SEND, json={"raw": b64url(mime())}).json()
+    raw = mime()
+    session = initiate(gm, len(raw), json={"threadId": first["threadId"]}).headers["location"]
+    reply = put(session, raw, f"bytes 0-{len(raw) - 1}/{len(raw)}").json()
+    assert reply["threadId"] == first["threadId"] != reply["id"]
+
+
+def test_gmail_resumable_faults_on_the_session_path(gmail: FakeGmail, gm: httpx.Client) -> None:
+    raw = mime() + bytes(QUANTUM)
+    total, status = len(raw), f"bytes */{len(raw)}"
+    chunk, last = f"bytes 0-{QUANTUM - 1}/{total}", f"bytes {QUANTUM}-{total - 1}/{total}"
+    session = initiate(gm, total).headers["location"]
+    gmail.faults.status(503, path=GMAIL_UPLOAD)
+    assert put(session, raw[:QUANTUM], chunk).status_code == 503
+    assert "range" not in put(session, b"", status).headers  # the chunk was not taken
+    gmail.faults.reset(path=GMAIL_UPLOAD)
+    with pytest.raises(httpx.RemoteProtocolError):
+        put(session, raw[:QUANTUM], chunk)
+    assert "range" not in put(session, b"", status).headers
+    assert put(session, raw[:QUANTUM], chunk).status_code == 308
+    gmail.faults.accept_then(503, path=GMAIL_UPLOAD)
+    assert put(session, raw[QUANTUM:], last).status_code == 503
+    assert gmail.delivery_count == 1  # completed although the client saw a 503
+    assert put(session, b"", status).status_code == 200
+    assert gmail.delivery_count == 1
+
+
 def test_unknown_route_and_method(gm: httpx.Client, gr: httpx.Client) -> None:
     assert gm.get("/gmail/v1/users/me/drafts").status_code == 404
     assert gm.get(GMAIL_SEND).status_code == 405

@@ -1,4 +1,5 @@
-"""Fake Gmail API: users.messages.send (JSON `raw` and media upload) and an rfc822msgid search."""
+"""Fake Gmail API: users.messages.send (JSON `raw`, media and resumable upload) and an
+rfc822msgid search."""
 
 from __future__ import annotations
 
@@ -7,20 +8,23 @@ import binascii
 import itertools
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from adapters.fakes.faults import FaultPlan
 from adapters.fakes.server import FakeServer, Request, Response, Route, bare_id
 
 JSON_LIMIT = 5 * 1024 * 1024
 UPLOAD_LIMIT = 35 * 1024 * 1024
+UPLOAD_QUANTUM = 256 * 1024  # every resumable chunk but the last is a multiple of this
 DEFAULT_TOKEN = "gmail-test-token"
 
 # Google's canonical status and the usual `errors[].reason` for each HTTP status.
@@ -47,6 +51,8 @@ _AUTH_MISSING = (
 )
 _B64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 _USER = r"/gmail/v1/users/(?P<user>[^/]+)/messages"
+_CONTENT_RANGE = re.compile(r"bytes (?:(?P<first>[0-9]+)-(?P<last>[0-9]+)|\*)/(?P<total>[0-9]+)")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _phrase(code: int) -> str:
@@ -83,7 +89,7 @@ class GmailMessage:
     raw: bytes  # exactly the RFC 5322 bytes received
     mime: EmailMessage
     label_ids: tuple[str, ...]
-    via: str  # "json" or "upload"
+    via: str  # "json", "upload" (media) or "resumable"
     stored_at: float  # time.monotonic()
 
     def header(self, name: str) -> str | None:
@@ -104,6 +110,12 @@ def decode_raw(text: str) -> bytes | None:
         return None
 
 
+def _refuse_media_type(media_type: str) -> str | None:
+    if media_type.startswith("message/"):
+        return None
+    return f"Media type '{media_type}' is not supported. Valid media types: [message/*]"
+
+
 def _recipient_count(mime: EmailMessage) -> int:
     headers: Iterable[Any] = itertools.chain.from_iterable(
         mime.get_all(name, []) for name in ("To", "Cc", "Bcc")
@@ -114,6 +126,51 @@ def _recipient_count(mime: EmailMessage) -> int:
         for address in getattr(header, "addresses", ())
         if "@" in address.addr_spec
     )
+
+
+@dataclass
+class _Upload:
+    """One resumable upload session: the bytes received so far, then its final answer.
+
+    Stricter than Google: the size is declared when the session opens, and every PUT carries a
+    Content-Range (no single-request upload without one).
+    """
+
+    total: int
+    thread_id: str | None
+    data: bytearray = field(default_factory=bytearray)
+    final: Response | None = None
+
+    def incomplete(self) -> Response:
+        """308 Resume Incomplete with the bytes received so far (no Range when none)."""
+        headers = {"Range": f"bytes=0-{len(self.data) - 1}"} if self.data else {}
+        return Response(308, b"", headers)
+
+    def take(self, content_range: str, body: bytes) -> str | None:
+        """Store a chunk (bytes already received are skipped); what is wrong with it, if any."""
+        match = _CONTENT_RANGE.fullmatch(content_range.strip())
+        if match is None:
+            return "Content-Range must be 'bytes <first>-<last>/<total>' or 'bytes */<total>'."
+        if int(match["total"]) != self.total:
+            return f"Content-Range total {match['total']} is not the declared {self.total} bytes."
+        if match["first"] is None:
+            return "A status query (bytes */<total>) has no body." if body else None
+        first, last, received = int(match["first"]), int(match["last"]), len(self.data)
+        if not first <= last < self.total or len(body) != last - first + 1:
+            return f"Content-Range {content_range!r} does not fit a {len(body)}-byte body."
+        if first > received:
+            return f"The chunk starts at byte {first}, but only {received} bytes were received."
+        if last + 1 < self.total and len(body) % UPLOAD_QUANTUM:
+            return (
+                f"A {len(body)}-byte chunk that is not the last must be a multiple of "
+                f"{UPLOAD_QUANTUM} bytes."
+            )
+        self.data += body[received - first :]
+        return None
+
+    @property
+    def complete(self) -> bool:
+        return len(self.data) == self.total
 
 
 class FakeGmail(FakeServer[GmailMessage]):
@@ -133,12 +190,15 @@ class FakeGmail(FakeServer[GmailMessage]):
         self.upload_limit = upload_limit
         self.index_delay = index_delay  # seconds before a sent message shows in search
         self._ids = itertools.count(0x18C0_0000_0000_0000 + secrets.randbelow(1 << 40))
+        self._uploads: dict[str, _Upload] = {}  # by upload_id
+        self._uploads_lock = threading.Lock()
         super().__init__(faults)
 
     def routes(self) -> list[Route]:
         return [
             Route("POST", re.compile(_USER + "/send"), self._send_json),
             Route("POST", re.compile("/upload" + _USER + "/send"), self._send_upload),
+            Route("PUT", re.compile("/upload" + _USER + "/send"), self._upload_chunk),
             Route("GET", re.compile(_USER), self._search),
         ]
 
@@ -186,14 +246,63 @@ class FakeGmail(FakeServer[GmailMessage]):
     def _send_upload(self, request: Request, _: re.Match[str]) -> Response:
         if (denied := self._authorize(request)) is not None:
             return denied
-        if request.param("uploadType") != "media":
-            return self.error_response(400, "This fake implements only uploadType=media.")
+        match request.param("uploadType"):
+            case "media":
+                return self._send_media(request)
+            case "resumable":
+                return self._initiate(request)
+        return self.error_response(400, "This fake implements only uploadType=media and resumable.")
+
+    def _send_media(self, request: Request) -> Response:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not media_type.startswith("message/"):
-            return self.error_response(
-                400, f"Media type '{media_type}' is not supported. Valid media types: [message/*]"
-            )
+        if (refused := _refuse_media_type(media_type)) is not None:
+            return self.error_response(400, refused)
         return self._accept(request.body, None, "upload")
+
+    def _initiate(self, request: Request) -> Response:
+        """Open a resumable session; its URI (the Location) is the request's plus upload_id."""
+        media_type = request.headers.get("x-upload-content-type", "").split(";")[0].strip()
+        if (refused := _refuse_media_type(media_type.lower())) is not None:
+            return self.error_response(400, refused)
+        length = request.headers.get("x-upload-content-length", "").strip()
+        if not _DIGITS.fullmatch(length) or int(length) == 0:
+            return self.error_response(
+                400, "This fake needs X-Upload-Content-Length, the message size in bytes."
+            )
+        if int(length) > self.upload_limit:
+            return self.error_response(413)
+        thread_id = None
+        if request.body:
+            try:
+                metadata = request.json()
+            except ValueError:
+                return self.error_response(400, "Invalid JSON payload received.")
+            thread_id = metadata.get("threadId") if isinstance(metadata, dict) else None
+            if thread_id is not None and not isinstance(thread_id, str):
+                return self.error_response(
+                    400, "Invalid value at 'message.thread_id' (TYPE_STRING)"
+                )
+        upload_id = secrets.token_urlsafe(24)
+        with self._uploads_lock:
+            self._uploads[upload_id] = _Upload(int(length), thread_id)
+        query = urlencode({**request.query, "upload_id": [upload_id]}, doseq=True)
+        return Response(200, b"", {"Location": f"{self.url}{request.path}?{query}"})
+
+    def _upload_chunk(self, request: Request, _: re.Match[str]) -> Response:
+        """A chunk or a status query; the session URI is the credential, as at Google."""
+        with self._uploads_lock:
+            upload = self._uploads.get(request.param("upload_id") or "")
+            if upload is None:
+                return self.error_response(404, "No upload session with this upload_id.")
+            if upload.final is not None:
+                return upload.final
+            content_range = request.headers.get("content-range", "")
+            if (refused := upload.take(content_range, request.body)) is not None:
+                return self.error_response(400, refused)
+            if not upload.complete:
+                return upload.incomplete()
+            upload.final = self._accept(bytes(upload.data), upload.thread_id, "resumable")
+            return upload.final
 
     def _accept(self, raw: bytes, thread_id: str | None, via: str) -> Response:
         mime = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
