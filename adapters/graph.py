@@ -45,8 +45,27 @@ def graph_payload(message: Message, *, save_to_sent_items: bool) -> dict[str, An
         "attachments": [_attachment(a) for a in message.attachments],
         "internetMessageHeaders": _headers(message.headers),
     }
+    if message.message_id is not None:
+        optional["internetMessageId"] = internet_message_id(message.message_id)
     graph_message.update({key: value for key, value in optional.items() if value})
     return {"message": graph_message, "saveToSentItems": save_to_sent_items}
+
+
+def internet_message_id(message_id: str) -> str:
+    """Graph's internetMessageId for a Message's message_id: `<left@right>`, as RFC 5322 wants
+    and as the idempotency look-up filters on."""
+    left, at, right = message_id.partition("@")
+    if not (at and left and right) or any(c in message_id for c in "<> \t\r\n'"):
+        raise ValueError(f"message_id {message_id!r} is not of the form left@right")
+    return f"<{message_id}>"
+
+
+def graph_body_size(message: Message, *, save_to_sent_items: bool) -> int:
+    """len(graph_body(...)) without encoding any attachment: what decides between sendMail
+    and the upload-session path before megabytes are base64-encoded for nothing."""
+    light = replace(message, attachments=tuple(replace(a, data=b"") for a in message.attachments))
+    body = encode_payload(graph_payload(light, save_to_sent_items=save_to_sent_items))
+    return len(body) + sum(4 * -(-len(a.data) // 3) for a in message.attachments)
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -56,7 +75,18 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
 
 
 def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
-    """`encode_payload(graph_payload(...))`, fast for large attachments.
+    """`encode_payload(graph_payload(...))`, fast for large attachments (see with_stand_ins)."""
+    light, splices = with_stand_ins(message.attachments)
+    light_message = replace(message, attachments=light)
+    body = encode_payload(graph_payload(light_message, save_to_sent_items=save_to_sent_items))
+    return splice(body, splices)
+
+
+def with_stand_ins(
+    attachments: tuple[Attachment, ...],
+) -> tuple[tuple[Attachment, ...], dict[bytes, bytes]]:
+    """The attachments with short stand-ins for their data, and the splices that put the
+    base64 back into the encoded JSON.
 
     json.dumps scans every character of every string for escapes, megabytes of base64 included.
     So each attachment's contentBytes is a short stand-in while the JSON is written, and the
@@ -64,15 +94,13 @@ def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
     """
     splices: dict[bytes, bytes] = {}
     light = []
-    for attachment in message.attachments:
+    for attachment in attachments:
         token = stand_in().encode()
         splices[b'"' + base64.b64encode(token) + b'"'] = (
             b'"' + base64.b64encode(attachment.data) + b'"'
         )
         light.append(replace(attachment, data=token))
-    light_message = replace(message, attachments=tuple(light))
-    body = encode_payload(graph_payload(light_message, save_to_sent_items=save_to_sent_items))
-    return splice(body, splices)
+    return tuple(light), splices
 
 
 def payload_size(payload: dict[str, Any]) -> int:

@@ -1,0 +1,91 @@
+"""Look for messages by internetMessageId in Graph mail folders: how a caller finds out whether
+an ambiguous send (or draft creation) went through before doing it again.
+
+Graph has no idempotency key; the message id, and optionally a custom header carrying a key,
+are what identify an earlier attempt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from adapters.idempotency import LookupFailed
+from adapters.retry import Backoff, Outcome
+from adapters.transport import TokenSource, send
+
+_SELECT = "id,internetMessageId,internetMessageHeaders,isDraft"
+
+
+@dataclass(frozen=True)
+class FoundMessage:
+    id: str
+    folder: str  # the well-known folder name it was found in
+    is_draft: bool
+
+
+def odata_string(value: str) -> str:
+    """`value` as an OData string literal: quoted, each `'` doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def find_messages(
+    client: httpx.Client,
+    base_url: str,
+    tokens: TokenSource,
+    backoff: Backoff,
+    internet_message_id: str,
+    folders: tuple[str, ...] = ("sentitems", "drafts"),
+    idempotency_header: tuple[str, str] | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[FoundMessage]:
+    """Messages with this internetMessageId (`<left@right>`) in `folders`, in that order; when
+    `idempotency_header` (name, value) is given, only those carrying that header value.
+
+    Raises LookupFailed when a folder could not be searched: that is not "not found".
+    """
+    found: list[FoundMessage] = []
+    params = {
+        "$filter": f"internetMessageId eq {odata_string(internet_message_id)}",
+        "$select": _SELECT,
+    }
+    for folder in folders:
+        url = f"{base_url.rstrip('/')}/v1.0/me/mailFolders/{folder}/messages"
+        request = _listing(client, url, params)
+        attempted = send(client, "outlook", request, tokens, backoff, sleep=sleep)
+        if attempted.outcome is not Outcome.SENT or attempted.body is None:
+            raise LookupFailed(
+                f"looking in {folder} failed: {attempted.outcome} "
+                f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
+            )
+        for item in attempted.body.get("value") or []:
+            if _matches(item, internet_message_id, idempotency_header):
+                found.append(FoundMessage(item["id"], folder, bool(item.get("isDraft"))))
+    return found
+
+
+def _listing(
+    client: httpx.Client, url: str, params: dict[str, str]
+) -> Callable[[str], httpx.Request]:
+    def build(token: str) -> httpx.Request:
+        return client.build_request(
+            "GET", url, params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    return build
+
+
+def _matches(item: dict, internet_message_id: str, header: tuple[str, str] | None) -> bool:
+    if item.get("internetMessageId") != internet_message_id:
+        return False
+    if header is None:
+        return True
+    name, value = header
+    return any(
+        h.get("name", "").lower() == name.lower() and h.get("value") == value
+        for h in item.get("internetMessageHeaders") or []
+    )
