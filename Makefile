@@ -57,7 +57,7 @@ drill: venv tools ## Run every drill on both providers (relayops drill all); rep
 	$(BIN)/relayops drill all --report-dir .drill/report
 
 bench: venv tools ## Run every benchmark (bench/*.py); fails if one misses its target
-	@status=0; for bench in render drill gate controller build sends; do \
+	@status=0; for bench in render drill gate controller build sends upload; do \
 		echo "==> bench/$$bench.py"; $(BIN)/python bench/$$bench.py || status=1; \
 	done; exit $$status
 

@@ -14,21 +14,34 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 import httpx
 
 from adapters.digest import message_digest
 from adapters.errors import ErrorCode, SendError, StructuredError, error, new_correlation_id
-from adapters.graph import SEND_MAIL_LIMIT_BYTES, graph_body
+from adapters.gmail_lookup import find_by_message_id
+from adapters.gmail_upload import GMAIL_UPLOAD_LIMIT, send_resumable
+from adapters.graph import SEND_MAIL_LIMIT_BYTES, graph_body, graph_body_size, internet_message_id
+from adapters.graph_lookup import find_messages
+from adapters.idempotency import (
+    HEADER,
+    LookupFailed,
+    LookupPolicy,
+    derived_key,
+    key_of,
+    with_key,
+)
 from adapters.internal_only import blocked_by
 from adapters.message import Message
 from adapters.mime import mime_bytes
+from adapters.outlook_upload import delete_draft, send_large
 from adapters.params import validate_params
 from adapters.retry import Backoff, Outcome
 from adapters.sanitize import MissingInlineImage, sanitize
 from adapters.telemetry import AdapterMetrics, adapter_metrics
-from adapters.transport import Attempted, TokenSource, send
+from adapters.transport import Attempted, TokenError, TokenSource, send
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 
@@ -37,9 +50,22 @@ GRAPH_API = "https://graph.microsoft.com"
 # The JSON endpoint fails somewhere between 1 and 6.5 MB of `raw`; above 1 MB the message
 # goes to the media upload endpoint (up to 35 MB) as plain RFC 5322 bytes.
 GMAIL_JSON_LIMIT = 1_000_000
+# Google's guidance: simple (media) uploads for files up to 5 MB, resumable uploads above.
+GMAIL_MEDIA_LIMIT = 5 * 1024 * 1024
 MESSAGE_ID_DOMAIN = "relay.invalid"  # when no sender address gives one (RFC 2606 name)
 _BUILD_ROLE = {"gmail": "mime_build", "outlook": "graph_payload_build"}
 DEFAULT_BACKOFF = Backoff()
+DEFAULT_LOOKUP = LookupPolicy()
+
+
+class Route(StrEnum):
+    """How a built message goes out."""
+
+    GMAIL_JSON = "gmail_json"  # users.messages.send with `raw`
+    GMAIL_MEDIA = "gmail_media"  # upload endpoint, uploadType=media
+    GMAIL_RESUMABLE = "gmail_resumable"  # upload endpoint, uploadType=resumable
+    SEND_MAIL = "send_mail"  # Graph sendMail, the whole message in one JSON body
+    UPLOAD_SESSION = "upload_session"  # Graph draft, upload sessions, send
 
 
 class Gate(Protocol):
@@ -48,8 +74,10 @@ class Gate(Protocol):
 
 @dataclass(frozen=True)
 class Built:
-    message: Message
-    body: bytes
+    message: Message  # as sent: sanitized, carrying its idempotency key
+    digest: str  # of the message as the caller gave it, before the key was added
+    route: Route
+    body: bytes  # empty on the upload-session route, which sends the message in parts
     content_type: str
     path: str
     warnings: tuple[str, ...]
@@ -63,6 +91,8 @@ class SendResult:
     provider_id: str | None = None  # Gmail's message id; Graph returns none
     attempts: int = 0
     error: StructuredError | None = None
+    idempotency_key: str | None = None
+    deduplicated: bool = False  # found already sent after an ambiguous outcome: not resent
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,7 @@ class SendAdapter:
         client: httpx.Client | None = None,
         metrics: AdapterMetrics | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
+        lookup: LookupPolicy = DEFAULT_LOOKUP,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -102,6 +133,7 @@ class SendAdapter:
         self.client = client or httpx.Client(timeout=timeout)
         self.metrics = metrics or adapter_metrics(specs, self.spec)
         self.backoff = backoff
+        self.lookup = lookup
         self.sleep = sleep
 
     # -- building --------------------------------------------------------------------------
@@ -171,47 +203,87 @@ class SendAdapter:
         return replace(message, html=clean.html, attachments=attachments), notes
 
     def _build(self, message: Message, notes: list[str], metrics: AdapterMetrics | None) -> Built:
+        """The message keyed (the caller's idempotency key or a derived one) and built for the
+        route its size calls for; TOO_LARGE before any network call when no route takes it."""
         started = time.perf_counter()
+        digest = message_digest(message)
+        message = with_key(message, key_of(message) or derived_key(digest), _domain(message))
         if self.spec.name == "gmail":
-            body = mime_bytes(message, domain=_domain(message))
-            if len(body) * 4 // 3 > GMAIL_JSON_LIMIT:
-                built = Built(
-                    message,
-                    body,
-                    "message/rfc822",
-                    "/upload/gmail/v1/users/me/messages/send?uploadType=media",
-                    (*notes, "sent through the media upload endpoint (over the JSON limit)"),
-                )
-            else:
-                raw = base64.urlsafe_b64encode(body).decode("ascii")
-                built = Built(
-                    message,
-                    encode_json({"raw": raw}),
-                    "application/json",
-                    "/gmail/v1/users/me/messages/send",
-                    tuple(notes),
-                )
+            built = self._build_gmail(message, digest, notes)
         else:
-            body = graph_body(message, save_to_sent_items=self.spec.send.save_to_sent_items)
-            built = Built(
+            built = self._build_outlook(message, digest, notes)
+        if metrics is not None:
+            metrics.observe(_BUILD_ROLE[self.spec.name], time.perf_counter() - started)
+        return built
+
+    def _build_gmail(self, message: Message, digest: str, notes: list[str]) -> Built:
+        body = mime_bytes(message, domain=_domain(message))
+        upload = "/upload/gmail/v1/users/me/messages/send"
+        if len(body) > GMAIL_UPLOAD_LIMIT:
+            raise SendError(
+                error(
+                    ErrorCode.TOO_LARGE,
+                    f"the message is {len(body)} bytes as MIME, over Gmail's "
+                    f"{GMAIL_UPLOAD_LIMIT}-byte upload limit",
+                    field="attachments",
+                )
+            )
+        if len(body) > GMAIL_MEDIA_LIMIT:
+            note = "sent through a resumable upload (over the simple-upload size)"
+            return Built(
                 message,
+                digest,
+                Route.GMAIL_RESUMABLE,
+                body,
+                "message/rfc822",
+                f"{upload}?uploadType=resumable",
+                (*notes, note),
+            )
+        if len(body) * 4 // 3 > GMAIL_JSON_LIMIT:
+            note = "sent through the media upload endpoint (over the JSON limit)"
+            return Built(
+                message,
+                digest,
+                Route.GMAIL_MEDIA,
+                body,
+                "message/rfc822",
+                f"{upload}?uploadType=media",
+                (*notes, note),
+            )
+        raw = base64.urlsafe_b64encode(body).decode("ascii")
+        return Built(
+            message,
+            digest,
+            Route.GMAIL_JSON,
+            encode_json({"raw": raw}),
+            "application/json",
+            "/gmail/v1/users/me/messages/send",
+            tuple(notes),
+        )
+
+    def _build_outlook(self, message: Message, digest: str, notes: list[str]) -> Built:
+        save = self.spec.send.save_to_sent_items
+        if graph_body_size(message, save_to_sent_items=save) <= SEND_MAIL_LIMIT_BYTES:
+            body = graph_body(message, save_to_sent_items=save)
+            return Built(
+                message,
+                digest,
+                Route.SEND_MAIL,
                 body,
                 "application/json",
                 "/v1.0/me/sendMail",
                 tuple(notes),
             )
-        if metrics is not None:
-            metrics.observe(_BUILD_ROLE[self.spec.name], time.perf_counter() - started)
-        if self.spec.name == "outlook" and len(built.body) > SEND_MAIL_LIMIT_BYTES:
-            raise SendError(
-                error(
-                    ErrorCode.TOO_LARGE,
-                    f"the Graph sendMail request would be {len(built.body)} bytes, over its "
-                    f"{SEND_MAIL_LIMIT_BYTES}-byte limit",
-                    field="attachments",
-                )
-            )
-        return built
+        note = "sent as a draft with upload sessions (over sendMail's 4 MB request limit)"
+        return Built(
+            message,
+            digest,
+            Route.UPLOAD_SESSION,
+            b"",
+            "application/json",
+            "/v1.0/me/messages",
+            (*notes, note),
+        )
 
     # -- the two actions ---------------------------------------------------------------------
     def preview(
@@ -233,15 +305,17 @@ class SendAdapter:
             "html": message.html is not None,
             "attachments": [a.filename for a in message.files],
             "inline": [a.content_id for a in message.inline],
-            "payload_bytes": len(built.body),
+            "payload_bytes": len(built.body) or sum(len(a.data) for a in message.attachments),
+            "route": str(built.route),
             "endpoint": built.path,
         }
-        return Preview(True, summary, built.warnings, message_digest(message))
+        return Preview(True, summary, built.warnings, built.digest)
 
     def execute(self, action: str, params: dict, workspace_id: str, actor_id: str) -> SendResult:
         started = time.perf_counter()
         correlation_id = new_correlation_id()
         status = "rejected"
+        built = None
         try:
             if not self.gate.allows(workspace_id, actor_id):
                 raise SendError(
@@ -255,11 +329,16 @@ class SendAdapter:
             prepared = self._prepare(action, params, correlation_id, self.metrics)
             built = self._build(*prepared, self.metrics)
             status = "error"
-            attempted = self._send(built)
-            result = self._result(attempted, built, correlation_id)
+            try:
+                delivered = self._deliver(built, caller_key=HEADER in prepared[0].headers)
+            except TokenError as exc:
+                raise SendError(_token_error(exc)) from exc
+            result = self._result(delivered, built, correlation_id)
         except SendError as exc:
-            result = SendResult(False, correlation_id, error=_with_id(exc.error, correlation_id))
-        if result.ok:
+            key = key_of(built.message) if built else None
+            failure = _with_id(exc.error, correlation_id)
+            result = SendResult(False, correlation_id, error=failure, idempotency_key=key)
+        if result.ok and built is not None:
             status = "success"
             for attachment in built.message.attachments:
                 disposition = "inline" if attachment.inline else "attachment"
@@ -276,8 +355,62 @@ class SendAdapter:
         self.metrics.observe(Role.LATENCY, time.perf_counter() - started, status=status)
         return result
 
+    def count_refresh(self, result: str) -> None:
+        """OAuth refresh outcome ("success" or "failure") under the catalog's counter; pass as
+        the token manager's on_refresh."""
+        self.metrics.count("oauth_refresh", result=result)
+
     # -- the network -------------------------------------------------------------------------
+    def _deliver(self, built: Built, *, caller_key: bool) -> Delivered:
+        """Send once, and after an ambiguous outcome look for the message before any resend.
+
+        A caller's own key may have been sent by an earlier call: it is looked up once first.
+        A look-up that fails leaves the outcome ambiguous: nothing is sent again.
+        """
+        can_look_up = self._can_look_up(built)
+        try:
+            if caller_key and can_look_up and (found := self._look_up(built, waits=())):
+                return Delivered(Attempted(Outcome.SENT, 0), found, deduplicated=True)
+        except LookupFailed:
+            pass  # no proof either way; the first send goes ahead as without a key
+        attempted = self._send(built)
+        resends = 0
+        while attempted.outcome is Outcome.AMBIGUOUS and can_look_up:
+            try:
+                found = self._look_up(built, waits=self.lookup.waits)
+            except LookupFailed as exc:
+                detail = f"{attempted.detail}; the look-up for it failed: {exc}"
+                return Delivered(replace(attempted, detail=detail), None, deduplicated=False)
+            if found:
+                return Delivered(replace(attempted, outcome=Outcome.SENT), found, True)
+            if resends >= self.lookup.max_resends:
+                break
+            resends += 1
+            attempted = self._send(built)
+        return Delivered(attempted, None, deduplicated=False)
+
     def _send(self, built: Built) -> Attempted:
+        if built.route is Route.GMAIL_RESUMABLE:
+            return send_resumable(
+                self.client,
+                self.base_url,
+                built.body,
+                self.tokens,
+                backoff=self.backoff,
+                sleep=self.sleep,
+            )
+        if built.route is Route.UPLOAD_SESSION:
+            return send_large(
+                self.client,
+                self.base_url,
+                built.message,
+                self.tokens,
+                save_to_sent_items=self.spec.send.save_to_sent_items,
+                backoff=self.backoff,
+                sleep=self.sleep,
+                on_event=self._upload_event,
+            )
+
         def request(token: str) -> httpx.Request:
             return self.client.build_request(
                 "POST",
@@ -290,13 +423,98 @@ class SendAdapter:
             self.client, self.spec.name, request, self.tokens, self.backoff, sleep=self.sleep
         )
 
-    def _result(self, attempted: Attempted, built: Built, correlation_id: str) -> SendResult:
-        digest = message_digest(built.message)
+    def _upload_event(self, event: str, amount: int) -> None:
+        if event == "bytes":
+            self.metrics.count("upload_bytes", amount)
+        else:
+            self.metrics.count("upload_sessions", amount, result=event)
+
+    def _can_look_up(self, built: Built) -> bool:
+        """Gmail finds any sent message; Graph only the copy kept in Sent Items."""
+        return self.spec.name == "gmail" or self.spec.send.save_to_sent_items
+
+    def _look_up(self, built: Built, *, waits: tuple[float, ...]) -> str | None:
+        """The provider id of an already sent copy of this message, looking again after each
+        wait; None when every look found none. Raises LookupFailed."""
+        message_id = built.message.message_id or ""
+        for wait in (0.0, *waits):
+            if wait:
+                self.sleep(wait)
+            found = self._find(message_id, key_of(built.message))
+            if found:
+                return found
+        self._discard_unsent_drafts(built)
+        return None
+
+    def _find(self, message_id: str, key: str | None) -> str | None:
+        if self.spec.name == "gmail":
+            ids = find_by_message_id(
+                self.client,
+                self.base_url,
+                self.tokens,
+                self.backoff,
+                f"<{message_id}>",
+                sleep=self.sleep,
+            )
+            return ids[0] if ids else None
+        messages = find_messages(
+            self.client,
+            self.base_url,
+            self.tokens,
+            self.backoff,
+            internet_message_id(message_id),
+            folders=("sentitems",),
+            idempotency_header=(HEADER, key) if key else None,
+            sleep=self.sleep,
+        )
+        return messages[0].id if messages else None
+
+    def _discard_unsent_drafts(self, built: Built) -> None:
+        """A draft whose send was ambiguous and that never reached Sent Items was not sent:
+        delete it before a resend builds a new one (best effort; a leftover draft sends
+        nothing)."""
+        if built.route is not Route.UPLOAD_SESSION:
+            return
+        key = key_of(built.message)
+        drafts = find_messages(
+            self.client,
+            self.base_url,
+            self.tokens,
+            self.backoff,
+            internet_message_id(built.message.message_id or ""),
+            folders=("drafts",),
+            idempotency_header=(HEADER, key) if key else None,
+            sleep=self.sleep,
+        )
+        for draft in drafts:
+            delete_draft(
+                self.client, self.base_url, self.tokens, self.backoff, draft.id, sleep=self.sleep
+            )
+
+    def _result(self, delivered: Delivered, built: Built, correlation_id: str) -> SendResult:
+        attempted, key = delivered.attempted, key_of(built.message)
         if attempted.outcome is Outcome.SENT:
-            provider_id = (attempted.body or {}).get("id")
-            return SendResult(True, correlation_id, digest, provider_id, attempted.attempts)
+            provider_id = delivered.found or (attempted.body or {}).get("id")
+            return SendResult(
+                True,
+                correlation_id,
+                built.digest,
+                provider_id,
+                attempted.attempts,
+                idempotency_key=key,
+                deduplicated=delivered.deduplicated,
+            )
         failure = provider_error(attempted, correlation_id)
-        return SendResult(False, correlation_id, digest, None, attempted.attempts, failure)
+        return SendResult(
+            False, correlation_id, built.digest, None, attempted.attempts, failure, key
+        )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    attempted: Attempted
+    found: str | None  # provider id of a copy found by look-up
+    deduplicated: bool
 
 
 def encode_json(value: dict) -> bytes:
@@ -305,6 +523,11 @@ def encode_json(value: dict) -> bytes:
 
 def _domain(message: Message) -> str:
     return message.sender.rpartition("@")[2] if "@" in message.sender else MESSAGE_ID_DOMAIN
+
+
+def _token_error(exc: TokenError) -> StructuredError:
+    code = ErrorCode.AUTH_RECONNECT_REQUIRED if exc.reconnect else ErrorCode.PROVIDER_UNAVAILABLE
+    return error(code, f"no access token: {exc}")
 
 
 def _with_id(failure: StructuredError, correlation_id: str) -> StructuredError:

@@ -77,7 +77,7 @@ def build_mime(
             msg[name] = ", ".join(addresses)
     msg["Subject"] = message.subject
     msg["Date"] = _date(now)
-    msg["Message-ID"] = _message_id(message, domain)
+    msg["Message-ID"] = message_id_header(message, domain)
     msg["MIME-Version"] = "1.0"
     for name, value in message.headers.items():
         check_header(name, value)
@@ -169,8 +169,9 @@ def _date(now: datetime | None) -> str:
     return format_datetime(when)
 
 
-def _message_id(message: Message, domain: str | None) -> str:
-    """`<message_id@domain>`, `<message_id>` when it already has a domain, else a fresh one."""
+def message_id_header(message: Message, domain: str | None) -> str:
+    """The Message-ID header value: `<message_id@domain>`, `<message_id>` when it already has a
+    domain, else a fresh one."""
     _, at, sender_domain = parseaddr(message.sender)[1].rpartition("@")
     right = domain or (sender_domain if at else "")
     if not _ID_SIDE.fullmatch(right):

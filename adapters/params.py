@@ -16,7 +16,7 @@ from __future__ import annotations
 import binascii
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapters.errors import ErrorCode, SendError, error
+from adapters.idempotency import HEADER, KEY_PATTERN, KEY_RULE
 from adapters.message import Attachment, Message
 from relayops.spec.errors import format_loc
 from relayops.spec.send import SendPolicy, normalize_address
@@ -181,6 +182,7 @@ class SendParams(_Params):
     html: StrictStr | None = None
     attachments: tuple[FileParams, ...] = ()
     inline: tuple[InlineParams, ...] = ()
+    idempotency_key: StrictStr | None = None  # the same for every retry of one send
 
     @field_validator("to")
     @classmethod
@@ -197,6 +199,13 @@ class SendParams(_Params):
         limit = _policy(info).max_subject_chars
         if len(value) > limit:
             raise ValueError(f"{len(value)} characters; at most {limit} are allowed")
+        return value
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not KEY_PATTERN.fullmatch(value):
+            raise ValueError(f"must be {KEY_RULE}")
         return value
 
 
@@ -306,7 +315,7 @@ def _to_message(params: SendParams, sender: str) -> Message:
         )
         for a in params.inline
     )
-    return Message(
+    message = Message(
         sender=sender,
         to=params.to,
         cc=params.cc,
@@ -316,6 +325,9 @@ def _to_message(params: SendParams, sender: str) -> Message:
         html=params.html,
         attachments=files + images,
     )
+    if params.idempotency_key is None:
+        return message
+    return replace(message, headers={HEADER: params.idempotency_key})
 
 
 def validate_params(
