@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from relayops.stack.commands import alertmanager
-from relayops.stack.daemons import DaemonExited, free_port, start, stop
+from relayops.stack.commands import redis as redis_launch
+from relayops.stack.daemons import DaemonExited, Running, free_port, start, stop
 
-__all__ = ["ALERTMANAGER", "free_port", "require_binary", "run_alertmanager"]
+__all__ = ["ALERTMANAGER", "free_port", "require_binary", "run_alertmanager", "run_redis"]
 
 ALERTMANAGER = "prometheus-alertmanager"
 
@@ -47,6 +48,29 @@ def run_alertmanager(
             continue
         try:
             yield base
+        finally:
+            stop(running)
+        return
+
+
+@contextmanager
+def run_redis(folder: Path, attempts: int = 3) -> Iterator[tuple[str, Running]]:
+    """redis-server on a free loopback port, its data and log in `folder`; yields its URL and
+    the started process. A port taken between choosing and binding it is tried again."""
+    binary = require_binary("redis-server", "redis-server")
+    data = folder / "redis-data"
+    data.mkdir(exist_ok=True)
+    launch = redis_launch(binary, data)
+    for attempt in range(attempts):
+        argv, ready, url = launch(free_port())
+        try:
+            running = start("redis-server", argv, folder / "redis.log", ready)
+        except DaemonExited:
+            if attempt == attempts - 1:
+                raise
+            continue
+        try:
+            yield url, running
         finally:
             stop(running)
         return

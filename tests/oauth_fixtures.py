@@ -15,9 +15,7 @@ from oauth.cipher import TokenCipher
 from oauth.providers import ClientCredentials, TokenEndpoint, google, microsoft
 from oauth.sqlite_store import SqliteTokenStore
 from oauth.store import Credential, Provider
-from relayops.stack.commands import redis as redis_launch
-from relayops.stack.daemons import DaemonExited, free_port, start, stop
-from tests.daemons import require_binary
+from tests.daemons import run_redis
 
 
 def new_key() -> bytes:
@@ -27,24 +25,8 @@ def new_key() -> bytes:
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """redis-server on a free loopback port for the module; yields its URL."""
-    binary = require_binary("redis-server", "redis-server")
-    folder = tmp_path_factory.mktemp("redis")
-    data = folder / "data"
-    data.mkdir()
-    launch = redis_launch(binary, data)
-    for attempt in range(3):
-        argv, ready, url = launch(free_port())
-        try:
-            running = start("redis-server", argv, folder / "redis.log", ready)
-        except DaemonExited:
-            if attempt == 2:
-                raise
-            continue
-        try:
-            yield url
-        finally:
-            stop(running)
-        return
+    with run_redis(tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url
 
 
 @pytest.fixture

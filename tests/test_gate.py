@@ -22,9 +22,8 @@ from controller.gate import Gate, KeyReader
 from controller.keys import RolloutKeys
 from relayops.spec import SpecSet, load_specs
 from relayops.spec.metrics import Role
-from relayops.stack.commands import redis as redis_launch
-from relayops.stack.daemons import DaemonExited, Running, free_port, start, stop
-from tests.daemons import require_binary
+from relayops.stack.daemons import Running, stop
+from tests.daemons import run_redis
 from tests.specs_util import SPECS
 
 VECTORS = Path(__file__).parent / "data" / "gate_vectors.json"
@@ -317,23 +316,8 @@ def test_unit_from_the_spec(specs: SpecSet, provider: str, unit: str) -> None:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[tuple[str, Running]]:
     """redis-server on a free loopback port; yields its URL and the started process."""
-    binary = require_binary("redis-server", "redis-server")
-    data = tmp_path / "redis-data"
-    data.mkdir()
-    launch = redis_launch(binary, data)
-    for attempt in range(3):
-        argv, ready, url = launch(free_port())
-        try:
-            running = start("redis-server", argv, tmp_path / "redis.log", ready)
-        except DaemonExited:
-            if attempt == 2:
-                raise
-            continue
-        try:
-            yield url, running
-        finally:
-            stop(running)
-        return
+    with run_redis(tmp_path) as started:
+        yield started
 
 
 def test_against_real_redis(specs: SpecSet, redis_server: tuple[str, Running]) -> None:
