@@ -1,0 +1,161 @@
+"""The send adapter with stored OAuth credentials: a real redis-server, the SQLite token store,
+the fake token endpoint and the fake Graph, all on loopback. Expired tokens are refreshed
+before the send, a revoked grant is a structured reconnect error, refreshes are counted."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from adapters.adapter import SendAdapter
+from adapters.errors import ErrorCode
+from adapters.fakes import FakeGraph
+from adapters.fakes.token_endpoint import FakeTokenEndpoint
+from adapters.retry import Backoff
+from oauth.refresh import CredentialTokens, TokenManager
+from oauth.sqlite_store import SqliteTokenStore
+from relayops.spec import SpecSet, load_specs
+from tests.oauth_fixtures import (  # noqa: F401  (fixtures)
+    cipher,
+    credential,
+    endpoints,
+    fake_endpoint,
+    redis_client,
+    redis_url,
+    sqlite_store,
+)
+from tests.specs_util import SPECS
+
+PARAMS = {"to": ["ana@customer.example"], "subject": "Report", "text": "Attached."}
+
+
+class IssuedTokens:
+    """The fake Graph's set of valid tokens: exactly those the fake endpoint issued."""
+
+    def __init__(self, endpoint: FakeTokenEndpoint):
+        self.endpoint = endpoint
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.endpoint.issued_access_tokens
+
+
+class OpenGate:
+    def allows(self, workspace_id: str, actor_id: str) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def specs() -> SpecSet:
+    return load_specs(SPECS)
+
+
+@pytest.fixture
+def graph(fake_endpoint: FakeTokenEndpoint) -> Iterator[FakeGraph]:  # noqa: F811
+    with FakeGraph() as server:
+        server.tokens = IssuedTokens(fake_endpoint)  # type: ignore[assignment]
+        yield server
+
+
+def outlook_adapter(
+    specs: SpecSet,
+    graph: FakeGraph,
+    store: SqliteTokenStore,
+    endpoint: FakeTokenEndpoint,
+    client: redis.Redis,
+) -> SendAdapter:
+    adapter = SendAdapter(
+        specs,
+        "outlook",
+        OpenGate(),
+        CredentialTokens(TokenManager(store, endpoints(endpoint), client), "mailbox-1"),
+        base_url=graph.url,
+        client=httpx.Client(timeout=5),
+        backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
+    )
+    adapter.tokens.manager.on_refresh = adapter.count_refresh
+    return adapter
+
+
+def refreshes(adapter: SendAdapter, result: str) -> float:
+    labels = {"provider": "microsoft", "action": "outlook.send", "result": result}
+    return adapter.metrics.registry.get_sample_value("oauth_refresh_total", labels) or 0.0
+
+
+def test_an_expired_token_is_refreshed_before_the_send_and_counted(
+    specs,
+    graph,
+    sqlite_store,
+    fake_endpoint,
+    redis_client,  # noqa: F811
+):
+    refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
+    sqlite_store.put(credential(refresh_token=refresh, expires_in=-60))
+    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    result = send.execute("outlook.send", PARAMS, "ws", "actor")
+    assert result.ok, result.error
+    assert fake_endpoint.token_calls == 1 and graph.delivery_count == 1
+    sent_with = graph.requests[-1].headers["authorization"]
+    assert sent_with == f"Bearer {fake_endpoint.issued_access_tokens[0]}"
+    assert refreshes(send, "success") == 1 and refreshes(send, "failure") == 0
+    stored = sqlite_store.get("mailbox-1")
+    assert stored.refresh_token != refresh  # Microsoft rotated it; the new one is kept
+
+
+def test_a_revoked_grant_is_a_reconnect_error_and_nothing_is_sent(
+    specs,
+    graph,
+    sqlite_store,
+    fake_endpoint,
+    redis_client,  # noqa: F811
+):
+    refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
+    fake_endpoint.revoke(refresh)
+    sqlite_store.put(credential(refresh_token=refresh, expires_in=-60))
+    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    result = send.execute("outlook.send", PARAMS, "ws", "actor")
+    assert not result.ok
+    assert result.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
+    assert "relayops oauth setup microsoft" in result.error.message
+    assert not result.error.retriable
+    assert graph.requests == [] and refreshes(send, "failure") == 1
+
+
+def test_a_provider_401_refreshes_once_then_sends(
+    specs,
+    graph,
+    sqlite_store,
+    fake_endpoint,
+    redis_client,  # noqa: F811
+):
+    """The stored token looks fresh but the provider refuses it (revoked early)."""
+    refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
+    sqlite_store.put(credential(refresh_token=refresh, access_token="revoked", expires_in=3600))
+    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    attachment = base64.b64encode(b"%PDF-1.4 report").decode()
+    params = {
+        **PARAMS,
+        "attachments": [
+            {"data": attachment, "filename": "r.pdf", "content_type": "application/pdf"}
+        ],
+    }
+    result = send.execute("outlook.send", params, "ws", "actor")
+    assert result.ok, result.error
+    assert [r.status for r in graph.requests] == [401, 202]
+    assert fake_endpoint.token_calls == 1 and graph.delivery_count == 1
+
+
+def test_a_missing_credential_is_a_reconnect_error(
+    specs,
+    graph,
+    sqlite_store,
+    fake_endpoint,
+    redis_client,  # noqa: F811
+):
+    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    result = send.execute("outlook.send", PARAMS, "ws", "actor")
+    assert result.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
+    assert "mailbox-1" in result.error.message and graph.requests == []
