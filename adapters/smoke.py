@@ -1,6 +1,7 @@
-"""`relayops send gmail|outlook --to ADDR [--full-test] [--dry-run]`: the smoke test before a
-rollout. It sends one message through the real adapter to the provider's API, or to a fake
-server with `--base-url`, with the access token from the environment.
+"""`relayops send gmail|outlook --to ADDR [--full-test] [--dry-run] [--credential ID]`: the
+smoke test before a rollout. It sends one message through the real adapter to the provider's
+API, or to a fake server with `--base-url`, with the access token from the environment, or with
+`--credential` a credential stored by `relayops oauth setup`, refreshed as the product's are.
 
 The rollout gate is not asked: a smoke test must reach the provider whatever the percentage.
 Exit codes: 0 sent (or previewed), 1 the send failed (the structured error is printed), 2 bad
@@ -17,15 +18,25 @@ import sys
 from pathlib import Path
 
 from adapters.adapter import SendAdapter
+from adapters.transport import TokenSource
+from oauth.keys import KeyConfigError
+from oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError
+from oauth.providers import ConfigError
+from oauth.refresh import CredentialTokens
+from oauth.source import stored_tokens
 from relayops.spec import SpecError, load_specs
 
 TOKEN_ENV = {"gmail": "GMAIL_ACCESS_TOKEN", "outlook": "OUTLOOK_ACCESS_TOKEN"}
+OAUTH_PROVIDER = {"gmail": "google", "outlook": "microsoft"}
 # A 1×1 PNG and a tiny PDF: enough to exercise inline images and attachments.
 PIXEL = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
     "rkJggg=="
 )
 PDF = base64.b64encode(b"%PDF-1.4\n% relayops smoke test\n%%EOF\n").decode()
+
+
+_SETUP_ERRORS = (ConfigError, KeyConfigError, StoreConfigError)
 
 
 class AlwaysOpen:
@@ -72,23 +83,40 @@ def smoke_params(to: str, full: bool) -> dict:
     return params
 
 
+def _tokens(args: argparse.Namespace) -> TokenSource:
+    """The stored credential's tokens with --credential, else the token in the environment
+    (none needed for a dry run)."""
+    if args.credential:
+        return stored_tokens(
+            args.credential,
+            OAUTH_PROVIDER[args.provider],
+            os.environ,
+            store_path=args.store,
+            token_url=args.token_url,
+        )
+    token = os.environ.get(TOKEN_ENV[args.provider])
+    if not token and not args.dry_run:
+        raise ConfigError(
+            f"set {TOKEN_ENV[args.provider]} to an access token for {args.provider}, or use "
+            "--credential ID (or --dry-run)"
+        )
+    return StaticToken(token or "")
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     try:
         specs = load_specs(args.specs)
     except SpecError as exc:
         print(f"relayops send: invalid specs:\n{exc}", file=sys.stderr)
         return 2
-    token = os.environ.get(TOKEN_ENV[args.provider])
-    if not token and not args.dry_run:
-        print(
-            f"relayops send: set {TOKEN_ENV[args.provider]} to an access token for "
-            f"{args.provider} (or use --dry-run)",
-            file=sys.stderr,
-        )
+    try:
+        tokens = _tokens(args)
+    except _SETUP_ERRORS as exc:
+        print(f"relayops send: {exc}", file=sys.stderr)
         return 2
-    adapter = SendAdapter(
-        specs, args.provider, AlwaysOpen(), StaticToken(token or ""), base_url=args.base_url
-    )
+    adapter = SendAdapter(specs, args.provider, AlwaysOpen(), tokens, base_url=args.base_url)
+    if isinstance(tokens, CredentialTokens):
+        tokens.manager.on_refresh = adapter.count_refresh
     params = smoke_params(args.to, args.full_test)
     action = specs.provider(args.provider).action
     if args.dry_run:
@@ -131,5 +159,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     send.add_argument(
         "--base-url", default=None, help="API base URL (default: the provider's real API)"
     )
+    send.add_argument(
+        "--credential", default=None, help="send with this stored OAuth credential (REDIS_URL)"
+    )
+    send.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_SQLITE_PATH,
+        help=f"SQLite token store when DATABASE_URL is unset (default: {DEFAULT_SQLITE_PATH})",
+    )
+    send.add_argument("--token-url", default=None, help="OAuth token endpoint URL override")
     send.add_argument("--specs", type=Path, default=Path("specs"), help="specs folder")
     send.set_defaults(func=cmd_send)

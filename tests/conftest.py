@@ -1,4 +1,5 @@
-"""Fixtures shared by the test suite: the repository root and the Prometheus tools."""
+"""Fixtures shared by the test suite: the repository root, the Prometheus tools, and the
+OAuth fixtures."""
 
 import os
 import shutil
@@ -7,6 +8,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The OAuth fixtures (a real redis-server, the fake token endpoint, token stores) for every
+# module that asks for them by name.
+pytest_plugins = ("tests.oauth_fixtures",)
 
 
 def _installed_tool(name: str) -> str:

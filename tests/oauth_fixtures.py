@@ -18,6 +18,16 @@ from oauth.store import Credential, Provider
 from tests.daemons import run_redis
 
 
+class IssuedTokens:
+    """The fake Graph's set of valid tokens: exactly those the fake endpoint issued."""
+
+    def __init__(self, endpoint: FakeTokenEndpoint):
+        self.endpoint = endpoint
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.endpoint.issued_access_tokens
+
+
 def new_key() -> bytes:
     return Fernet.generate_key()
 

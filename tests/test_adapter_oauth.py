@@ -19,28 +19,10 @@ from adapters.retry import Backoff
 from oauth.refresh import CredentialTokens, TokenManager
 from oauth.sqlite_store import SqliteTokenStore
 from relayops.spec import SpecSet, load_specs
-from tests.oauth_fixtures import (  # noqa: F401  (fixtures)
-    cipher,
-    credential,
-    endpoints,
-    fake_endpoint,
-    redis_client,
-    redis_url,
-    sqlite_store,
-)
+from tests.oauth_fixtures import IssuedTokens, credential, endpoints
 from tests.specs_util import SPECS
 
 PARAMS = {"to": ["ana@customer.example"], "subject": "Report", "text": "Attached."}
-
-
-class IssuedTokens:
-    """The fake Graph's set of valid tokens: exactly those the fake endpoint issued."""
-
-    def __init__(self, endpoint: FakeTokenEndpoint):
-        self.endpoint = endpoint
-
-    def __contains__(self, token: object) -> bool:
-        return token in self.endpoint.issued_access_tokens
 
 
 class OpenGate:
@@ -54,7 +36,7 @@ def specs() -> SpecSet:
 
 
 @pytest.fixture
-def graph(fake_endpoint: FakeTokenEndpoint) -> Iterator[FakeGraph]:  # noqa: F811
+def graph(fake_endpoint: FakeTokenEndpoint) -> Iterator[FakeGraph]:
     with FakeGraph() as server:
         server.tokens = IssuedTokens(fake_endpoint)  # type: ignore[assignment]
         yield server
@@ -90,7 +72,7 @@ def test_an_expired_token_is_refreshed_before_the_send_and_counted(
     graph,
     sqlite_store,
     fake_endpoint,
-    redis_client,  # noqa: F811
+    redis_client,
 ):
     refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
     sqlite_store.put(credential(refresh_token=refresh, expires_in=-60))
@@ -110,7 +92,7 @@ def test_a_revoked_grant_is_a_reconnect_error_and_nothing_is_sent(
     graph,
     sqlite_store,
     fake_endpoint,
-    redis_client,  # noqa: F811
+    redis_client,
 ):
     refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
     fake_endpoint.revoke(refresh)
@@ -129,7 +111,7 @@ def test_a_provider_401_refreshes_once_then_sends(
     graph,
     sqlite_store,
     fake_endpoint,
-    redis_client,  # noqa: F811
+    redis_client,
 ):
     """The stored token looks fresh but the provider refuses it (revoked early)."""
     refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
@@ -153,7 +135,7 @@ def test_a_missing_credential_is_a_reconnect_error(
     graph,
     sqlite_store,
     fake_endpoint,
-    redis_client,  # noqa: F811
+    redis_client,
 ):
     send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
     result = send.execute("outlook.send", PARAMS, "ws", "actor")

@@ -13,7 +13,7 @@ from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from oauth.cipher import TokenCipher
 from oauth.cli import register
 from oauth.sqlite_store import SqliteTokenStore
-from tests.oauth_fixtures import fake_endpoint, new_key  # noqa: F401
+from tests.oauth_fixtures import new_key
 
 
 def run(argv: list[str]) -> int:
@@ -38,7 +38,7 @@ class Browser(io.StringIO):
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, fake_endpoint: FakeTokenEndpoint) -> bytes:  # noqa: F811
+def env(monkeypatch: pytest.MonkeyPatch, fake_endpoint: FakeTokenEndpoint) -> bytes:
     key = new_key()
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("RELAYOPS_TOKEN_KEYS_FILE", raising=False)
@@ -61,7 +61,7 @@ def setup_args(fake: FakeTokenEndpoint, store: Path, provider: str = "microsoft"
 def test_setup_reads_the_redirect_and_stores_the_tokens(
     provider: str,
     env: bytes,
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -87,7 +87,7 @@ def test_setup_reads_the_redirect_and_stores_the_tokens(
 
 def test_setup_in_two_steps_with_redirect_url(
     env: bytes,
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -104,7 +104,7 @@ def test_setup_in_two_steps_with_redirect_url(
 
 def test_setup_refuses_a_redirect_with_another_state(
     env: bytes,
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -121,7 +121,7 @@ def test_setup_refuses_a_redirect_with_another_state(
 
 def test_rotate_key_then_the_new_key_alone_reads_the_store(
     env: bytes,
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -144,7 +144,7 @@ def test_rotate_key_then_the_new_key_alone_reads_the_store(
 
 def test_bad_configuration_exits_2(
     env: bytes,
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -27,15 +27,7 @@ from oauth.refresh import (
 )
 from oauth.sqlite_store import SqliteTokenStore
 from oauth.store import Provider
-from tests.oauth_fixtures import (  # noqa: F401
-    cipher,
-    credential,
-    endpoints,
-    fake_endpoint,
-    redis_client,
-    redis_url,
-    sqlite_store,
-)
+from tests.oauth_fixtures import credential, endpoints
 
 MS_TOKEN_PATH = "/common/oauth2/v2.0/token"
 
@@ -106,8 +98,8 @@ def run_together(count: int, work: Callable[[int], str]) -> list[str]:
 
 def test_twenty_workers_one_refresh(
     tmp_path: Path,
-    cipher: TokenCipher,  # noqa: F811
-    redis_url: str,  # noqa: F811
+    cipher: TokenCipher,
+    redis_url: str,
 ) -> None:
     path = tmp_path / "tokens.sqlite3"
     results = Results()
@@ -136,9 +128,9 @@ def test_twenty_workers_one_refresh(
 
 
 def test_fresh_token_is_served_without_a_refresh(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     seed(sqlite_store, fake_endpoint, expires_in=3600)
     tokens = manager(sqlite_store, fake_endpoint, redis_client)
@@ -149,9 +141,9 @@ def test_fresh_token_is_served_without_a_refresh(
 
 
 def test_proactive_refresh_within_the_skew(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     clock = Clock()
     seed(sqlite_store, fake_endpoint, expires_in=1000, now=clock.now)
@@ -167,9 +159,9 @@ def test_proactive_refresh_within_the_skew(
 
 
 def test_invalid_grant_requires_a_reconnect(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     fake_endpoint.revoke(seed(sqlite_store, fake_endpoint))
     results = Results()
@@ -182,9 +174,9 @@ def test_invalid_grant_requires_a_reconnect(
 
 
 def test_replayed_microsoft_refresh_token_is_invalid_grant(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     """Why single-flight matters: a second refresh with the pre-rotation token fails."""
     old_refresh = seed(sqlite_store, fake_endpoint)
@@ -197,9 +189,9 @@ def test_replayed_microsoft_refresh_token_is_invalid_grant(
 
 
 def test_google_keeps_its_refresh_token(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     refresh = seed(sqlite_store, fake_endpoint, provider="google")
     tokens = manager(sqlite_store, fake_endpoint, redis_client)
@@ -210,8 +202,8 @@ def test_google_keeps_its_refresh_token(
 
 def test_force_refresh_after_a_401_refreshes_once_for_all_callers(
     tmp_path: Path,
-    cipher: TokenCipher,  # noqa: F811
-    redis_url: str,  # noqa: F811
+    cipher: TokenCipher,
+    redis_url: str,
 ) -> None:
     path = tmp_path / "tokens.sqlite3"
     with FakeTokenEndpoint(delay=0.2) as fake:
@@ -235,9 +227,9 @@ def test_force_refresh_after_a_401_refreshes_once_for_all_callers(
 
 
 def test_endpoint_failure_is_transient_and_counted(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     seed(sqlite_store, fake_endpoint)
     fake_endpoint.faults.status(503, path=MS_TOKEN_PATH)
@@ -252,19 +244,19 @@ def test_endpoint_failure_is_transient_and_counted(
 
 
 def test_unknown_credential(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     with pytest.raises(CredentialNotFound, match="relayops oauth setup"):
         manager(sqlite_store, fake_endpoint, redis_client).access_token("nobody")
 
 
 def test_redis_holds_no_plaintext_token(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
-    cipher: TokenCipher,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
+    cipher: TokenCipher,
 ) -> None:
     refreshes = [seed(sqlite_store, fake_endpoint)]
     tokens = manager(sqlite_store, fake_endpoint, redis_client)
@@ -291,9 +283,9 @@ def test_redis_holds_no_plaintext_token(
 
 
 def test_credential_tokens_as_the_adapters_token_source(
-    sqlite_store: SqliteTokenStore,  # noqa: F811
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    redis_client: redis.Redis,  # noqa: F811
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> None:
     """A provider 401 on a revoked access token: one refresh, one retry, sent."""
     seed(sqlite_store, fake_endpoint, expires_in=3600, access_token="revoked-at-provider")

@@ -36,7 +36,6 @@ from oauth.setup import (
     save_pending,
 )
 from oauth.sqlite_store import SqliteTokenStore
-from tests.oauth_fixtures import cipher, fake_endpoint, sqlite_store  # noqa: F401
 
 REDIRECT_URI = "http://localhost:8765/oauth/callback"
 
@@ -123,8 +122,8 @@ def test_microsoft_endpoints_and_scopes() -> None:
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
 def test_code_exchange_stores_the_tokens(
     provider: str,
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    sqlite_store: SqliteTokenStore,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
+    sqlite_store: SqliteTokenStore,
 ) -> None:
     fake = fake_endpoint
     config = (
@@ -144,8 +143,8 @@ def test_code_exchange_stores_the_tokens(
 
 
 def test_a_wrong_state_is_refused(
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    sqlite_store: SqliteTokenStore,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
+    sqlite_store: SqliteTokenStore,
 ) -> None:
     config = microsoft(auth_base_url=fake_endpoint.url)
     mine = begin(config, fake_endpoint.client_id, REDIRECT_URI, "mailbox-1")
@@ -157,8 +156,8 @@ def test_a_wrong_state_is_refused(
 
 
 def test_a_provider_refusal_or_missing_code(
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
-    sqlite_store: SqliteTokenStore,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
+    sqlite_store: SqliteTokenStore,
 ) -> None:
     config = microsoft(auth_base_url=fake_endpoint.url)
     request = begin(config, fake_endpoint.client_id, REDIRECT_URI, "m")
@@ -175,7 +174,7 @@ def test_a_provider_refusal_or_missing_code(
 
 
 def test_the_fake_checks_the_pkce_verifier_and_redirect_uri(
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
 ) -> None:
     config = microsoft(auth_base_url=fake_endpoint.url)
     token = endpoint(fake_endpoint, config)
@@ -195,7 +194,7 @@ def test_the_fake_checks_the_pkce_verifier_and_redirect_uri(
 
 
 def test_the_fake_checks_client_auth_and_injects_faults(
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
 ) -> None:
     config = google(fake_endpoint.url, f"{fake_endpoint.url}/token")
     refresh = fake_endpoint.issue_refresh_token("google")
@@ -213,7 +212,7 @@ def test_the_fake_checks_client_auth_and_injects_faults(
 
 
 def test_the_fake_rotates_microsoft_refresh_tokens(
-    fake_endpoint: FakeTokenEndpoint,  # noqa: F811
+    fake_endpoint: FakeTokenEndpoint,
 ) -> None:
     token = endpoint(fake_endpoint, microsoft(auth_base_url=fake_endpoint.url))
     first = fake_endpoint.issue_refresh_token("microsoft", "scope")
@@ -230,7 +229,7 @@ def test_the_fake_tokens_expire_as_configured() -> None:
         assert token.refresh(fake.issue_refresh_token("microsoft"), "s").expires_in == 5
 
 
-def test_pending_request_survives_encrypted(tmp_path: Path, cipher: TokenCipher) -> None:  # noqa: F811
+def test_pending_request_survives_encrypted(tmp_path: Path, cipher: TokenCipher) -> None:
     request = begin(google(), "client", REDIRECT_URI, "mailbox-1")
     path = tmp_path / "pending" / "mailbox-1.json"
     save_pending(path, cipher, request)

@@ -19,7 +19,7 @@ from oauth.open_store import StoreConfigError, open_store
 from oauth.postgres_store import PostgresTokenStore
 from oauth.sqlite_store import SqliteTokenStore
 from oauth.store import TokenStore
-from tests.oauth_fixtures import cipher, credential, new_key  # noqa: F401
+from tests.oauth_fixtures import credential, new_key
 from tests.postgres import postgres_url  # noqa: F401
 
 RAW = "SELECT credential_id, access_token_enc, refresh_token_enc FROM oauth_credentials"
@@ -55,7 +55,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def store(backend: Backend, cipher: TokenCipher) -> TokenStore:  # noqa: F811
+def store(backend: Backend, cipher: TokenCipher) -> TokenStore:
     return backend.open(cipher)
 
 
@@ -126,7 +126,7 @@ def test_delete_and_ids(store: TokenStore) -> None:
 def test_tokens_are_stored_only_as_ciphertext(
     backend: Backend,
     store: TokenStore,
-    cipher: TokenCipher,  # noqa: F811
+    cipher: TokenCipher,
 ) -> None:
     store.put(credential(access_token="plain-access", refresh_token="plain-refresh"))
     [(credential_id, access, refresh)] = backend.raw()
@@ -136,7 +136,7 @@ def test_tokens_are_stored_only_as_ciphertext(
     assert cipher.decrypt(refresh) == "plain-refresh"
 
 
-def test_schema_creation_is_idempotent(backend: Backend, cipher: TokenCipher) -> None:  # noqa: F811
+def test_schema_creation_is_idempotent(backend: Backend, cipher: TokenCipher) -> None:
     backend.open(cipher).put(credential())
     again = backend.open(cipher)
     assert again.ids() == ["mailbox-1"]
@@ -185,7 +185,7 @@ def test_open_store_uses_sqlite_without_database_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 def test_open_store_uses_postgresql_for_its_urls(
     scheme: str,
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
     tmp_path: Path,
 ) -> None:
     url = postgres_url.replace("postgresql://", f"{scheme}://", 1)

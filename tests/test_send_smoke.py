@@ -9,7 +9,11 @@ import pytest
 from adapters.fakes import FakeGmail, FakeGraph
 from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from adapters.fakes.token_endpoint import FakeTokenEndpoint
+from oauth.cipher import TokenCipher
+from oauth.sqlite_store import SqliteTokenStore
 from relayops.cli import main
+from tests.oauth_fixtures import IssuedTokens, credential, new_key
 from tests.specs_util import SPECS
 
 
@@ -53,3 +57,46 @@ def test_missing_token_and_bad_recipient(monkeypatch, capsys):
     argv = ["send", "gmail", "--to", "not-an-address", "--dry-run", "--specs", str(SPECS)]
     assert main(argv) == 1
     assert json.loads(capsys.readouterr().out)["error"]["field"] == "to[0]"
+
+
+def test_a_stored_credential_is_refreshed_and_used(
+    tmp_path,
+    monkeypatch,
+    capsys,
+    redis_url,
+):
+    """`--credential`: the token store, the refresh lock in Redis, the token endpoint."""
+    keys = new_key().decode()
+    monkeypatch.setenv("RELAYOPS_TOKEN_KEYS", keys)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    store_path = tmp_path / "tokens.sqlite3"
+    with FakeTokenEndpoint() as endpoint, FakeGraph() as graph:
+        monkeypatch.setenv("MICROSOFT_OAUTH_CLIENT_ID", endpoint.client_id)
+        monkeypatch.setenv("MICROSOFT_OAUTH_CLIENT_SECRET", endpoint.client_secret)
+        refresh = endpoint.issue_refresh_token("microsoft", "scope")
+        store = SqliteTokenStore(store_path, TokenCipher([keys]))
+        store.put(credential(refresh_token=refresh, expires_in=-60))
+        graph.tokens = IssuedTokens(endpoint)
+        argv = ["send", "outlook", "--to", "qa@relay.example", "--credential", "mailbox-1"]
+        argv += ["--store", str(store_path), "--base-url", graph.url]
+        argv += ["--token-url", f"{endpoint.url}/common/oauth2/v2.0/token"]
+        assert main([*argv, "--specs", str(SPECS)]) == 0
+        assert endpoint.token_calls == 1 and graph.delivery_count == 1
+    assert json.loads(capsys.readouterr().out)["ok"]
+
+
+def test_a_stored_credential_needs_redis_and_the_right_provider(tmp_path, monkeypatch, capsys):
+    keys = new_key().decode()
+    monkeypatch.setenv("RELAYOPS_TOKEN_KEYS", keys)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    store_path = tmp_path / "tokens.sqlite3"
+    SqliteTokenStore(store_path, TokenCipher([keys])).put(credential())  # a microsoft one
+    argv = ["send", "gmail", "--to", "qa@relay.example", "--credential", "mailbox-1"]
+    argv += ["--store", str(store_path), "--specs", str(SPECS)]
+    assert main(argv) == 2
+    assert "set REDIS_URL" in capsys.readouterr().err
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert main(argv) == 2
+    assert "is a microsoft credential, not google" in capsys.readouterr().err
