@@ -9,9 +9,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The OAuth fixtures (a real redis-server, the fake token endpoint, token stores) for every
-# module that asks for them by name.
-pytest_plugins = ("tests.oauth_fixtures",)
+# The OAuth fixtures (a real redis-server and PostgreSQL, the fake token endpoint, token stores)
+# for every module that asks for them by name.
+pytest_plugins = ("tests.oauth_fixtures", "tests.postgres")
 
 
 def _installed_tool(name: str) -> str:

@@ -20,7 +20,6 @@ from oauth.postgres_store import PostgresTokenStore
 from oauth.sqlite_store import SqliteTokenStore
 from oauth.store import TokenStore
 from tests.oauth_fixtures import credential, new_key
-from tests.postgres import postgres_url  # noqa: F401
 
 RAW = "SELECT credential_id, access_token_enc, refresh_token_enc FROM oauth_credentials"
 OpenStore = Callable[[TokenCipher], TokenStore]
