@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import os
 from collections.abc import Iterator
 
 import httpx
@@ -379,3 +380,22 @@ def test_a_large_gmail_message_goes_to_the_upload_endpoint(specs, gmail):
     assert stored.via == "upload"
     assert send.execute("gmail.send", rich(), "w", "a").ok
     assert gmail.deliveries[-1].via == "json"
+
+
+def test_a_gmail_message_over_the_upload_limit_is_refused_before_any_request(specs, gmail):
+    """A spec may raise the attachment limits; the 35 MiB upload limit still holds, checked on
+    the built message before anything is sent."""
+    send = adapter(specs, "gmail", gmail)
+    raised = send.spec.send.model_copy(
+        update={"max_attachment_bytes": 30 * 2**20, "max_total_bytes": 30 * 2**20}
+    )
+    send.spec = send.spec.model_copy(update={"send": raised})
+    data = base64.b64encode(os.urandom(26 * 2**20)).decode()
+    params = rich(
+        attachments=[{"data": data, "filename": "big.zip", "content_type": "application/zip"}]
+    )
+    result = send.execute("gmail.send", params, "w", "a")
+    assert result.error.error_code is ErrorCode.TOO_LARGE
+    assert result.error.field == "attachments"
+    assert str(36_700_160) in result.error.message  # the limit in bytes, named
+    assert gmail.requests == []
