@@ -18,6 +18,10 @@ from adapters.retry import Backoff, Outcome
 from adapters.transport import TokenSource, send
 
 _SELECT = "id,internetMessageId,internetMessageHeaders,isDraft"
+# With an idempotency header, a folder where the internetMessageId filter finds nothing has its
+# newest messages read for the header as well: the header is what Graph surely keeps on the
+# Sent Items copy, whereas whether it keeps a client-set internetMessageId is not verified here.
+RECENT = 50
 
 
 @dataclass(frozen=True)
@@ -44,28 +48,49 @@ def find_messages(
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[FoundMessage]:
     """Messages with this internetMessageId (`<left@right>`) in `folders`, in that order; when
-    `idempotency_header` (name, value) is given, only those carrying that header value.
+    `idempotency_header` (name, value) is given, only those carrying that header value, or
+    failing any, the folder's RECENT newest messages carrying it.
 
     Raises LookupFailed when a folder could not be searched: that is not "not found".
     """
     found: list[FoundMessage] = []
-    params = {
+    by_id = {
         "$filter": f"internetMessageId eq {odata_string(internet_message_id)}",
         "$select": _SELECT,
     }
     for folder in folders:
-        url = f"{base_url.rstrip('/')}/v1.0/me/mailFolders/{folder}/messages"
-        request = _listing(client, url, params)
-        attempted = send(client, "outlook", request, tokens, backoff, sleep=sleep)
-        if attempted.outcome is not Outcome.SENT or attempted.body is None:
-            raise LookupFailed(
-                f"looking in {folder} failed: {attempted.outcome} "
-                f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
-            )
-        for item in attempted.body.get("value") or []:
-            if _matches(item, internet_message_id, idempotency_header):
-                found.append(FoundMessage(item["id"], folder, bool(item.get("isDraft"))))
+        items = [
+            item
+            for item in _list(client, base_url, tokens, backoff, sleep, folder, by_id)
+            if item.get("internetMessageId") == internet_message_id
+            and (idempotency_header is None or _has_header(item, idempotency_header))
+        ]
+        if not items and idempotency_header is not None:
+            recent = {"$select": _SELECT, "$top": str(RECENT)}
+            listed = _list(client, base_url, tokens, backoff, sleep, folder, recent)
+            items = [item for item in listed if _has_header(item, idempotency_header)]
+        found += [FoundMessage(item["id"], folder, bool(item.get("isDraft"))) for item in items]
     return found
+
+
+def _list(
+    client: httpx.Client,
+    base_url: str,
+    tokens: TokenSource,
+    backoff: Backoff,
+    sleep: Callable[[float], None],
+    folder: str,
+    params: dict[str, str],
+) -> list[dict]:
+    """The `value` of one folder listing; LookupFailed when there is none."""
+    url = f"{base_url.rstrip('/')}/v1.0/me/mailFolders/{folder}/messages"
+    attempted = send(client, "outlook", _listing(client, url, params), tokens, backoff, sleep=sleep)
+    if attempted.outcome is not Outcome.SENT or attempted.body is None:
+        raise LookupFailed(
+            f"looking in {folder} failed: {attempted.outcome} "
+            f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
+        )
+    return [item for item in attempted.body.get("value") or [] if isinstance(item, dict)]
 
 
 def _listing(
@@ -79,11 +104,7 @@ def _listing(
     return build
 
 
-def _matches(item: dict, internet_message_id: str, header: tuple[str, str] | None) -> bool:
-    if item.get("internetMessageId") != internet_message_id:
-        return False
-    if header is None:
-        return True
+def _has_header(item: dict, header: tuple[str, str]) -> bool:
     name, value = header
     return any(
         h.get("name", "").lower() == name.lower() and h.get("value") == value

@@ -19,6 +19,7 @@ from adapters.fakes import FakeGmail, FakeGraph, FaultPlan
 from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from adapters.fakes.gmail import UPLOAD_QUANTUM
 from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from adapters.graph_lookup import find_messages
 from adapters.idempotency import HEADER, LookupPolicy, derived_key
 from adapters.params import validate_params
 from adapters.retry import Backoff
@@ -218,3 +219,37 @@ def test_an_ambiguous_end_of_a_large_upload_delivers_once(specs, servers, faults
     assert copies(server, "large") == 1
     # Gmail's session status answers for the last chunk; Graph's Sent Items for the draft send
     assert result.deduplicated is (provider == "outlook")
+
+
+def test_graph_look_up_falls_back_to_the_header_when_graph_replaced_the_message_id(servers):
+    """Graph may not keep a client-set internetMessageId; the idempotency header still finds
+    the Sent Items copy among the folder's newest messages."""
+    graph = servers["outlook"]
+    payload = {
+        "message": {
+            "subject": "replaced id",
+            "toRecipients": [{"emailAddress": {"address": "ana@customer.example"}}],
+            "internetMessageHeaders": [{"name": HEADER, "value": "k-9"}],
+        }
+    }
+    headers = {"Authorization": f"Bearer {GRAPH_TOKEN}"}
+    assert (
+        httpx.post(f"{graph.url}/v1.0/me/sendMail", json=payload, headers=headers).status_code
+        == 202
+    )
+    with httpx.Client(timeout=5) as client:
+
+        def look(header):
+            return find_messages(
+                client,
+                graph.url,
+                StaticTokens(GRAPH_TOKEN),
+                Backoff(),
+                "<k-9@relay.example>",
+                folders=("sentitems",),
+                idempotency_header=header,
+            )
+
+        [found] = look((HEADER, "k-9"))
+        assert found.folder == "sentitems" and not found.is_draft
+        assert look(None) == [] and look((HEADER, "k-10")) == []
