@@ -86,9 +86,17 @@ def send(
         retry_after = None
         try:
             response = client.send(build(token))
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.ProxyError,
+        ) as exc:
             result = Attempted(Outcome.TRANSIENT, attempt, detail=f"not connected: {exc}")
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            # A request not written in full cannot have been taken by the server.
+            result = Attempted(Outcome.TRANSIENT, attempt, detail=f"not sent in full: {exc!r}")
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
             return Attempted(
                 Outcome.AMBIGUOUS,
                 attempt,
