@@ -16,6 +16,7 @@ from adapters.errors import ErrorCode
 from adapters.fakes import FakeGraph
 from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from adapters.retry import Backoff
+from adapters.smoke import AlwaysOpen
 from oauth.refresh import CredentialTokens, TokenManager
 from oauth.sqlite_store import SqliteTokenStore
 from relayops.spec import SpecSet, load_specs
@@ -23,11 +24,6 @@ from tests.oauth_fixtures import IssuedTokens, credential, endpoints
 from tests.specs_util import SPECS
 
 PARAMS = {"to": ["ana@customer.example"], "subject": "Report", "text": "Attached."}
-
-
-class OpenGate:
-    def allows(self, workspace_id: str, actor_id: str) -> bool:
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +48,7 @@ def outlook_adapter(
     adapter = SendAdapter(
         specs,
         "outlook",
-        OpenGate(),
+        AlwaysOpen(),
         CredentialTokens(TokenManager(store, endpoints(endpoint), client), "mailbox-1"),
         base_url=graph.url,
         client=httpx.Client(timeout=5),

@@ -23,6 +23,7 @@ from adapters.graph_lookup import find_messages
 from adapters.idempotency import HEADER, LookupPolicy, derived_key
 from adapters.params import validate_params
 from adapters.retry import Backoff
+from adapters.smoke import AlwaysOpen, StaticToken
 from relayops.spec import SpecSet, load_specs
 from tests.specs_util import SPECS
 
@@ -30,22 +31,6 @@ SEND_PATH = {"gmail": "/gmail/v1/users/me/messages/send", "outlook": "/v1.0/me/s
 SLOW_SECONDS = 0.6
 CLIENT_TIMEOUT = 0.25
 LOOKUP = LookupPolicy(waits=(0.3, 0.6, 0.6), max_resends=1)
-
-
-class StaticTokens:
-    def __init__(self, token: str):
-        self.value = token
-
-    def token(self) -> str:
-        return self.value
-
-    def refresh(self) -> str:
-        return self.value
-
-
-class OpenGate:
-    def allows(self, workspace_id: str, actor_id: str) -> bool:
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +54,8 @@ def adapter(specs, provider: str, server, *, lookup: LookupPolicy = LOOKUP) -> S
     return SendAdapter(
         specs,
         provider,
-        OpenGate(),
-        StaticTokens(token),
+        AlwaysOpen(),
+        StaticToken(token),
         base_url=server.url,
         client=httpx.Client(timeout=CLIENT_TIMEOUT),
         backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
@@ -243,7 +228,7 @@ def test_graph_look_up_falls_back_to_the_header_when_graph_replaced_the_message_
             return find_messages(
                 client,
                 graph.url,
-                StaticTokens(GRAPH_TOKEN),
+                StaticToken(GRAPH_TOKEN),
                 Backoff(),
                 "<k-9@relay.example>",
                 folders=("sentitems",),
