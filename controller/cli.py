@@ -21,13 +21,18 @@ from controller.cycle import RunOutcome, Sinks, Status, run_cycle
 from controller.manual import set_paused, set_percent
 from controller.measure import prometheus_query
 from controller.state import CorruptState, RolloutStore, StateChanged, parse_percent
+from relayops import env as env_names
 from relayops.spec import SpecError, SpecSet, load_specs
 from relayops.spec.durations import parse_duration
 from relayops.spec.timescale import time_scaled
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_AUDIT_LOG = Path(".relayops/controller-audit.jsonl")
-ENV = {"prometheus": "PROMETHEUS_URL", "redis": "REDIS_URL", "pushgateway": "PUSHGATEWAY_URL"}
+ENV = {
+    "prometheus": env_names.PROMETHEUS_URL,
+    "redis": env_names.REDIS_URL,
+    "pushgateway": env_names.PUSHGATEWAY_URL,
+}
 
 
 class UsageError(RuntimeError):

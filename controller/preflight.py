@@ -23,6 +23,8 @@ import httpx
 import redis
 from redis.connection import parse_url
 
+from relayops import env as env_names
+
 TIMEOUT_SECONDS = 3.0
 PROMETHEUS_SCHEMES = ("http", "https")
 
@@ -67,7 +69,7 @@ def _required(env: Mapping[str, str], name: str) -> str:
 
 
 def prometheus_url(env: Mapping[str, str]) -> str:
-    value = _required(env, "PROMETHEUS_URL")
+    value = _required(env, env_names.PROMETHEUS_URL)
     parts = urlsplit(value)
     try:
         port_ok = parts.port != 0
@@ -75,18 +77,20 @@ def prometheus_url(env: Mapping[str, str]) -> str:
         port_ok = False
     if parts.scheme not in PROMETHEUS_SCHEMES or not parts.hostname or not port_ok:
         raise ConfigError(
-            "PROMETHEUS_URL is malformed: expected http(s)://host[:port][/path], "
+            f"{env_names.PROMETHEUS_URL} is malformed: expected http(s)://host[:port][/path], "
             f"got {redact(value)}"
         )
     return value
 
 
 def redis_url(env: Mapping[str, str]) -> str:
-    value = _required(env, "REDIS_URL")
+    value = _required(env, env_names.REDIS_URL)
     try:
         parse_url(value)
     except ValueError as error:
-        raise ConfigError(f"REDIS_URL is malformed ({error}): {redact(value)}") from error
+        raise ConfigError(
+            f"{env_names.REDIS_URL} is malformed ({error}): {redact(value)}"
+        ) from error
     return value
 
 

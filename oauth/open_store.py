@@ -10,8 +10,9 @@ from oauth.cipher import TokenCipher
 from oauth.postgres_store import PostgresTokenStore
 from oauth.sqlite_store import SqliteTokenStore
 from oauth.store import TokenStore
+from relayops import env as env_names
 
-DATABASE_URL_ENV = "DATABASE_URL"
+DATABASE_URL_ENV = env_names.DATABASE_URL
 DEFAULT_SQLITE_PATH = Path(".relayops/tokens.sqlite3")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 

@@ -15,8 +15,9 @@ import redis
 from oauth.open_store import open_store
 from oauth.providers import ConfigError, TokenEndpoint, client_credentials, provider_config
 from oauth.refresh import CredentialTokens, RefreshResult, TokenManager
+from relayops import env as env_names
 
-REDIS_ENV = "REDIS_URL"
+REDIS_ENV = env_names.REDIS_URL
 
 
 def stored_tokens(

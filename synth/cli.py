@@ -8,13 +8,14 @@ import re
 import sys
 from pathlib import Path
 
+from relayops import env as env_names
 from relayops.spec import SpecError, SpecSet, load_specs
 from relayops.spec.durations import parse_duration
 from synth.driver import Driver, PushError
 from synth.scenarios import NOMINAL_RATE, scenarios
 
 EXIT_OK, EXIT_USAGE = 0, 2
-ENV_URL = "PUSHGATEWAY_URL"
+ENV_URL = env_names.PUSHGATEWAY_URL
 _FRACTIONAL = re.compile(r"(\d+(?:\.\d+)?)(ms|s)?")
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from relayops import env as env_names
 from relayops.drill.observe import ObserveError
 from relayops.report.observation import observe
 from relayops.report.render import write_report
@@ -25,7 +26,8 @@ def cmd_observation(args: argparse.Namespace) -> int:
         return EXIT_BAD
     if not args.prometheus:
         print(
-            "relayops: no Prometheus: pass --prometheus URL or set PROMETHEUS_URL", file=sys.stderr
+            f"relayops: no Prometheus: pass --prometheus URL or set {env_names.PROMETHEUS_URL}",
+            file=sys.stderr,
         )
         return EXIT_BAD
     try:
@@ -69,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     observation.add_argument("--since", required=True, help="window to observe, e.g. 1h or 30m")
     observation.add_argument(
         "--prometheus",
-        default=os.environ.get("PROMETHEUS_URL"),
+        default=os.environ.get(env_names.PROMETHEUS_URL),
         help="Prometheus base URL (default: $PROMETHEUS_URL)",
     )
     observation.add_argument("--specs", type=Path, default=Path("specs"), help="specs folder")

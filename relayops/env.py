@@ -1,0 +1,7 @@
+"""The environment variables naming the services relayops talks to, spelled once for every
+command that reads them."""
+
+PROMETHEUS_URL = "PROMETHEUS_URL"
+PUSHGATEWAY_URL = "PUSHGATEWAY_URL"
+REDIS_URL = "REDIS_URL"
+DATABASE_URL = "DATABASE_URL"  # the OAuth token store, when PostgreSQL
