@@ -52,7 +52,7 @@ def rich_message() -> Message:
         html=html,
         attachments=(*images, report),
         headers={"X-Relay-Idempotency-Key": "bench-0001"},
-        message_id="bench-0001",
+        message_id="bench-0001@relay.example",
     )
 
 
