@@ -1,11 +1,14 @@
-"""Fixtures shared by the test suite: the repository root, the Prometheus tools, and the
-OAuth fixtures."""
+"""Fixtures shared by the test suite: the shipped specs, the repository root, the Prometheus
+tools, and the OAuth fixtures."""
 
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from relayops.spec import SpecSet, load_specs
+from tests.specs_util import SPECS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +24,12 @@ def _installed_tool(name: str) -> str:
             f"{name} not installed and cannot be installed here: run scripts/bootstrap-tools.sh"
         )
     return os.path.abspath(found)
+
+
+@pytest.fixture(scope="module")
+def specs() -> SpecSet:
+    """The shipped specs, loaded once per test module."""
+    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="session")

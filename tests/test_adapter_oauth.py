@@ -19,16 +19,10 @@ from adapters.retry import Backoff
 from adapters.smoke import AlwaysOpen
 from oauth.refresh import CredentialTokens, TokenManager
 from oauth.sqlite_store import SqliteTokenStore
-from relayops.spec import SpecSet, load_specs
+from relayops.spec import SpecSet
 from tests.oauth_fixtures import IssuedTokens, credential, endpoints
-from tests.specs_util import SPECS
 
 PARAMS = {"to": ["ana@customer.example"], "subject": "Report", "text": "Attached."}
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 @pytest.fixture

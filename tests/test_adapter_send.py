@@ -19,8 +19,7 @@ from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from adapters.idempotency import LookupPolicy
 from adapters.retry import Backoff
-from relayops.spec import SpecSet, load_specs
-from tests.specs_util import SPECS
+from relayops.spec import SpecSet
 from tests.test_structured_errors import FIELDS
 
 PNG = base64.b64decode(
@@ -49,11 +48,6 @@ class Gate:
     def allows(self, workspace_id: str, actor_id: str) -> bool:
         self.asked += 1
         return self.open
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.telemetry import adapter_metrics, emitted_keys
-from relayops.spec import load_specs
 from relayops.spec.metrics import Role
-from tests.specs_util import SPECS
 
 REPO = Path(__file__).resolve().parent.parent
 CONTROLLER_ROLES = {
@@ -24,11 +22,6 @@ CONTROLLER_ROLES = {
     Role.CONTROLLER_ERRORS,
 }
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 def referenced_keys(specs, provider: str) -> set[str]:

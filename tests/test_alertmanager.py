@@ -11,7 +11,6 @@ import httpx
 import pytest
 import yaml
 
-from relayops.spec import load_specs
 from rules_gen.alertmanager import (
     alertmanager_readme_section,
     expected_routes,
@@ -24,15 +23,10 @@ from rules_gen.alertmanager.matchers import Matcher, one_of
 from rules_gen.alertmanager.template import TEMPLATE_PATH
 from rules_gen.alertmanager.verify import route_problems
 from tests.daemons import ALERTMANAGER, require_binary, run_alertmanager
-from tests.specs_util import REPO, SPECS
+from tests.specs_util import REPO
 
 DRILL_URL = "http://127.0.0.1:9/drill"
 SECRET_KEYS = {"routing_key", "service_key", "api_url", "url", "password", "token"}
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from controller.measure import prometheus_query
 from controller.policy import Result
 from controller.state import RolloutStore
 from relayops.cli import main
-from relayops.spec import load_specs
 from relayops.spec.timescale import time_scaled
 from relayops.stack import Stack, running_stack
 from rules_gen.output import write_tree
@@ -34,11 +33,6 @@ from tests.specs_util import SPECS
 SCALE = 60
 RATE = 20.0  # production requests/s, pushed ×SCALE
 TICK = 2.0
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="module")

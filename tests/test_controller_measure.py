@@ -15,13 +15,6 @@ import pytest
 from controller.measure import QueryError, measure, prometheus_query, queries
 from controller.policy import Verdict
 from controller.state import CorruptState, format_percent, parse_percent
-from relayops.spec import load_specs
-from tests.specs_util import SPECS
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 def answering(specs, **values):

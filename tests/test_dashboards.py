@@ -15,16 +15,11 @@ from dashboards.promql import bare_counters, series_names, substitute
 from relayops.spec import SpecSet, load_specs
 from relayops.spec.links import DASHBOARDS, dashboard_uid
 from rules_gen.alerts import alert_defs
-from tests.specs_util import REPO, SPECS, copy_specs, edit_yaml
+from tests.specs_util import REPO, copy_specs, edit_yaml
 
 OVERVIEW = "grafana/relay-overview.json"
 CONTROLLER = "grafana/relay-controller.json"
 SLO = "grafana/relay-slo.json"
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,9 @@ import pytest
 from relayops.cli import main
 from relayops.drill.plan import drill_pipeline, plan_drill
 from relayops.drill.run import Phases
-from relayops.spec import load_specs
 from rules_gen.render import render_time_scaled
 from synth.scenarios import scenarios
 from tests.specs_util import SPECS
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="module")

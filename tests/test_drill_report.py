@@ -15,7 +15,7 @@ from relayops.drill.plots import Window, plot_timeline
 from relayops.drill.report import write_report
 from relayops.drill.run import Check, DrillResult, Phases, Timeline
 from relayops.drill.score import OVERVIEW_DASHBOARD, Point, tabletop_score
-from relayops.spec import SpecSet, load_specs
+from relayops.spec import SpecSet
 from relayops.stack.state import Component, Stack
 from rules_gen.render import render_time_scaled
 from runbooks import render_runbooks
@@ -32,11 +32,6 @@ WARN = "GmailErrorRatioHigh/warning"
 CRIT = "GmailErrorRatioHigh/critical"
 PROM_URL = "http://prometheus.test:9090"
 PHASES = Phases(fault_start=20.0, fault_end=120.0, prefix=10.0)
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(REPO / "specs")
 
 
 @pytest.fixture(scope="module")

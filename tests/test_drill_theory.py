@@ -10,7 +10,7 @@ import pytest
 
 from relayops.drill.plan import drill_pipeline
 from relayops.drill.theory import Pipeline, evaluation_hops, first_true, theory_for
-from relayops.spec import SpecSet, load_specs
+from relayops.spec import SpecSet
 from relayops.spec.timescale import time_scaled
 from rules_gen.alerts import alert_defs, alert_groups
 from rules_gen.promql import SeriesDB
@@ -27,11 +27,6 @@ from tests.specs_util import SPECS
 SCALE = 60
 RATE = 1200.0  # 20 req/s in production, ×60
 PREFIX = 12  # seconds of healthy traffic before the fault
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 def simulated(specs: SpecSet, provider: str, ref: str, segments: list[tuple[object, int]]):

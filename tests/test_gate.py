@@ -20,21 +20,15 @@ from prometheus_client import CollectorRegistry
 from controller.bucketing import basis_points, bucket, is_in
 from controller.gate import Gate, KeyReader
 from controller.keys import RolloutKeys
-from relayops.spec import SpecSet, load_specs
+from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.stack.daemons import Running, stop
 from tests.daemons import run_redis
-from tests.specs_util import SPECS
 
 VECTORS = Path(__file__).parent / "data" / "gate_vectors.json"
 GMAIL_SALT = "relay-gmail-send-2026"
 OUTLOOK_SALT = "relay-outlook-send-2026"
 SAMPLE = 20_000
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 class FakeRedis:

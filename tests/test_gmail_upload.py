@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -25,6 +24,7 @@ from adapters.message import Attachment, Message
 from adapters.mime import mime_bytes
 from adapters.retry import Backoff, Outcome
 from adapters.transport import Attempted
+from tests.test_fake_servers import wait_for
 
 BACKOFF = Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5)
 SMALL_CHUNK = UPLOAD_QUANTUM
@@ -129,15 +129,6 @@ def chunk_ranges(total: int, chunk: int, start: int = 0) -> list[str]:
         f"bytes {first}-{min(first + chunk, total) - 1}/{total}"
         for first in range(start, total, chunk)
     ]
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 # The whole upload

@@ -24,18 +24,11 @@ from adapters.idempotency import HEADER, LookupPolicy, derived_key
 from adapters.params import validate_params
 from adapters.retry import Backoff
 from adapters.smoke import AlwaysOpen, StaticToken
-from relayops.spec import SpecSet, load_specs
-from tests.specs_util import SPECS
 
 SEND_PATH = {"gmail": "/gmail/v1/users/me/messages/send", "outlook": "/v1.0/me/sendMail"}
 SLOW_SECONDS = 0.6
 CLIENT_TIMEOUT = 0.25
 LOOKUP = LookupPolicy(waits=(0.3, 0.6, 0.6), max_resends=1)
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 @pytest.fixture

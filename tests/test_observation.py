@@ -18,7 +18,7 @@ from relayops.report import Observation, Point, observe, offline, write_report
 from relayops.report import observation as observation_module
 from relayops.report.cli import register
 from relayops.report.render import REPORT_NAME
-from relayops.spec import SpecSet, load_specs
+from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.series import ProviderSeries
 from relayops.stack import running_stack
@@ -34,11 +34,6 @@ NOW = 1_800_000_000.0
 HOUR = 3600
 
 Answer = list[tuple[dict[str, str], float]]
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 def names(specs: SpecSet, provider: str = "gmail") -> ProviderSeries:

@@ -20,7 +20,7 @@ from runbooks.queries import KINDS
 from runbooks.relations import Inhibition
 from runbooks.render import TEMPLATES, environment
 from tests.promtool_util import needs_promtool
-from tests.specs_util import SPECS, copy_specs, edit_yaml
+from tests.specs_util import copy_specs, edit_yaml
 
 PROMQL = re.compile(r"```promql\n(.*?)\n```", re.DOTALL)
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -32,11 +32,6 @@ COMMANDS = (
     "relayops controller set-percent {p} 0 --reason ",
     "relayops controller history --provider {p}",
 )
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="module")

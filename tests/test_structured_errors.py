@@ -18,9 +18,7 @@ from adapters.errors import (
     StructuredError,
     error,
 )
-from relayops.spec import load_specs
 from relayops.spec.metrics import Role
-from tests.specs_util import SPECS
 
 FIELDS = {
     "error_code",
@@ -32,11 +30,6 @@ FIELDS = {
     "correlation_id",
     "source",
 }
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 def test_taxonomy_covers_exactly_the_catalog_codes(specs):

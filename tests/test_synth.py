@@ -20,7 +20,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from relayops.spec import SpecSet, load_specs
+from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from rules_gen.alerts import alert_defs
 from synth.cli import register
@@ -48,11 +48,6 @@ REQUIRED = (
 )
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-@pytest.fixture(scope="module")
-def specs() -> SpecSet:
-    return load_specs(SPECS)
 
 
 @pytest.fixture(scope="module")

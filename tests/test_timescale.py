@@ -8,15 +8,9 @@ import pytest
 import yaml
 
 from relayops.cli import main
-from relayops.spec import load_specs
 from relayops.spec.timescale import time_scaled
 from rules_gen.testgen.detection import detection_seconds
 from tests.specs_util import SPECS
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return load_specs(SPECS)
 
 
 def test_windows_and_for_are_divided_and_factors_kept(specs):
