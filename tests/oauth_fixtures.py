@@ -90,3 +90,26 @@ def credential(
         expires_at=moment + timedelta(seconds=expires_in),
         scope="https://graph.microsoft.com/Mail.Send",
     )
+
+
+def seed(
+    store: SqliteTokenStore,
+    fake: FakeTokenEndpoint,
+    *,
+    provider: Provider = "microsoft",
+    expires_in: float = -60,
+    access_token: str = "access-0",
+    now: datetime | None = None,
+) -> str:
+    """Store a credential whose refresh token the fake accepts; returns that refresh token."""
+    refresh = fake.issue_refresh_token(provider, "scope")
+    store.put(
+        credential(
+            provider=provider,
+            refresh_token=refresh,
+            access_token=access_token,
+            expires_in=expires_in,
+            now=now,
+        )
+    )
+    return refresh

@@ -20,7 +20,7 @@ from adapters.smoke import AlwaysOpen
 from oauth.refresh import CredentialTokens, TokenManager
 from oauth.sqlite_store import SqliteTokenStore
 from relayops.spec import SpecSet
-from tests.oauth_fixtures import IssuedTokens, credential, endpoints
+from tests.oauth_fixtures import IssuedTokens, endpoints, seed
 
 PARAMS = {"to": ["ana@customer.example"], "subject": "Report", "text": "Attached."}
 
@@ -32,23 +32,26 @@ def graph(fake_endpoint: FakeTokenEndpoint) -> Iterator[FakeGraph]:
         yield server
 
 
-def outlook_adapter(
+@pytest.fixture
+def send(
     specs: SpecSet,
     graph: FakeGraph,
-    store: SqliteTokenStore,
-    endpoint: FakeTokenEndpoint,
-    client: redis.Redis,
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
 ) -> SendAdapter:
+    """The Outlook adapter sending with stored credential mailbox-1, refreshes counted."""
+    manager = TokenManager(sqlite_store, endpoints(fake_endpoint), redis_client)
     adapter = SendAdapter(
         specs,
         "outlook",
         AlwaysOpen(),
-        CredentialTokens(TokenManager(store, endpoints(endpoint), client), "mailbox-1"),
+        CredentialTokens(manager, "mailbox-1"),
         base_url=graph.url,
         client=httpx.Client(timeout=5),
         backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
     )
-    adapter.tokens.manager.on_refresh = adapter.count_refresh
+    manager.on_refresh = adapter.count_refresh
     return adapter
 
 
@@ -58,15 +61,9 @@ def refreshes(adapter: SendAdapter, result: str) -> float:
 
 
 def test_an_expired_token_is_refreshed_before_the_send_and_counted(
-    specs,
-    graph,
-    sqlite_store,
-    fake_endpoint,
-    redis_client,
+    send, graph, sqlite_store, fake_endpoint
 ):
-    refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
-    sqlite_store.put(credential(refresh_token=refresh, expires_in=-60))
-    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    refresh = seed(sqlite_store, fake_endpoint)
     result = send.execute("outlook.send", PARAMS, "ws", "actor")
     assert result.ok, result.error
     assert fake_endpoint.token_calls == 1 and graph.delivery_count == 1
@@ -78,16 +75,9 @@ def test_an_expired_token_is_refreshed_before_the_send_and_counted(
 
 
 def test_a_revoked_grant_is_a_reconnect_error_and_nothing_is_sent(
-    specs,
-    graph,
-    sqlite_store,
-    fake_endpoint,
-    redis_client,
+    send, graph, sqlite_store, fake_endpoint
 ):
-    refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
-    fake_endpoint.revoke(refresh)
-    sqlite_store.put(credential(refresh_token=refresh, expires_in=-60))
-    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    fake_endpoint.revoke(seed(sqlite_store, fake_endpoint))
     result = send.execute("outlook.send", PARAMS, "ws", "actor")
     assert not result.ok
     assert result.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
@@ -96,17 +86,9 @@ def test_a_revoked_grant_is_a_reconnect_error_and_nothing_is_sent(
     assert graph.requests == [] and refreshes(send, "failure") == 1
 
 
-def test_a_provider_401_refreshes_once_then_sends(
-    specs,
-    graph,
-    sqlite_store,
-    fake_endpoint,
-    redis_client,
-):
+def test_a_provider_401_refreshes_once_then_sends(send, graph, sqlite_store, fake_endpoint):
     """The stored token looks fresh but the provider refuses it (revoked early)."""
-    refresh = fake_endpoint.issue_refresh_token("microsoft", "scope")
-    sqlite_store.put(credential(refresh_token=refresh, access_token="revoked", expires_in=3600))
-    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+    seed(sqlite_store, fake_endpoint, access_token="revoked", expires_in=3600)
     attachment = base64.b64encode(b"%PDF-1.4 report").decode()
     params = {
         **PARAMS,
@@ -120,14 +102,7 @@ def test_a_provider_401_refreshes_once_then_sends(
     assert fake_endpoint.token_calls == 1 and graph.delivery_count == 1
 
 
-def test_a_missing_credential_is_a_reconnect_error(
-    specs,
-    graph,
-    sqlite_store,
-    fake_endpoint,
-    redis_client,
-):
-    send = outlook_adapter(specs, graph, sqlite_store, fake_endpoint, redis_client)
+def test_a_missing_credential_is_a_reconnect_error(send, graph, sqlite_store, fake_endpoint):
     result = send.execute("outlook.send", PARAMS, "ws", "actor")
     assert result.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
     assert "mailbox-1" in result.error.message and graph.requests == []

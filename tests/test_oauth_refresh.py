@@ -26,8 +26,7 @@ from oauth.refresh import (
     TokenManager,
 )
 from oauth.sqlite_store import SqliteTokenStore
-from oauth.store import Provider
-from tests.oauth_fixtures import credential, endpoints
+from tests.oauth_fixtures import credential, endpoints, seed
 
 MS_TOKEN_PATH = "/common/oauth2/v2.0/token"
 
@@ -50,29 +49,6 @@ class Results:
     def __call__(self, result: str) -> None:
         with self._lock:
             self.seen.append(result)
-
-
-def seed(
-    store: SqliteTokenStore,
-    fake: FakeTokenEndpoint,
-    *,
-    provider: Provider = "microsoft",
-    expires_in: float = -60,
-    access_token: str = "access-0",
-    now: datetime | None = None,
-) -> str:
-    """Store a credential whose refresh token the fake accepts; returns that refresh token."""
-    refresh = fake.issue_refresh_token(provider, "scope")
-    store.put(
-        credential(
-            provider=provider,
-            refresh_token=refresh,
-            access_token=access_token,
-            expires_in=expires_in,
-            now=now,
-        )
-    )
-    return refresh
 
 
 def manager(

@@ -13,7 +13,7 @@ from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from oauth.cipher import TokenCipher
 from oauth.sqlite_store import SqliteTokenStore
 from relayops.cli import main
-from tests.oauth_fixtures import IssuedTokens, credential, new_key
+from tests.oauth_fixtures import IssuedTokens, credential, new_key, seed
 from tests.specs_util import SPECS
 
 
@@ -74,9 +74,7 @@ def test_a_stored_credential_is_refreshed_and_used(
     with FakeTokenEndpoint() as endpoint, FakeGraph() as graph:
         monkeypatch.setenv("MICROSOFT_OAUTH_CLIENT_ID", endpoint.client_id)
         monkeypatch.setenv("MICROSOFT_OAUTH_CLIENT_SECRET", endpoint.client_secret)
-        refresh = endpoint.issue_refresh_token("microsoft", "scope")
-        store = SqliteTokenStore(store_path, TokenCipher([keys]))
-        store.put(credential(refresh_token=refresh, expires_in=-60))
+        seed(SqliteTokenStore(store_path, TokenCipher([keys])), endpoint)
         graph.tokens = IssuedTokens(endpoint)
         argv = ["send", "outlook", "--to", "qa@relay.example", "--credential", "mailbox-1"]
         argv += ["--store", str(store_path), "--base-url", graph.url]
