@@ -23,7 +23,7 @@ from adapters.digest import message_digest
 from adapters.errors import ErrorCode, SendError, StructuredError, error, new_correlation_id
 from adapters.gmail_lookup import find_by_message_id
 from adapters.gmail_upload import GMAIL_UPLOAD_LIMIT, send_resumable
-from adapters.graph import SEND_MAIL_LIMIT_BYTES, graph_body, graph_body_size, internet_message_id
+from adapters.graph import SEND_MAIL_LIMIT_BYTES, internet_message_id, stand_in_body
 from adapters.graph_lookup import find_messages
 from adapters.idempotency import (
     HEADER,
@@ -263,8 +263,9 @@ class SendAdapter:
 
     def _build_outlook(self, message: Message, digest: str, notes: list[str]) -> Built:
         save = self.spec.send.save_to_sent_items
-        if graph_body_size(message, save_to_sent_items=save) <= SEND_MAIL_LIMIT_BYTES:
-            body = graph_body(message, save_to_sent_items=save)
+        send_mail = stand_in_body(message, save_to_sent_items=save)
+        if send_mail.size <= SEND_MAIL_LIMIT_BYTES:
+            body = send_mail.spliced()
             return Built(
                 message,
                 digest,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.message import Attachment, Message
@@ -60,47 +60,64 @@ def internet_message_id(message_id: str) -> str:
     return f"<{message_id}>"
 
 
-def graph_body_size(message: Message, *, save_to_sent_items: bool) -> int:
-    """len(graph_body(...)) without encoding any attachment: what decides between sendMail
-    and the upload-session path before megabytes are base64-encoded for nothing."""
-    light = replace(message, attachments=tuple(replace(a, data=b"") for a in message.attachments))
-    body = encode_payload(graph_payload(light, save_to_sent_items=save_to_sent_items))
-    return len(body) + sum(4 * -(-len(a.data) // 3) for a in message.attachments)
-
-
 def encode_payload(payload: dict[str, Any]) -> bytes:
     """The request body as sent: compact, ASCII-only JSON. Send these bytes so the size checked
     is the size sent."""
     return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
-def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
-    """`encode_payload(graph_payload(...))`, fast for large attachments (see with_stand_ins)."""
-    light, splices = with_stand_ins(message.attachments)
-    light_message = replace(message, attachments=light)
-    body = encode_payload(graph_payload(light_message, save_to_sent_items=save_to_sent_items))
-    return splice(body, splices)
+@dataclass(frozen=True)
+class StandInBody:
+    """An encoded JSON body with a short stand-in where each attachment's base64 goes.
+
+    json.dumps scans every character of every string for escapes, megabytes of base64 included.
+    So each attachment's contentBytes is a stand-in while the JSON is written; `spliced()` then
+    puts the base64, which never needs escaping, in its place. `size` is the length of the
+    spliced body, known before any attachment is encoded.
+    """
+
+    skeleton: bytes
+    contents: dict[bytes, bytes]  # each stand-in as written in the JSON -> the attachment data
+
+    @property
+    def size(self) -> int:
+        encoded = sum(
+            2 + 4 * -(-len(data) // 3) - len(piece) for piece, data in self.contents.items()
+        )
+        return len(self.skeleton) + encoded
+
+    def spliced(self) -> bytes:
+        return splice(
+            self.skeleton,
+            {piece: b'"' + base64.b64encode(data) + b'"' for piece, data in self.contents.items()},
+        )
 
 
 def with_stand_ins(
     attachments: tuple[Attachment, ...],
 ) -> tuple[tuple[Attachment, ...], dict[bytes, bytes]]:
-    """The attachments with short stand-ins for their data, and the splices that put the
-    base64 back into the encoded JSON.
-
-    json.dumps scans every character of every string for escapes, megabytes of base64 included.
-    So each attachment's contentBytes is a short stand-in while the JSON is written, and the
-    stand-in is then replaced by the base64, which never needs escaping.
-    """
-    splices: dict[bytes, bytes] = {}
+    """The attachments with short stand-ins for their data, and StandInBody's `contents`."""
+    contents: dict[bytes, bytes] = {}
     light = []
     for attachment in attachments:
         token = stand_in().encode()
-        splices[b'"' + base64.b64encode(token) + b'"'] = (
-            b'"' + base64.b64encode(attachment.data) + b'"'
-        )
+        contents[b'"' + base64.b64encode(token) + b'"'] = attachment.data
         light.append(replace(attachment, data=token))
-    return tuple(light), splices
+    return tuple(light), contents
+
+
+def stand_in_body(message: Message, *, save_to_sent_items: bool) -> StandInBody:
+    """The sendMail request body of `message`, attachments not yet encoded."""
+    light, contents = with_stand_ins(message.attachments)
+    payload = graph_payload(
+        replace(message, attachments=light), save_to_sent_items=save_to_sent_items
+    )
+    return StandInBody(encode_payload(payload), contents)
+
+
+def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
+    """`encode_payload(graph_payload(...))`, fast for large attachments (see StandInBody)."""
+    return stand_in_body(message, save_to_sent_items=save_to_sent_items).spliced()
 
 
 def payload_size(payload: dict[str, Any]) -> int:

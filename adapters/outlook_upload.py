@@ -21,17 +21,17 @@ import httpx
 
 from adapters.graph import (
     SEND_MAIL_LIMIT_BYTES,
+    StandInBody,
     encode_payload,
-    graph_body_size,
     graph_payload,
     internet_message_id,
+    stand_in_body,
     with_stand_ins,
 )
 from adapters.graph_lookup import find_messages
 from adapters.idempotency import HEADER, LookupFailed, key_of
 from adapters.message import Attachment, Message
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
-from adapters.splice import splice
 from adapters.transport import Attempted, TokenSource, json_body, send
 
 RANGE_LIMIT = 4 * 1024 * 1024  # Graph refuses larger ranges on an upload URL
@@ -146,7 +146,7 @@ def _split(
     posted: list[Attachment] = []
     for attachment in (a for a in message.attachments if len(a.data) < inline_limit):
         candidate = replace(message, attachments=(*in_draft, attachment))
-        fits = graph_body_size(candidate, save_to_sent_items=True) <= SEND_MAIL_LIMIT_BYTES
+        fits = stand_in_body(candidate, save_to_sent_items=True).size <= SEND_MAIL_LIMIT_BYTES
         (in_draft if fits else posted).append(attachment)
     uploaded = tuple(a for a in message.attachments if len(a.data) >= inline_limit)
     return tuple(in_draft), tuple(posted), uploaded
@@ -154,20 +154,20 @@ def _split(
 
 def _draft_body(message: Message, attachments: tuple[Attachment, ...], save: bool) -> bytes:
     """The draft's message JSON, carrying `attachments`."""
-    light, splices = with_stand_ins(attachments)
+    light, contents = with_stand_ins(attachments)
     payload = graph_payload(replace(message, attachments=light), save_to_sent_items=save)
     draft: dict[str, Any] = payload["message"]
     if not save:
         draft["singleValueExtendedProperties"] = [DELETE_AFTER_SUBMIT]
-    return splice(encode_payload(draft), splices)
+    return StandInBody(encode_payload(draft), contents).spliced()
 
 
 def _attachment_body(message: Message, attachment: Attachment) -> bytes:
     """One fileAttachment's JSON, as sendMail's payload would carry it."""
-    light, splices = with_stand_ins((attachment,))
+    light, contents = with_stand_ins((attachment,))
     payload = graph_payload(replace(message, attachments=light), save_to_sent_items=True)
     [entry] = payload["message"]["attachments"]
-    return splice(encode_payload(entry), splices)
+    return StandInBody(encode_payload(entry), contents).spliced()
 
 
 def _create_draft(

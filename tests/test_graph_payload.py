@@ -174,3 +174,14 @@ def test_graph_body_is_the_encoded_payload_with_attachments_spliced_in():
     )
     fast = graph_body(message, save_to_sent_items=False)
     assert fast == encode_payload(graph_payload(message, save_to_sent_items=False))
+
+
+@pytest.mark.parametrize("sizes", [(), (1,), (2, 3), (4, 1000, 1001)])
+def test_the_stand_in_body_knows_its_size_before_encoding(sizes):
+    """The adapter picks sendMail or upload sessions from `size`, before any base64 is made."""
+    from adapters.graph import stand_in_body
+
+    files = tuple(Attachment(f"f{n}.pdf", "application/pdf", bytes(n)) for n in sizes)
+    body = stand_in_body(replace(SMALL, attachments=files), save_to_sent_items=True)
+    assert body.size == len(body.spliced())
+    assert len(body.skeleton) < 2000  # no attachment encoded yet
