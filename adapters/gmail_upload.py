@@ -16,13 +16,12 @@ from dataclasses import replace
 import httpx
 
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
-from adapters.transport import Attempted, TokenSource, error_reasons, json_body, send
+from adapters.transport import NOT_SENT, Attempted, TokenSource, error_reasons, json_body, send
 
 GMAIL_UPLOAD_LIMIT = 35 * 1024 * 1024
 UPLOAD_QUANTUM = 256 * 1024  # every chunk but the last is a multiple of this
 UPLOAD_PATH = "/upload/gmail/v1/users/me/messages/send"
 _RANGE = re.compile(r"bytes=0-([0-9]+)")
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _LOST_SESSION = "the session is gone, and the answer to its final chunk was lost"
 
 
@@ -175,7 +174,7 @@ class _Transfer:
         try:
             response = self._put(piece, content_range)
         except httpx.TransportError as exc:
-            self.final_unknown |= final and not isinstance(exc, _NOT_SENT)
+            self.final_unknown |= final and not isinstance(exc, NOT_SENT)
             detail = f"{type(exc).__name__}: {exc}"
             return Attempted(Outcome.TRANSIENT, self.retried + 1, detail=detail), None
         if response.status_code == 308:

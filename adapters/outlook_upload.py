@@ -32,7 +32,14 @@ from adapters.graph_lookup import find_messages
 from adapters.idempotency import HEADER, LookupFailed, key_of
 from adapters.message import Attachment, Message
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
-from adapters.transport import Attempted, TokenSource, json_body, send
+from adapters.transport import (
+    Attempted,
+    TokenSource,
+    error_reasons,
+    failed_attempt,
+    json_body,
+    send,
+)
 
 RANGE_LIMIT = 4 * 1024 * 1024  # Graph refuses larger ranges on an upload URL
 _PIECE_BYTES = 64 * 1024
@@ -321,14 +328,10 @@ class _Upload:
         request.headers.pop("Authorization", None)
         try:
             response = self.graph.client.send(request, auth=None)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return _Answer(Attempted(Outcome.TRANSIENT, self.requests, detail=str(exc)))
         except httpx.TransportError as exc:
-            detail = f"{type(exc).__name__} after the request was sent: {exc}"
-            return _Answer(Attempted(Outcome.AMBIGUOUS, self.requests, detail=detail))
+            return _Answer(failed_attempt(exc, self.requests))
         body = json_body(response)
-        code = ((body or {}).get("error") or {}).get("code")
-        reasons = frozenset({code}) if isinstance(code, str) else frozenset()
+        reasons = error_reasons(body)
         status = response.status_code
         outcome = classify("outlook", status, response.headers, reasons)
         attempted = Attempted(outcome, self.requests, status, body, reasons)

@@ -65,6 +65,26 @@ def json_body(response: httpx.Response) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
+# Failures before the request was written in full: the server cannot have taken it.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
+
+
+def failed_attempt(exc: httpx.TransportError, attempt: int) -> Attempted:
+    """TRANSIENT for a request that never reached the server in full, else AMBIGUOUS: it may
+    have been taken before the answer was lost."""
+    if isinstance(exc, NOT_SENT):
+        return Attempted(Outcome.TRANSIENT, attempt, detail=f"not sent in full: {exc!r}")
+    detail = f"{type(exc).__name__} after the request was sent: {exc}"
+    return Attempted(Outcome.AMBIGUOUS, attempt, detail=detail)
+
+
 def send(
     client: httpx.Client,
     provider: str,
@@ -86,22 +106,10 @@ def send(
         retry_after = None
         try:
             response = client.send(build(token))
-        except (
-            httpx.ConnectError,
-            httpx.ConnectTimeout,
-            httpx.PoolTimeout,
-            httpx.ProxyError,
-        ) as exc:
-            result = Attempted(Outcome.TRANSIENT, attempt, detail=f"not connected: {exc}")
-        except (httpx.WriteError, httpx.WriteTimeout) as exc:
-            # A request not written in full cannot have been taken by the server.
-            result = Attempted(Outcome.TRANSIENT, attempt, detail=f"not sent in full: {exc!r}")
+        except NOT_SENT as exc:
+            result = failed_attempt(exc, attempt)
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
-            return Attempted(
-                Outcome.AMBIGUOUS,
-                attempt,
-                detail=f"{type(exc).__name__} after the request was sent: {exc}",
-            )
+            return failed_attempt(exc, attempt)
         else:
             body = json_body(response)
             reasons = error_reasons(body)
