@@ -22,7 +22,7 @@ import httpx
 from adapters.digest import message_digest
 from adapters.errors import ErrorCode, SendError, StructuredError, error, new_correlation_id
 from adapters.gmail_lookup import find_by_message_id
-from adapters.gmail_upload import GMAIL_UPLOAD_LIMIT, send_resumable
+from adapters.gmail_upload import check_size, send_resumable
 from adapters.graph import SEND_MAIL_LIMIT_BYTES, internet_message_id, stand_in_body
 from adapters.graph_lookup import find_messages
 from adapters.idempotency import (
@@ -219,15 +219,10 @@ class SendAdapter:
     def _build_gmail(self, message: Message, digest: str, notes: list[str]) -> Built:
         body = mime_bytes(message, domain=_domain(message))
         upload = "/upload/gmail/v1/users/me/messages/send"
-        if len(body) > GMAIL_UPLOAD_LIMIT:
-            raise SendError(
-                error(
-                    ErrorCode.TOO_LARGE,
-                    f"the message is {len(body)} bytes as MIME, over Gmail's "
-                    f"{GMAIL_UPLOAD_LIMIT}-byte upload limit",
-                    field="attachments",
-                )
-            )
+        try:
+            check_size(len(body))
+        except ValueError as exc:
+            raise SendError(error(ErrorCode.TOO_LARGE, str(exc), field="attachments")) from exc
         if len(body) > GMAIL_MEDIA_LIMIT:
             note = "sent through a resumable upload (over the simple-upload size)"
             return Built(
@@ -368,7 +363,7 @@ class SendAdapter:
         A caller's own key may have been sent by an earlier call: it is looked up once first.
         A look-up that fails leaves the outcome ambiguous: nothing is sent again.
         """
-        can_look_up = self._can_look_up(built)
+        can_look_up = self._can_look_up()
         try:
             if caller_key and can_look_up and (found := self._look_up(built, waits=())):
                 return Delivered(Attempted(Outcome.SENT, 0), found, deduplicated=True)
@@ -430,7 +425,7 @@ class SendAdapter:
         else:
             self.metrics.count("upload_sessions", amount, result=event)
 
-    def _can_look_up(self, built: Built) -> bool:
+    def _can_look_up(self) -> bool:
         """Gmail finds any sent message; Graph only the copy kept in Sent Items."""
         return self.spec.name == "gmail" or self.spec.send.save_to_sent_items
 
