@@ -31,6 +31,7 @@ from adapters.idempotency import (
     LookupPolicy,
     derived_key,
     key_of,
+    message_id_domain,
     with_key,
 )
 from adapters.internal_only import blocked_by
@@ -52,7 +53,6 @@ GRAPH_API = "https://graph.microsoft.com"
 GMAIL_JSON_LIMIT = 1_000_000
 # Google's guidance: simple (media) uploads for files up to 5 MB, resumable uploads above.
 GMAIL_MEDIA_LIMIT = 5 * 1024 * 1024
-MESSAGE_ID_DOMAIN = "relay.invalid"  # when no sender address gives one (RFC 2606 name)
 _BUILD_ROLE = {"gmail": "mime_build", "outlook": "graph_payload_build"}
 DEFAULT_BACKOFF = Backoff()
 DEFAULT_LOOKUP = LookupPolicy()
@@ -207,7 +207,8 @@ class SendAdapter:
         route its size calls for; TOO_LARGE before any network call when no route takes it."""
         started = time.perf_counter()
         digest = message_digest(message)
-        message = with_key(message, key_of(message) or derived_key(digest), _domain(message))
+        key = key_of(message) or derived_key(digest)
+        message = with_key(message, key, message_id_domain(message.sender))
         if self.spec.name == "gmail":
             built = self._build_gmail(message, digest, notes)
         else:
@@ -217,7 +218,7 @@ class SendAdapter:
         return built
 
     def _build_gmail(self, message: Message, digest: str, notes: list[str]) -> Built:
-        body = mime_bytes(message, domain=_domain(message))
+        body = mime_bytes(message, domain=message_id_domain(message.sender))
         upload = "/upload/gmail/v1/users/me/messages/send"
         try:
             check_size(len(body))
@@ -515,10 +516,6 @@ class Delivered:
 
 def encode_json(value: dict) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("ascii")
-
-
-def _domain(message: Message) -> str:
-    return message.sender.rpartition("@")[2] if "@" in message.sender else MESSAGE_ID_DOMAIN
 
 
 def _token_error(exc: TokenError) -> StructuredError:

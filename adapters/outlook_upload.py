@@ -29,7 +29,7 @@ from adapters.graph import (
     with_stand_ins,
 )
 from adapters.graph_lookup import find_messages
-from adapters.idempotency import HEADER, LookupFailed, key_of
+from adapters.idempotency import HEADER, LookupFailed, key_of, message_id_domain
 from adapters.message import Attachment, Message
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
 from adapters.transport import (
@@ -140,7 +140,7 @@ def _with_message_id(message: Message) -> Message:
     """The message with a message_id, which the draft look-up after an ambiguous create needs."""
     if message.message_id is not None:
         return message
-    domain = message.sender.rpartition("@")[2] or "relay.invalid"
+    domain = message_id_domain(message.sender)
     return replace(message, message_id=f"{secrets.token_hex(16)}@{domain}")
 
 
