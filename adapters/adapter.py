@@ -9,7 +9,6 @@ observation, and for a failure one coarse error and one structured error.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from adapters.idempotency import (
 )
 from adapters.internal_only import blocked_by
 from adapters.message import Message
-from adapters.mime import mime_bytes
+from adapters.mime import mime_bytes, raw_for_gmail
 from adapters.outlook_upload import delete_draft, send_large
 from adapters.params import validate_params
 from adapters.retry import Backoff, Outcome
@@ -246,7 +245,7 @@ class SendAdapter:
                 f"{upload}?uploadType=media",
                 (*notes, note),
             )
-        raw = base64.urlsafe_b64encode(body).decode("ascii")
+        raw = raw_for_gmail(body)
         return Built(
             message,
             digest,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, replace
 from typing import Any
+
+import pybase64
 
 from adapters.message import Attachment, Message
 from adapters.mime import check_header
@@ -89,7 +90,10 @@ class StandInBody:
     def spliced(self) -> bytes:
         return splice(
             self.skeleton,
-            {piece: b'"' + base64.b64encode(data) + b'"' for piece, data in self.contents.items()},
+            {
+                piece: [b'"', pybase64.b64encode(data), b'"']
+                for piece, data in self.contents.items()
+            },
         )
 
 
@@ -101,7 +105,7 @@ def with_stand_ins(
     light = []
     for attachment in attachments:
         token = stand_in().encode()
-        contents[b'"' + base64.b64encode(token) + b'"'] = attachment.data
+        contents[b'"' + pybase64.b64encode(token) + b'"'] = attachment.data
         light.append(replace(attachment, data=token))
     return tuple(light), contents
 
@@ -134,7 +138,7 @@ def _attachment(attachment: Attachment) -> dict[str, Any]:
         "@odata.type": "#microsoft.graph.fileAttachment",
         "name": attachment.filename,
         "contentType": attachment.content_type,
-        "contentBytes": base64.b64encode(attachment.data).decode("ascii"),
+        "contentBytes": pybase64.b64encode(attachment.data).decode("ascii"),
         "isInline": attachment.inline,
     }
     if attachment.inline:

@@ -12,9 +12,10 @@ def stand_in() -> str:
     return f"relayops-stand-in-{secrets.token_hex(16)}"
 
 
-def splice(skeleton: bytes, splices: dict[bytes, bytes]) -> bytes:
+def splice(skeleton: bytes, splices: dict[bytes, list[bytes]]) -> bytes:
     """`skeleton` with each stand-in (a key of `splices`, found exactly once) replaced by its
-    content."""
+    content, given as pieces: they are copied once, into the result, and never joined on their
+    own first."""
     starts = {}
     for piece in splices:
         if skeleton.count(piece) != 1:
@@ -22,7 +23,8 @@ def splice(skeleton: bytes, splices: dict[bytes, bytes]) -> bytes:
         starts[skeleton.index(piece)] = piece
     pieces, end = [], 0
     for start, piece in sorted(starts.items()):
-        pieces += (skeleton[end:start], splices[piece])
+        pieces.append(skeleton[end:start])
+        pieces += splices[piece]
         end = start + len(piece)
     pieces.append(skeleton[end:])
     return b"".join(pieces)

@@ -9,6 +9,7 @@ import email.utils
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from email import base64mime
 from email.message import EmailMessage
 
 import pytest
@@ -287,7 +288,7 @@ def test_line_endings_are_crlf_and_lines_short() -> None:
 
 def test_raw_for_gmail_decodes_to_the_same_bytes() -> None:
     msg = build_mime(message(subject="Prüfbericht", html=HTML, attachments=(LOGO, PDF)), now=NOW)
-    raw = raw_for_gmail(msg)
+    raw = raw_for_gmail(msg.as_bytes())
     assert re.fullmatch(r"[A-Za-z0-9_-]*=*", raw)
     assert base64.urlsafe_b64decode(raw) == msg.as_bytes()
 
@@ -318,6 +319,21 @@ def test_mime_bytes_is_the_built_message_with_attachments_encoded_in_one_go():
     assert parts(fast) == parts(slow)
     headers = lambda m: [(k, v) for k, v in m.items() if k != "Content-Type"]  # noqa: E731
     assert headers(fast) == headers(slow)  # the boundaries are random
+
+
+BLOCK = 57 * 256  # bytes mime_bytes base64-encodes at a time
+
+
+@pytest.mark.parametrize(
+    "size", [1, 56, 57, 58, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 57, 3 * BLOCK + 100]
+)
+def test_mime_bytes_wraps_base64_as_the_email_package_does(size: int) -> None:
+    data = bytes(i * 7 % 251 for i in range(size))
+    msg = message(text="Text", html=None, attachments=(replace(PDF, data=data),))
+    encoded = base64mime.body_encode(data, maxlinelen=76, eol="\r\n").encode()
+    raw = mime_bytes(msg, now=NOW)
+    assert raw.count(encoded) == 1
+    assert raw.split(encoded)[1].startswith(b"\r\n--=_")  # nothing left over after it
 
 
 @pytest.mark.parametrize(
