@@ -376,3 +376,20 @@ def test_mime_bytes_text_only_is_a_single_part(text: str) -> None:
     )
     assert not got.is_multipart()
     assert text_of(got) == text
+
+
+def test_recurring_content_headers_are_parsed_once_and_per_message_ones_each_time() -> None:
+    one = build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF)), now=NOW)
+    two = build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF)), now=NOW)
+    pairs = list(zip(one.walk(), two.walk(), strict=True))
+    shared = {"content-type", "content-disposition", "content-transfer-encoding"}
+    for first, second in pairs:
+        for name in shared & {key.lower() for key in first}:
+            value = first[name]
+            same = value is second[name]
+            per_message = "boundary=" in value or "filename" in value
+            assert same is not per_message, (name, str(value))
+    assert one["MIME-Version"] is two["MIME-Version"]
+    assert one["To"] is not two["To"]
+    boundaries = re.compile(rb"=_[0-9a-f]{32}")
+    assert boundaries.sub(b"", one.as_bytes()) == boundaries.sub(b"", two.as_bytes())
