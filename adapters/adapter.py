@@ -39,7 +39,7 @@ from adapters.mime import mime_bytes, raw_for_gmail
 from adapters.outlook_upload import delete_draft, send_large
 from adapters.params import validate_params
 from adapters.retry import Backoff, Outcome
-from adapters.sanitize import MissingInlineImage, sanitize
+from adapters.sanitize import MissingInlineImage, UnexpectedMarkup, sanitize
 from adapters.telemetry import AdapterMetrics, adapter_metrics
 from adapters.transport import Attempted, TokenError, TokenSource, send
 from relayops.spec import SpecSet
@@ -173,7 +173,7 @@ class SendAdapter:
         inline_ids = {a.content_id for a in message.inline if a.content_id}
         try:
             clean = sanitize(message.html, inline_ids=inline_ids)
-        except MissingInlineImage as exc:
+        except (MissingInlineImage, UnexpectedMarkup) as exc:
             raise SendError(
                 error(
                     ErrorCode.VALIDATION_FAILED,

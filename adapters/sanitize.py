@@ -218,12 +218,15 @@ class _Decisions:
     urls: dict[tuple[str, str], ChangeType | None] = field(default_factory=dict)
 
     def style(self, value: str) -> tuple[str | None, int]:
-        """The style attribute kept (None: none) and how many declarations were removed."""
+        """The style attribute kept (None: none) and how many declarations were removed.
+
+        A style with nothing to remove is kept as written."""
         verdict = self.styles.get(value)
         if verdict is None:
             declarations = list(css_declarations(value))
             kept = [f"{n}:{v}" for n, v in declarations if _safe_declaration(n, v)]
-            verdict = (";".join(kept) or None, len(declarations) - len(kept))
+            removed = len(declarations) - len(kept)
+            verdict = ((value if kept and not removed else ";".join(kept)) or None, removed)
             self.styles[value] = verdict
         return verdict
 
@@ -233,11 +236,9 @@ class _Decisions:
             change = self.urls[attr, value] = self.policy.url_change(attr, value)
         return change
 
-    def attribute_filter(self, tag: str, attr: str, value: str) -> str | None:
-        """nh3 hook: drop unsafe URLs, blocked remote images and unsafe CSS declarations.
-
-        Called for every attribute nh3 keeps; kept lean, the decisions are mostly made already.
-        """
+    def kept_value(self, attr: str, value: str) -> str | None:
+        """A style or URL attribute's value as kept, None when it is dropped: unsafe URLs,
+        blocked remote images and unsafe CSS declarations go."""
         if attr == "style":
             return (self.styles.get(value) or self.style(value))[0]
         if attr in _URL_ATTRIBUTES and self.url_change(attr, value) is not None:
@@ -259,17 +260,21 @@ def _attributes() -> dict[str, set[str]]:
     return attributes
 
 
-_NH3_OPTIONS: dict[str, Any] = {
-    "tags": TAGS,
-    "clean_content_tags": CONTENT_TAGS,
-    "attributes": _attributes(),
-    "url_schemes": URL_SCHEMES,
-    "filter_style_properties": STYLE_PROPERTIES,
-    "url_relative": _keep_fragment_links,
-}
-# nh3 lets go of the GIL while html5ever parses, so a worker thread audits the input meanwhile,
-# making most of the decisions the nh3 hook then looks up. The caller's thread runs nh3 itself,
-# so the worker's wake-up is not on the way.
+# No filter_style_properties: nh3 would rewrite the style attribute before the policy below
+# reads it (dropping `COLOR:` as unknown, cutting `expression(f(1))` short). The policy sees
+# the style as written and keeps only allowed properties with safe values.
+_CLEANER = nh3.Cleaner(
+    tags=TAGS,
+    clean_content_tags=CONTENT_TAGS,
+    attributes=_attributes(),
+    url_schemes=URL_SCHEMES,
+    url_relative=_keep_fragment_links,
+)
+# nh3 lets go of the GIL while html5ever parses and cleans, so a worker thread audits the input
+# meanwhile; the caller's thread runs nh3 itself, so the worker's wake-up is not on the way. The
+# style and URL policy is applied to nh3's output afterwards (_apply_policy), not through an
+# attribute_filter hook, which would take the GIL back for every attribute and wait each time
+# for the audit to let go of it.
 _AUDITOR = ThreadPoolExecutor(thread_name_prefix="sanitize-audit")
 
 
@@ -305,28 +310,67 @@ def _removed_url(name: str, value: str, decisions: _Decisions) -> ChangeType | N
     return change
 
 
-def _reference_pattern(attributes: dict[str, set[str]]) -> re.Pattern[str]:
-    """Matches the href or src of each tag nh3 may keep one on, in nh3's output.
+# html5ever, which writes nh3's output, writes a start tag as `<name`, ` attr="value"` for each
+# attribute, then `>`. It escapes `"`, `<` and `>` in attribute values and `<` in text, so every
+# `<` starts a tag and a tag's text occurs nowhere else. A start tag with attributes in any
+# other form matches the last alternative and is refused.
+_TAG_WITH_ATTRIBUTES = re.compile(
+    r'<[a-z][a-z0-9]*(?: [a-z][a-z0-9:-]*="[^"]*")+>|<[a-zA-Z][^\s/>]*[\s/]'
+)
+_READABLE_TAG = re.compile(r'<([a-z][a-z0-9]*)((?: [a-z][a-z0-9:-]*="[^"]*")+)>')
+_ATTRIBUTE = re.compile(r' ([a-z][a-z0-9:-]*)="([^"]*)"')
+_POLICED_ATTRIBUTES = _URL_ATTRIBUTES | {"style"}
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "\u00a0": "&nbsp;", '"': "&quot;", "<": "&lt;", ">": "&gt;"}
+)
 
-    html5ever writes each attribute as ` name="value"` and escapes `"`, `<` and `>` in values,
-    `<` and `>` in text: every `<` starts a tag, and quotes in a tag pair up.
+
+class UnexpectedMarkup(ValueError):
+    """nh3's output has a start tag that the policy pass cannot read, so the HTML is refused
+    rather than sent with that tag unchecked."""
+
+
+def _apply_policy(clean: str, decisions: _Decisions) -> tuple[str, set[str]]:
+    """nh3's output with the style and URL policy applied to each attribute, and the content ids
+    its href and src attributes reference.
+
+    Email repeats the same tags many times over: each distinct tag is read once, and the output
+    is rewritten only where a tag changes, which ordinary email never needs.
     """
-    tags = sorted(tag for tag, names in attributes.items() if names & {"href", "src"})
-    names = r"[a-z][a-z0-9]*" if "*" in tags else "|".join(tags)
-    return re.compile(rf'<(?:{names}) (?:[^\s="]+="[^"]*" )*?(?:href|src)="([^"]*)"')
+    references: set[str] = set()
+    rewritten: dict[str, str] = {}
+    for tag in set(_TAG_WITH_ATTRIBUTES.findall(clean)):
+        readable = _READABLE_TAG.fullmatch(tag)
+        if readable is None:
+            raise UnexpectedMarkup(
+                f"the sanitizer cannot check the tag {tag[:80]!r} it produced; the message was not"
+                " sent: simplify the markup around that tag"
+            )
+        name, attributes = readable.groups()
+        kept = f"<{name}{_kept_attributes(attributes, decisions, references)}>"
+        if kept != tag:
+            rewritten[tag] = kept
+    if rewritten:
+        clean = _TAG_WITH_ATTRIBUTES.sub(lambda tag: rewritten.get(tag[0], tag[0]), clean)
+    return clean, references
 
 
-_REFERENCE = _reference_pattern(_NH3_OPTIONS["attributes"])
-
-
-def _cid_references(clean: str) -> set[str]:
-    """The content ids that href and src attributes in nh3's output reference."""
-    found: set[str] = set()
-    for value in set(_REFERENCE.findall(clean)):
-        url = _normal_url(unescape(value))
-        if _scheme(url) == "cid":
-            found.add(unquote(url[len("cid:") :]))
-    return found
+def _kept_attributes(attributes: str, decisions: _Decisions, references: set[str]) -> str:
+    kept = []
+    for name, written in _ATTRIBUTE.findall(attributes):
+        if name in _POLICED_ATTRIBUTES:
+            value = unescape(written)
+            policed = decisions.kept_value(name, value)
+            if policed is None:
+                continue
+            if name in ("href", "src"):
+                url = _normal_url(policed)
+                if _scheme(url) == "cid":
+                    references.add(unquote(url[len("cid:") :]))
+            if policed != value:
+                written = policed.translate(_ATTRIBUTE_ESCAPES)
+        kept.append(f' {name}="{written}"')
+    return "".join(kept)
 
 
 def sanitize(
@@ -340,9 +384,9 @@ def sanitize(
     policy = _Policy(allow_remote_images, frozenset(h.lower() for h in allowed_remote_hosts))
     decisions = _Decisions(policy)
     audit = _AUDITOR.submit(_audit, html, decisions)
-    clean = nh3.clean(html, attribute_filter=decisions.attribute_filter, **_NH3_OPTIONS)
+    cleaned = _CLEANER.clean(html)
     changes = audit.result()
-    references = _cid_references(clean)
+    clean, references = _apply_policy(cleaned, decisions)
     missing = tuple(sorted(references - inline_ids))
     if missing:
         raise MissingInlineImage(missing)

@@ -8,7 +8,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from adapters import sanitize as sanitize_module
 from adapters.sanitize import (
     TAGS,
     URL_SCHEMES,
@@ -16,6 +19,7 @@ from adapters.sanitize import (
     MissingInlineImage,
     ReferenceResult,
     Sanitized,
+    UnexpectedMarkup,
     css_declarations,
     sanitize,
 )
@@ -205,6 +209,61 @@ def test_allowed_style_properties_are_kept_and_others_counted() -> None:
         "margin-top": "4px",
     }
     assert result.changes == Counter({ChangeType.STYLE_PROPERTY: 3})
+
+
+def test_a_style_with_nothing_to_remove_is_kept_as_written() -> None:
+    html = '<p style="font-family: &quot;A;B&quot;, serif; color: red !important;">x</p>'
+    result = sanitize(html, inline_ids=set())
+    (_, attrs), *_ = Tree(result.html).starts()
+    assert attrs["style"] == 'font-family: "A;B", serif; color: red !important;'
+
+
+def test_a_rewritten_style_is_escaped_back_into_the_attribute() -> None:
+    html = """<p style='font-family: "A&amp;B&nbsp;C"; position: fixed' title="t">x</p>"""
+    result = sanitize(html, inline_ids=set())
+    assert 'style="font-family:&quot;A&amp;B&nbsp;C&quot;"' in result.html
+    (_, attrs), *_ = Tree(result.html).starts()
+    assert attrs == {"style": 'font-family:"A&B\u00a0C"', "title": "t"}
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "<p title=unquoted>x</p>",
+        "<p title='single'>x</p>",
+        '<p  title="two spaces">x</p>',
+        '<P title="upper">x</P>',
+        '<img src="cid:x"/>',
+    ],
+)
+def test_nh3_output_in_an_unexpected_form_is_refused(output: str) -> None:
+    """The policy pass reads html5ever's own way of writing tags; anything else could hide an
+    attribute from it, so it refuses instead of passing the tag through unchecked."""
+    decisions = sanitize_module._Decisions(sanitize_module._Policy(False, frozenset()))
+    with pytest.raises(UnexpectedMarkup, match="cannot check the tag"):
+        sanitize_module._apply_policy(output, decisions)
+
+
+MARKUP_PIECES = (
+    *("<", ">", "</", '"', "'", "=", " ", "/", "\n", "&", "&quot;", "&lt;", "&#34;", "\u00a0"),
+    *("<p ", "<a ", "<img ", "<td ", "<svg ", "<table ", "<!--", "-->", "<script>", "<style>"),
+    *("style", "href", "src", "cite", "title", "onclick", "xlink:href", "background"),
+    *('style="', "style='", 'href="', "src='", "color: red;", "COLOR:Red", "position:fixed"),
+    *("cid:x", "https://t.example/p.gif", "javascript:", "java\tscript:", "#top", "url(", ")"),
+    *("expression(", "/*", "\\", '"a;b"', "ü", "東", "x"),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(MARKUP_PIECES), max_size=40).map("".join))
+def test_any_markup_comes_out_inert_and_readable(html: str) -> None:
+    try:
+        result = sanitize(html, inline_ids={"x"})
+    except MissingInlineImage:
+        return
+    assert_inert(result.html)
+    again = sanitize(result.html, inline_ids={"x"})
+    assert again.html == result.html  # clean output is a fixed point
 
 
 def test_changes_are_counted_by_type() -> None:
