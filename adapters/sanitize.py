@@ -1,9 +1,11 @@
 """Sanitize outgoing HTML for email with nh3 (ammonia) and account for what was removed.
 
-nh3 does not report what it removed, so a scan of the start tags in the input (html_scan) counts
-the changes by type, using the same URL and CSS rules that the nh3 filters enforce. The counts are
-approximate where that scan and ammonia's html5ever read malformed markup differently; the clean
-HTML is always nh3's.
+nh3 parses, drops tags, attributes and URL schemes outside the allow-lists and writes the HTML
+back; the style and URL policy (allowed CSS properties with safe values, no remote images unless
+allowed) is then applied to the attributes of its output. nh3 does not report what it removed,
+so a scan of the start tags in the input (html_scan) counts the changes by type with the same
+rules. The counts are approximate where that scan and html5ever read malformed markup
+differently; the clean HTML is always what nh3 and the policy pass let through.
 """
 
 from __future__ import annotations
