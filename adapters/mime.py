@@ -25,12 +25,17 @@ from adapters.splice import splice, stand_in
 
 
 class _FoldedOnce(BaseHeader):
-    """A header that keeps its folded form: a header shared by many messages is folded once."""
+    """A header that keeps its folded form: a header shared by many messages is folded once.
+
+    The generator clones its policy for every subpart, so the folded form is kept per set of
+    policy settings that folding reads, not per policy object.
+    """
 
     def fold(self, *, policy: Policy) -> str:
+        settings = (type(policy), policy.linesep, policy.max_line_length, policy.utf8)
         folded = self.__dict__.get("_folded")
-        if folded is None or folded[0] is not policy:
-            folded = self._folded = (policy, super().fold(policy=policy))
+        if folded is None or folded[0] != settings:
+            folded = self._folded = (settings, super().fold(policy=policy))
         return folded[1]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.headerregistry
 import email.policy
 import email.utils
 import re
@@ -393,3 +394,23 @@ def test_recurring_content_headers_are_parsed_once_and_per_message_ones_each_tim
     assert one["To"] is not two["To"]
     boundaries = re.compile(rb"=_[0-9a-f]{32}")
     assert boundaries.sub(b"", one.as_bytes()) == boundaries.sub(b"", two.as_bytes())
+
+
+def test_recurring_headers_are_folded_once_even_in_subparts(monkeypatch) -> None:
+    """The generator clones its policy per subpart; the folded form must survive that."""
+    build = lambda: build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF)), now=NOW)  # noqa: E731
+    build().as_bytes()
+    folded: list[str] = []
+    original = email.headerregistry.BaseHeader.fold
+
+    def counting(self, *, policy):
+        folded.append(self.name.lower())
+        return original(self, policy=policy)
+
+    monkeypatch.setattr(email.headerregistry.BaseHeader, "fold", counting)
+    again = build().as_bytes()
+    assert "to" in folded and "subject" in folded  # per message: folded every time
+    assert "content-transfer-encoding" not in folded
+    assert "mime-version" not in folded
+    assert folded.count("content-type") == 3  # the three multipart boundaries only
+    assert b"Content-Transfer-Encoding: base64\r\n" in again
