@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -406,3 +407,18 @@ def test_cid_look_alikes_outside_attributes_are_not_references() -> None:
     html = '<p title="<img src=&quot;cid:a&quot;>">src="cid:b"</p><img alt=\'x" src="cid:c\'>'
     result = sanitize(html + '<img src="cid:logo">', inline_ids={"logo"})
     assert result.cid_references == {"logo"}
+
+
+def test_concurrent_sanitizing_shares_the_cleaner_safely() -> None:
+    """One nh3 Cleaner serves every thread; callers on a thread pool get what they would alone."""
+    documents = [*VECTORS, NEWSLETTER, '<a href="#top">x</a><a href="rel/path">y</a>'] * 3
+
+    def clean(html: str) -> str:
+        try:
+            return sanitize(html, inline_ids=NEWSLETTER_IDS).html
+        except MissingInlineImage as exc:
+            return str(exc)
+
+    alone = [clean(html) for html in documents]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(clean, documents)) == alone
