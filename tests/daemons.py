@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from relayops.stack.commands import alertmanager
+from relayops.stack.commands import Launch, alertmanager
 from relayops.stack.commands import redis as redis_launch
-from relayops.stack.daemons import DaemonExited, Running, free_port, start, stop
+from relayops.stack.daemons import Running, free_port, on_free_port, start, stop
 
 __all__ = ["ALERTMANAGER", "free_port", "require_binary", "run_alertmanager", "run_redis"]
 
@@ -32,25 +32,18 @@ def run_alertmanager(
 ) -> Iterator[str]:
     """Run Alertmanager on a free loopback port with no cluster gossip; yield its base URL.
 
-    Another process can take the port between `free_port` and the bind, so an early exit is
-    retried on a new port.
+    An early exit is retried on a new port (on_free_port).
     """
     storage = tmp_path / "alertmanager-data"
     storage.mkdir(parents=True, exist_ok=True)
     launch = alertmanager(binary, config_path, storage)
-    for attempt in range(attempts):
-        argv, ready, base = launch(free_port())
-        try:
-            running = start("alertmanager", argv, tmp_path / "alertmanager.log", ready)
-        except DaemonExited:
-            if attempt == attempts - 1:
-                raise
-            continue
-        try:
-            yield base
-        finally:
-            stop(running)
-        return
+    running, base = on_free_port(
+        _starter("alertmanager", launch, tmp_path / "alertmanager.log"), attempts
+    )
+    try:
+        yield base
+    finally:
+        stop(running)
 
 
 @contextmanager
@@ -60,17 +53,20 @@ def run_redis(folder: Path, attempts: int = 3) -> Iterator[tuple[str, Running]]:
     binary = require_binary("redis-server", "redis-server")
     data = folder / "redis-data"
     data.mkdir(exist_ok=True)
-    launch = redis_launch(binary, data)
-    for attempt in range(attempts):
-        argv, ready, url = launch(free_port())
-        try:
-            running = start("redis-server", argv, folder / "redis.log", ready)
-        except DaemonExited:
-            if attempt == attempts - 1:
-                raise
-            continue
-        try:
-            yield url, running
-        finally:
-            stop(running)
-        return
+    running, url = on_free_port(
+        _starter("redis-server", redis_launch(binary, data), folder / "redis.log"), attempts
+    )
+    try:
+        yield url, running
+    finally:
+        stop(running)
+
+
+def _starter(name: str, launch: Launch, log: Path) -> Callable[[int], tuple[Running, str]]:
+    """Starts `name` on the port it is given, for on_free_port; returns the process and URL."""
+
+    def attempt(port: int) -> tuple[Running, str]:
+        argv, ready, url = launch(port)
+        return start(name, argv, log, ready), url
+
+    return attempt

@@ -7,7 +7,6 @@ initdb and postgres refuse to run as root, so under root both run as an unprivil
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from relayops.stack.daemons import DaemonExited, Running, free_port, start, stop
+from relayops.stack.daemons import Running, on_free_port, start, stop
 
 PG_ROOT = Path("/usr/lib/postgresql")  # Debian: <version>/bin, kept off PATH
 INSTALL_HINT = "PostgreSQL server binaries not found: apt-get install postgresql"
@@ -68,15 +67,10 @@ def _start(initdb: str, postgres: str, root: Path) -> tuple[Running, str]:
         capture_output=True,
         env={**os.environ, "LC_ALL": "C.UTF-8"},
     )
-    # Another process can take the port between free_port() and the bind: retry on a new one.
-    for _ in range(2):
-        with contextlib.suppress(DaemonExited):
-            return _launch([*prefix, postgres, "-D", str(data)], root)
-    return _launch([*prefix, postgres, "-D", str(data)], root)
+    return on_free_port(partial(_launch, [*prefix, postgres, "-D", str(data)], root))
 
 
-def _launch(command: list[str], root: Path) -> tuple[Running, str]:
-    port = free_port()
+def _launch(command: list[str], root: Path, port: int) -> tuple[Running, str]:
     url = f"postgresql://{_USER}@127.0.0.1:{port}/postgres"
     argv = [*command, "-h", "127.0.0.1", "-p", str(port), "-k", str(root / "sockets"), "-F"]
     return start("postgres", argv, root / "postgres.log", partial(_ready, url)), url

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ import pytest
 
 from controller.preflight import check_prometheus, check_redis, main, redact
 from relayops.stack.commands import redis
-from relayops.stack.daemons import DaemonExited, Running, free_port, start, stop
+from relayops.stack.daemons import Running, free_port, on_free_port, start, stop
 from tests.daemons import require_binary
 from tests.specs_util import REPO
 
@@ -34,18 +33,14 @@ def _start_redis(tmp_path: Path, password: str = "") -> tuple[Running, int]:
     data.mkdir(parents=True, exist_ok=True)
     launch = redis(binary, data)
 
-    def attempt() -> tuple[Running, int]:
-        port = free_port()
+    def attempt(port: int) -> tuple[Running, int]:
         argv, ready, _ = launch(port)
         if password:
             argv += ["--requirepass", password]
             ready = _authenticated(port, password)
         return start("redis", argv, tmp_path / "redis.log", ready), port
 
-    for _ in range(2):
-        with contextlib.suppress(DaemonExited):
-            return attempt()
-    return attempt()
+    return on_free_port(attempt)
 
 
 @pytest.fixture(scope="module")

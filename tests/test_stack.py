@@ -32,7 +32,14 @@ from relayops.stack import (
 )
 from relayops.stack import stack as stack_module
 from relayops.stack.cli import register
-from relayops.stack.daemons import Running, free_port, identity
+from relayops.stack.daemons import (
+    DaemonError,
+    DaemonExited,
+    Running,
+    free_port,
+    identity,
+    on_free_port,
+)
 from tests.daemons import require_binary
 from tests.specs_util import REPO, SPECS
 
@@ -325,3 +332,36 @@ def test_read_notifications_skips_a_line_still_being_written(tmp_path: Path) -> 
     log.write_text('{"received_at": 1.5, "status": "firing"}\n{"received_at": 2')
     assert read_notifications(log) == [{"received_at": 1.5, "status": "firing"}]
     assert os.path.getsize(log) > 0
+
+
+def test_a_start_that_exits_early_is_retried_on_a_new_port_three_times_in_all() -> None:
+    ports: list[int] = []
+
+    def exits_twice(port: int) -> int:
+        ports.append(port)
+        if len(ports) < 3:
+            raise DaemonExited("port taken")
+        return port
+
+    assert on_free_port(exits_twice) == ports[-1]
+    assert len(ports) == 3
+
+    ports.clear()
+
+    def always_exits(port: int) -> int:
+        ports.append(port)
+        raise DaemonExited("still taken")
+
+    with pytest.raises(DaemonExited, match="still taken"):
+        on_free_port(always_exits)
+    assert len(ports) == 3
+
+    ports.clear()
+
+    def not_ready(port: int) -> int:
+        ports.append(port)
+        raise DaemonError("not ready after 10 s")
+
+    with pytest.raises(DaemonError, match="not ready"):
+        on_free_port(not_ready)
+    assert len(ports) == 1  # only an early exit is retried

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -61,6 +62,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+_T = TypeVar("_T")
+
+
+def on_free_port(attempt: Callable[[int], _T], tries: int = 3) -> _T:
+    """`attempt(port)` on a free loopback port. Another process can take the port between
+    choosing it and the daemon's bind, so a daemon that exits early (DaemonExited) is tried
+    again on a new port, `tries` times in all."""
+    for _ in range(tries - 1):
+        with contextlib.suppress(DaemonExited):
+            return attempt(free_port())
+    return attempt(free_port())
 
 
 def port_is_free(port: int) -> bool:

@@ -17,11 +17,10 @@ from relayops.stack.commands import Launch
 from relayops.stack.daemons import (
     LOOPBACK,
     DaemonError,
-    DaemonExited,
     find_binaries,
-    free_port,
     http_ready,
     identity,
+    on_free_port,
     port_is_free,
     redis_ready,
     start,
@@ -89,21 +88,14 @@ def _prepare_state_dir(state_dir: Path) -> None:
 
 
 def _launch(name: str, port: int | None, log: Path, launch: Launch) -> Component:
-    """Start one component; on an automatic port, retry an early exit on a new port (another
-    process can take a port between choosing it and the daemon's bind)."""
+    """Start one component, on `port` or else on a free one (on_free_port)."""
 
-    def attempt() -> Component:
-        chosen = port if port is not None else free_port()
+    def attempt(chosen: int) -> Component:
         argv, ready, url = launch(chosen)
         running = start(name, argv, log, ready)
         return Component(name, url, chosen, running.pid, running.identity, log)
 
-    for _ in range(0 if port is not None else 2):
-        try:
-            return attempt()
-        except DaemonExited:
-            continue
-    return attempt()
+    return attempt(port) if port is not None else on_free_port(attempt)
 
 
 def _render(specs_dir: Path, out: Path, webhook_url: str) -> None:
