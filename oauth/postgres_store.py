@@ -14,17 +14,6 @@ import psycopg
 from oauth.cipher import TokenCipher
 from oauth.sql_store import SqlTokenStore
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS oauth_credentials (
-    credential_id TEXT PRIMARY KEY,
-    provider TEXT NOT NULL CHECK (provider IN ('google', 'microsoft')),
-    access_token_enc TEXT NOT NULL,
-    refresh_token_enc TEXT NOT NULL,
-    expires_at TIMESTAMPTZ NOT NULL,
-    scope TEXT NOT NULL,
-    version INTEGER NOT NULL
-)
-"""
 _CONNECT_SECONDS = 10
 # Two first-time openers racing on CREATE TABLE IF NOT EXISTS can still collide in the catalog;
 # an advisory lock makes schema creation one at a time.
@@ -34,13 +23,14 @@ _SCHEMA_LOCK = 0x72656C6179  # "relay"
 class PostgresTokenStore(SqlTokenStore):
     placeholder = "%s"
     row_lock = " FOR UPDATE"
+    timestamp_type = "TIMESTAMPTZ"
 
     def __init__(self, url: str, cipher: TokenCipher) -> None:
         self.url = url
         self.cipher = cipher
         with self._write() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            conn.execute(_SCHEMA)
+            conn.execute(self.schema)
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection]:

@@ -16,6 +16,17 @@ from oauth.cipher import TokenCipher
 from oauth.store import Credential, SealedRow, seal, unseal
 
 COLUMNS = "credential_id, provider, access_token_enc, refresh_token_enc, expires_at, scope, version"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS oauth_credentials (
+    credential_id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL CHECK (provider IN ('google', 'microsoft')),
+    access_token_enc TEXT NOT NULL,
+    refresh_token_enc TEXT NOT NULL,
+    expires_at {timestamp} NOT NULL,
+    scope TEXT NOT NULL,
+    version INTEGER NOT NULL
+)
+"""
 
 
 class Cursor(Protocol):
@@ -31,11 +42,18 @@ class Connection(Protocol):
 
 
 class SqlTokenStore:
-    """Subclasses set `placeholder` and `row_lock` and implement the four hooks below."""
+    """Subclasses set `placeholder`, `row_lock` and `timestamp_type` and implement the four
+    hooks below."""
 
     placeholder = "?"
     row_lock = ""
+    timestamp_type = "TEXT"
     cipher: TokenCipher
+
+    @property
+    def schema(self) -> str:
+        """CREATE TABLE for the credentials table, the same columns on every backend."""
+        return _SCHEMA.format(timestamp=self.timestamp_type)
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError

@@ -13,17 +13,6 @@ from oauth.cipher import TokenCipher
 from oauth.sql_store import SqlTokenStore
 from oauth.store import SealedRow
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS oauth_credentials (
-    credential_id TEXT PRIMARY KEY,
-    provider TEXT NOT NULL CHECK (provider IN ('google', 'microsoft')),
-    access_token_enc TEXT NOT NULL,
-    refresh_token_enc TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    version INTEGER NOT NULL
-)
-"""
 _BUSY_SECONDS = 30.0
 
 
@@ -36,7 +25,7 @@ class SqliteTokenStore(SqlTokenStore):
             self.path.touch(mode=0o600)  # ciphertext only, but no reason to share it
         with closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
+            conn.execute(self.schema)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None)
