@@ -2,12 +2,19 @@
 
 The message has 50 KB of HTML, two 100 KB inline images and a 1 MB attachment. Both providers
 sanitize the HTML first; Gmail is then mime_bytes (sent as is to the media upload endpoint
-above the JSON limit, as this message is), Outlook graph_body. Prints the median over RUNS
-runs, split into sanitize + build and serialise, against the target of 10 ms per provider.
+above the JSON limit, as this message is), Outlook graph_body. A round takes the median of RUNS
+runs per provider, split into sanitize + build and serialise; the target is 10 ms per provider.
 
 The adapter lives in a long-running process, so WARMUP runs come first and are not counted: the
 first few runs grow the allocator's heap, start the sanitizer's audit thread and fill the
 caches of the email package's header classes, and take two to three times as long.
+
+The shared VM this runs on has spells, from seconds to minutes long, in which ordinary Python
+runs 1.5 to 1.9 times slower (its vCPU shares a core with a busy neighbour; SHA-NI hashing, for
+one, keeps its speed). A single median taken in such a spell measures the neighbour. So the
+benchmark takes ROUNDS rounds, PAUSE_S seconds apart, times a fixed pure-Python probe around
+each, prints every round, and judges each provider on its best round's median, as timeit takes
+the best of its repeats. A slower build slows every round alike and still misses.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -33,6 +41,10 @@ from adapters.sanitize import sanitize  # noqa: E402
 
 WARMUP = 5
 RUNS = 50
+ROUNDS = 6
+PAUSE_S = 10.0
+PROBE_RUNS = 5
+PROBE_LOOPS = 200_000
 TARGET_MS = 10.0
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -82,12 +94,15 @@ def outlook(message: Message) -> Serialise:
     return lambda: len(body)
 
 
-def measure(
-    build: Callable[[Message], Serialise], message: Message
-) -> tuple[float, float, float, int]:
-    """Medians in ms of build, serialise and both, and the serialised size."""
-    for _ in range(WARMUP):
-        build(message)()
+class Round(NamedTuple):
+    build_ms: float
+    serialise_ms: float
+    total_ms: float
+    size: int
+
+
+def measure(build: Callable[[Message], Serialise], message: Message) -> Round:
+    """Medians in ms of build, serialise and both over RUNS runs, and the serialised size."""
     builds, serialises, totals = [], [], []
     size = 0
     for _ in range(RUNS):
@@ -99,23 +114,54 @@ def measure(
         builds.append((built - start) * 1000)  # sanitize + build
         serialises.append((done - built) * 1000)
         totals.append((done - start) * 1000)
-    return (*(statistics.median(t) for t in (builds, serialises, totals)), size)
+    return Round(*(statistics.median(t) for t in (builds, serialises, totals)), size)
+
+
+def probe_ms() -> float:
+    """The median time of a fixed pure-Python loop: how fast the interpreter runs right now."""
+    timings = []
+    for _ in range(PROBE_RUNS):
+        start = time.perf_counter()
+        total = 0
+        for i in range(PROBE_LOOPS):
+            total += i
+        timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings)
+
+
+PROVIDERS: dict[str, Callable[[Message], Serialise]] = {"gmail": gmail, "outlook": outlook}
 
 
 def main() -> int:
     message = rich_message()
+    for build in PROVIDERS.values():
+        for _ in range(WARMUP):
+            build(message)()
     print(
-        f"sanitize + build + serialise one rich message, median of {RUNS} runs after {WARMUP} "
-        f"warm-up runs (target < {TARGET_MS:g} ms)"
+        f"sanitize + build + serialise one rich message: median of {RUNS} runs after {WARMUP} "
+        f"warm-up runs, {ROUNDS} rounds {PAUSE_S:g} s apart (target < {TARGET_MS:g} ms)"
     )
+    print(f"  {'round':>5}  {'probe ms':>8}  " + "  ".join(f"{n + ' ms':>10}" for n in PROVIDERS))
+    rounds: dict[str, list[Round]] = {name: [] for name in PROVIDERS}
+    for number in range(1, ROUNDS + 1):
+        if number > 1:
+            time.sleep(PAUSE_S)
+        before = probe_ms()
+        for name, build in PROVIDERS.items():
+            rounds[name].append(measure(build, message))
+        probe = (before + probe_ms()) / 2
+        medians = "  ".join(f"{rounds[name][-1].total_ms:10.1f}" for name in PROVIDERS)
+        print(f"  {number:>5}  {probe:8.2f}  {medians}")
     missed = False
-    for name, build in (("gmail", gmail), ("outlook", outlook)):
-        build_ms, serialise_ms, total_ms, size = measure(build, message)
-        met = total_ms < TARGET_MS
+    for name, measured in rounds.items():
+        best = min(measured, key=lambda r: r.total_ms)
+        met = best.total_ms < TARGET_MS
         missed |= not met
         print(
-            f"  {name:8} {total_ms:6.1f} ms (build {build_ms:5.1f}, serialise {serialise_ms:5.1f})"
-            f"  {size / 1e6:4.2f} MB  {'met' if met else 'MISSED'}"
+            f"  {name:8} best round {best.total_ms:5.1f} ms (build {best.build_ms:5.1f}, "
+            f"serialise {best.serialise_ms:4.1f}), all rounds "
+            f"{min(r.total_ms for r in measured):.1f}-{max(r.total_ms for r in measured):.1f} ms"
+            f"  {best.size / 1e6:4.2f} MB  {'met' if met else 'MISSED'}"
         )
     return 1 if missed else 0
 
