@@ -6,6 +6,7 @@ never an empty "nothing is firing".
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,6 +79,66 @@ class PromReader:
             Series(dict(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
             for item in result
         ]
+
+    def samples(self, selector: str, seconds: float, at: float) -> list[Series]:
+        """Every sample Prometheus stored for `selector` in the `seconds` before `at`, with its
+        own timestamp (a range selector in an instant query: no step, nothing interpolated)."""
+        query = f"{selector}[{max(1, math.ceil(seconds))}s]"
+        result = self._result("/api/v1/query", {"query": query, "time": at})
+        try:
+            return [
+                Series(dict(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
+                for item in result
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ObserveError(f"{self.base} query {query!r}: not a range of samples") from exc
+
+
+@dataclass(frozen=True)
+class FiringRecord:
+    """One alert series as Prometheus' rule manager recorded it in ALERTS, once per evaluation
+    while it was pending and while it fired."""
+
+    labels: dict[str, str]  # the alert's labels, alertname included
+    active_at: float  # the evaluation at which the stretch it first fired in became pending
+    first: float  # the first evaluation at which it fired
+    last: float  # the last evaluation at which it fired
+
+
+def _alert_key(labels: dict[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if k not in ("__name__", "alertstate"))
+
+
+def firing_records(
+    reader: PromReader, matchers: str, since: float, until: float
+) -> list[FiringRecord]:
+    """The alerts matching `matchers` (e.g. `provider="google"`) that fired between `since` and
+    `until`, from Prometheus' own record: a poll that came too late or too seldom misses a short
+    firing, this history does not.
+
+    activeAt is the first pending sample of the stretch that fired. ALERTS_FOR_STATE, whose
+    value is activeAt in whole seconds, tells that stretch from an earlier one that never fired.
+    """
+    seconds = until - since
+    alerts = reader.samples(f"ALERTS{{{matchers}}}", seconds, until)
+    became = {
+        _alert_key(s.labels): dict(s.samples)
+        for s in reader.samples(f"ALERTS_FOR_STATE{{{matchers}}}", seconds, until)
+    }
+    pending: dict[frozenset[tuple[str, str]], list[float]] = {}
+    for series in alerts:
+        if series.labels.get("alertstate") == "pending":
+            pending[_alert_key(series.labels)] = [t for t, _ in series.samples]
+    records = []
+    for series in alerts:
+        if series.labels.get("alertstate") != "firing" or not series.samples:
+            continue
+        key = _alert_key(series.labels)
+        first, last = series.samples[0][0], series.samples[-1][0]
+        floor = math.floor(became.get(key, {}).get(first, -math.inf))
+        active_at = min((t for t in pending.get(key, ()) if floor <= t <= first), default=first)
+        records.append(FiringRecord(dict(key), active_at, first, last))
+    return records
 
 
 def _get(url: str) -> object:

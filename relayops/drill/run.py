@@ -3,7 +3,9 @@
 The scenario runs for the plan's time, then healthy traffic for the recovery time, while the
 runner polls Prometheus (pending and firing alerts with the evaluation at which each became
 active), Alertmanager (suppression) and the notification sink. Firing times are Prometheus'
-own (activeAt + for), not the moment a poll happened to see them.
+own (activeAt + for), not the moment a poll happened to see them. At the end, Prometheus'
+record of what fired (ALERTS) fills in what the polls missed and gives each resolution its
+evaluation: on a loaded machine a poll can come seconds late, or miss a short firing outright.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from relayops.drill.observe import active_alerts, alertmanager_alerts
+import httpx
+
+from relayops.drill.observe import (
+    FiringRecord,
+    PromReader,
+    active_alerts,
+    alertmanager_alerts,
+    firing_records,
+)
 from relayops.drill.plan import DrillPlan, Expected
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
@@ -135,6 +145,40 @@ def _observe(
             if key not in timeline.notified:
                 timeline.notified[key] = now
                 emit(f"{now:6.1f}s notified  {key[0]} {key[1]} -> {key[2]}")
+
+
+def _recall(
+    stack: Stack,
+    provider: str,
+    plan: DrillPlan,
+    timeline: Timeline,
+    started_at: float,
+    emit: Callable[[str], None],
+) -> None:
+    """Complete the timeline from Prometheus' record of the run's firing alerts: a firing no
+    poll saw is added (activeAt + for, as a poll would have), and an alert no longer firing
+    resolved at the evaluation after its last firing one, not when a poll noticed."""
+    with httpx.Client() as client:
+        reader = PromReader(client, stack.prometheus_url)
+        records = firing_records(reader, f'provider="{provider}"', started_at, time.time())
+    still_firing = {
+        ref_of(a.labels)
+        for a in active_alerts(stack.prometheus_url)
+        if a.state == "firing" and a.labels.get("provider") == provider
+    }
+    by_ref: dict[str, list[FiringRecord]] = {}
+    for record in records:
+        by_ref.setdefault(ref_of(record.labels), []).append(record)
+    for ref, fired in sorted(by_ref.items()):
+        if ref not in timeline.firing:
+            active = min(r.active_at for r in fired) - started_at
+            timeline.pending.setdefault(ref, active)
+            timeline.firing[ref] = active + plan.for_seconds.get(ref, 0)
+            emit(f"{timeline.firing[ref]:6.1f}s firing    {ref} (no poll saw it; Prometheus did)")
+        if ref not in still_firing:
+            timeline.resolved[ref] = (
+                max(r.last for r in fired) + plan.pipeline.evaluation - started_at
+            )
 
 
 def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, ...]:
@@ -263,6 +307,7 @@ def run_drill(
         _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
         time.sleep(POLL_SECONDS)
     _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
+    _recall(stack, spec.provider, plan, timeline, started_at, emit)
     if errors:
         raise errors[0]
     phases = _phases(plan, *runs, data_since, started_at)

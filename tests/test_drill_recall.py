@@ -1,0 +1,226 @@
+"""Prometheus' record of what fired (ALERTS, ALERTS_FOR_STATE) completes a drill's timeline:
+a firing that no poll saw is added, and resolutions take the evaluation after the last firing
+one. On fakes for each case, and once against a real Prometheus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from relayops.drill.observe import ObserveError, PromReader, active_alerts, firing_records, poll
+from relayops.drill.plan import drill_pipeline, plan_drill
+from relayops.drill.run import Timeline, _recall
+from relayops.stack import running_stack
+from rules_gen.output import write_tree
+from rules_gen.render import DRILL_MANAGED, render_time_scaled
+from synth.driver import Driver
+from synth.scenarios import scenarios
+from tests.daemons import require_binary
+from tests.specs_util import SPECS
+
+PROM = "http://prometheus.test:9090"
+MATCHERS = 'provider="microsoft"'
+START = 1_800_000_000.0
+SLOW = "OutlookGraphPayloadBuildSlow/warning"
+SLOW_LABELS = {
+    "alertname": "OutlookGraphPayloadBuildSlow",
+    "severity": "warning",
+    "provider": "microsoft",
+}
+
+
+def matrix(*series: tuple[dict[str, str], list[tuple[float, float]]]) -> dict:
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {"metric": labels, "values": [[t, str(v)] for t, v in samples]}
+                for labels, samples in series
+            ],
+        },
+    }
+
+
+def fake_prometheus(
+    alerts_history: dict, for_state: dict, alerts: list[dict] | None = None
+) -> Callable[[httpx.Request], httpx.Response]:
+    """Answers the two history queries and /api/v1/alerts; anything else is a test error."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/alerts":
+            return httpx.Response(200, json={"status": "success", "data": {"alerts": alerts or []}})
+        query = parse_qs(urlsplit(str(request.url)).query)["query"][0]
+        if query.startswith('ALERTS{provider="microsoft"}['):
+            return httpx.Response(200, json=alerts_history)
+        if query.startswith('ALERTS_FOR_STATE{provider="microsoft"}['):
+            return httpx.Response(200, json=for_state)
+        return httpx.Response(400, json={"status": "error", "error": f"unexpected {query}"})
+
+    return answer
+
+
+def history(
+    active_at: float, first: float, last: float, earlier: tuple[float, float] | None = None
+) -> tuple[dict, dict]:
+    """ALERTS pending from `active_at` (and over `earlier`, a stretch that never fired) and
+    firing from `first` to `last`, one evaluation a second at .25 past it; ALERTS_FOR_STATE
+    holding activeAt in whole seconds, as Prometheus writes it."""
+    pending = [(t + 0.25, 1.0) for t in range(int(active_at), int(first))]
+    if earlier is not None:
+        pending = [(t + 0.25, 1.0) for t in range(int(earlier[0]), int(earlier[1]))] + pending
+    firing = [(t + 0.25, 1.0) for t in range(int(first), int(last) + 1)]
+    state = [(t + 0.25, float(int(active_at))) for t in range(int(active_at), int(last) + 1)]
+    return (
+        matrix(
+            ({"__name__": "ALERTS", "alertstate": "firing", **SLOW_LABELS}, firing),
+            ({"__name__": "ALERTS", "alertstate": "pending", **SLOW_LABELS}, pending),
+        ),
+        matrix(({"__name__": "ALERTS_FOR_STATE", **SLOW_LABELS}, state)),
+    )
+
+
+def test_firing_records_pair_each_firing_series_with_when_it_became_active() -> None:
+    alerts, state = history(START + 3, START + 13, START + 22)
+    client = httpx.Client(transport=httpx.MockTransport(fake_prometheus(alerts, state)))
+    with client:
+        records = firing_records(PromReader(client, PROM), MATCHERS, START, START + 40)
+    assert len(records) == 1
+    record = records[0]
+    assert record.labels == SLOW_LABELS
+    assert (record.active_at, record.first, record.last) == (
+        START + 3.25,
+        START + 13.25,
+        START + 22.25,
+    )
+
+
+def test_an_earlier_pending_stretch_that_never_fired_is_not_taken_for_activeat() -> None:
+    alerts, state = history(START + 6, START + 13, START + 22, earlier=(START + 1, START + 4))
+    client = httpx.Client(transport=httpx.MockTransport(fake_prometheus(alerts, state)))
+    with client:
+        records = firing_records(PromReader(client, PROM), MATCHERS, START, START + 40)
+    assert [r.active_at for r in records] == [START + 6.25]
+
+
+def test_an_answer_that_is_not_a_range_of_samples_is_an_error_naming_the_query() -> None:
+    vector = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}}
+    client = httpx.Client(transport=httpx.MockTransport(fake_prometheus(vector, vector)))
+    with client, pytest.raises(ObserveError, match=r"ALERTS\{provider=.*not a range"):
+        firing_records(PromReader(client, PROM), MATCHERS, START, START + 40)
+
+
+def drill_plan(specs, scenario: str, provider: str):
+    files = render_time_scaled(specs, SPECS, 60, "http://127.0.0.1:9/x")
+    pipeline = drill_pipeline(
+        text for path, text in files.items() if path.startswith("prometheus/")
+    )
+    return plan_drill(specs, scenarios(specs), scenario, provider, 60, 20.0, 120, pipeline)
+
+
+@pytest.fixture(scope="module")
+def plan(specs):
+    return drill_plan(specs, "build-slow", "outlook")
+
+
+def recall_with(
+    monkeypatch: pytest.MonkeyPatch, plan, timeline: Timeline, alerts: list[dict]
+) -> list[str]:
+    """Run _recall against the fake, at START + 40, and return what it printed."""
+    history_answer, state = history(START + 3, START + 13, START + 22)
+    answer = fake_prometheus(history_answer, state, alerts)
+    transport = httpx.MockTransport(answer)
+    real_client = httpx.Client
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=transport, **kw))
+    monkeypatch.setattr(
+        "relayops.drill.observe.httpx.get",
+        lambda url, timeout: real_client(transport=transport).get(url),
+    )
+    monkeypatch.setattr(time, "time", lambda: START + 40)
+    lines: list[str] = []
+    _recall(SimpleNamespace(prometheus_url=PROM), "microsoft", plan, timeline, START, lines.append)
+    return lines
+
+
+def test_recall_adds_a_firing_no_poll_saw_and_resolves_it_after_its_last_evaluation(
+    monkeypatch, plan
+) -> None:
+    timeline = Timeline(pending={SLOW: 3.3})
+    lines = recall_with(monkeypatch, plan, timeline, alerts=[])
+    held = plan.for_seconds[SLOW]
+    assert timeline.firing == {SLOW: pytest.approx(3.25 + held)}
+    assert timeline.pending == {SLOW: 3.3}  # what the polls saw is kept
+    assert timeline.resolved == {SLOW: pytest.approx(22.25 + plan.pipeline.evaluation)}
+    assert lines == [f"{3.25 + held:6.1f}s firing    {SLOW} (no poll saw it; Prometheus did)"]
+
+
+def test_recall_keeps_a_polled_firing_and_leaves_a_still_firing_alert_unresolved(
+    monkeypatch, plan
+) -> None:
+    timeline = Timeline(pending={SLOW: 3.0}, firing={SLOW: 12.9})
+    still = {
+        "labels": SLOW_LABELS,
+        "state": "firing",
+        "activeAt": "2027-01-15T08:00:03Z",
+    }
+    lines = recall_with(monkeypatch, plan, timeline, alerts=[still])
+    assert timeline.firing == {SLOW: 12.9}
+    assert timeline.resolved == {}
+    assert lines == []
+
+
+def test_firing_records_match_what_a_real_prometheus_reports_live(specs, tmp_path) -> None:
+    """On a time-scaled stack, Gmail's series are pushed and then deleted, so metrics-missing
+    goes pending and fires; its record agrees with the alerts API: the same labels and
+    activeAt, and the first firing evaluation `for` later. (Prometheus writes no ALERTS sample
+    before its first evaluations have restored the alert state, so the stack's first moments
+    are not the place to compare.)"""
+    for binary, package in (
+        ("prometheus", "prometheus"),
+        ("prometheus-alertmanager", "prometheus-alertmanager"),
+        ("prometheus-pushgateway", "prometheus-pushgateway"),
+    ):
+        require_binary(binary, package)
+    tree = tmp_path / "tree"
+    write_tree(tree, render_time_scaled(specs, SPECS, 60, "http://127.0.0.1:9/x"), DRILL_MANAGED)
+    missing = "GmailMetricsMissing"
+    gmail = specs.provider("gmail")
+
+    def missing_is(state: str) -> Callable[[list], bool]:
+        return lambda alerts: any(
+            a.labels["alertname"] == missing and a.state == state for a in alerts
+        )
+
+    with running_stack(SPECS, tmp_path, rendered=tree, redis=False) as stack:
+        driver = Driver(specs, gmail, stack.pushgateway_url)
+        driver.run(scenarios(specs)["healthy"], 6, 20.0, tick_s=0.5, time_scale=60)
+        quiet = poll(
+            lambda: active_alerts(stack.prometheus_url),
+            lambda a: not any(x.labels["alertname"] == missing for x in a),
+            timeout=30,
+        )
+        assert not any(a.labels["alertname"] == missing for a in quiet), quiet
+        since = time.time()
+        driver.delete()
+        alerts = poll(lambda: active_alerts(stack.prometheus_url), missing_is("firing"), 60)
+        assert missing_is("firing")(alerts), alerts
+        live = next(a for a in alerts if a.labels["alertname"] == missing)
+        time.sleep(2)
+        with httpx.Client() as client:
+            reader = PromReader(client, stack.prometheus_url)
+            matchers = f'provider="{gmail.provider}"'
+            records = firing_records(reader, matchers, since, time.time())
+    record = next(r for r in records if r.labels["alertname"] == missing)
+    assert record.labels == live.labels
+    assert record.active_at == pytest.approx(live.active_at, abs=0.01)
+    assert record.last > record.first
+    # the first evaluation at which it fired is the first at or after activeAt + for
+    missing_plan = drill_plan(specs, "metrics-missing", "gmail")
+    held = missing_plan.for_seconds[f"{missing}/critical"]
+    evaluation = missing_plan.pipeline.evaluation
+    assert record.active_at + held <= record.first <= record.active_at + held + evaluation + 0.01
