@@ -152,6 +152,25 @@ def test_pushed_metric_is_queryable(stack: Stack) -> None:
     assert sample["value"][1] == "42"
 
 
+def test_a_new_stack_starts_with_an_empty_pushgateway(drill_tree: Path, tmp_path: Path) -> None:
+    """Nothing pushed to one stack reaches the next: Debian's Pushgateway would otherwise
+    save its groups to a shared file at exit and load them at start."""
+    first = stack_up(SPECS, tmp_path / "first", rendered=drill_tree, redis=False)
+    try:
+        pushed = httpx.put(
+            f"{first.pushgateway_url}/metrics/job/left_behind", content=b"relayops_left 1\n"
+        )
+        assert pushed.status_code == 200
+    finally:
+        stack_down(tmp_path / "first")
+    second = stack_up(SPECS, tmp_path / "second", rendered=drill_tree, redis=False)
+    try:
+        groups = httpx.get(f"{second.pushgateway_url}/api/v1/metrics").json()["data"]
+    finally:
+        stack_down(tmp_path / "second")
+    assert groups == []
+
+
 def test_alert_reaches_the_sink_through_drill_routing(stack: Stack) -> None:
     labels = {
         "alertname": "StackSmokeCritical",

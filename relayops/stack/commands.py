@@ -39,8 +39,12 @@ def redis(binary: str, data_dir: Path) -> Launch:
 
 
 def pushgateway(binary: str) -> Launch:
+    """In memory only: Debian's build persists to /var/lib/prometheus/pushgateway.data by
+    default, which every stack would load at start and write at exit, so one stack's groups
+    (another drill's, a test's) would appear in the next."""
+
     def launch(port: int) -> tuple[list[str], Ready, str]:
-        argv = [binary, f"--web.listen-address={LOOPBACK}:{port}"]
+        argv = [binary, f"--web.listen-address={LOOPBACK}:{port}", "--persistence.file="]
         return argv, http_ready(f"{_http(port)}/-/ready"), _http(port)
 
     return launch
