@@ -93,6 +93,12 @@ class Driver:
         )
 
     @property
+    def pushed_at_series(self) -> str:
+        """The Pushgateway's `push_time_seconds` of the send-path group: when the data
+        Prometheus last scraped from it was pushed."""
+        return f'push_time_seconds{{job="{self.job}",provider="{self.spec.provider}",component=""}}'
+
+    @property
     def controller_path(self) -> str:
         return f"{self.group_path}/component/controller"
 

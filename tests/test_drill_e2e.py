@@ -45,6 +45,12 @@ def test_two_drills_fire_route_inhibit_and_resolve_in_time(binaries, tmp_path, c
     for ref in (FAST, SLOW, WARN, CRIT, MISSING):
         assert re.search(rf"ok  {re.escape(ref)} fires in time: measured [\d.]+s", out), ref
         assert f"ok  {ref} resolves" in out
+    # judged against the measured age of the data the burn alert read; metrics-missing, on
+    # absent data, against the mean delay
+    aged = rf"{re.escape(FAST)} fires in time: .*the data (-?[\d.]+)s old when it went pending"
+    age = float(re.search(aged, out).group(1))
+    assert 0.0 <= age < 5.0
+    assert re.search(rf"{re.escape(MISSING)} fires in time: .*mean pipeline delay", out)
     assert f"ok  {FAST} reaches {PAGER} or is inhibited: notified" in out
     assert f"ok  {CRIT} reaches {PAGER} or is inhibited: notified" in out
     assert "--- GmailAvailabilityBudgetBurn/ticket_fast: too slow" in out

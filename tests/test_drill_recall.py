@@ -1,6 +1,8 @@
-"""Prometheus' record of what fired (ALERTS, ALERTS_FOR_STATE) completes a drill's timeline:
-a firing that no poll saw is added, and resolutions take the evaluation after the last firing
-one. On fakes for each case, and once against a real Prometheus."""
+"""What a drill reads back from Prometheus after the run. Its record of what fired (ALERTS,
+ALERTS_FOR_STATE) completes the timeline: a firing that no poll saw is added, and resolutions
+take the evaluation after the last firing one. The push time of the data each expected alert
+could read when it went pending gives that data's age. On fakes for each case, and against a
+real Prometheus."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 
 from relayops.drill.observe import ObserveError, PromReader, active_alerts, firing_records, poll
 from relayops.drill.plan import drill_pipeline, plan_drill
-from relayops.drill.run import Timeline, _recall
+from relayops.drill.run import Timeline, _measure_data_age, _recall
 from relayops.stack import running_stack
 from rules_gen.output import write_tree
 from rules_gen.render import DRILL_MANAGED, render_time_scaled
@@ -224,3 +226,43 @@ def test_firing_records_match_what_a_real_prometheus_reports_live(specs, tmp_pat
     held = missing_plan.for_seconds[f"{missing}/critical"]
     evaluation = missing_plan.pipeline.evaluation
     assert record.active_at + held <= record.first <= record.active_at + held + evaluation + 0.01
+
+
+def test_data_age_is_the_pending_evaluation_minus_the_push_time_it_could_read(
+    monkeypatch, plan, specs
+) -> None:
+    pushed_at = Driver(specs, specs.provider("outlook"), "http://pushgateway.test").pushed_at_series
+    asked: list[tuple[str, float]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        params = parse_qs(urlsplit(str(request.url)).query)
+        query, at = params["query"][0], float(params["time"][0])
+        asked.append((query, at))
+        value = [at, str(at - 6.5)]  # the latest push the evaluation could read: 6.5 s old
+        return httpx.Response(
+            200,
+            json={
+                "status": "success",
+                "data": {
+                    "resultType": "vector",
+                    "result": [{"metric": {"job": "relay-synth"}, "value": value}],
+                },
+            },
+        )
+
+    real_client = httpx.Client
+    transport = httpx.MockTransport(answer)
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=transport, **kw))
+    timeline = Timeline(pending={SLOW: 3.25, "OutlookMetricsMissing/critical": 1.0})
+    _measure_data_age(SimpleNamespace(prometheus_url=PROM), pushed_at, plan, timeline, START)
+    assert asked == [(pushed_at, START + 3.25)]
+    assert timeline.data_age == {SLOW: pytest.approx(6.5)}
+    # metrics-missing expects an alert on absent data: there is no push to age
+    missing_plan = drill_plan(specs, "metrics-missing", "outlook")
+    assert [e.ref for e in missing_plan.fires] == ["OutlookMetricsMissing/critical"]
+    absent = Timeline(pending={"OutlookMetricsMissing/critical": 1.0})
+    _measure_data_age(SimpleNamespace(prometheus_url=PROM), pushed_at, missing_plan, absent, START)
+    assert absent.data_age == {} and len(asked) == 1
+    expected = next(e for e in plan.fires if e.ref == SLOW)
+    late = plan.expected_detection(expected, 3.0, timeline.data_age[SLOW])
+    assert late - plan.expected_detection(expected, 3.0) == pytest.approx(6.5 - 1.0)

@@ -157,3 +157,17 @@ def test_pipeline_delay_is_half_of_each_wait(specs):
     files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
     drill = drill_pipeline(text for path, text in files.items() if path.startswith("prometheus/"))
     assert (drill.scrape, drill.evaluation) == (1.0, 1.0)
+
+
+def test_a_measured_data_age_replaces_the_scrape_and_last_evaluation_waits(specs):
+    scaled = time_scaled(specs, SCALE)
+    defs = {alert_ref(a): a for a in alert_defs(scaled, scaled.provider("outlook"))}
+    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": 3})
+    spike = defs["OutlookSanitizationSpike/warning"]
+    # half the tick, half of each of the two earlier hops, then the data's age: 6.5 s late
+    assert pipeline.delay(spike, data_age=7.5) == pytest.approx(0.125 + 1.0 + 7.5)
+    # an age of a scrape and an evaluation, halved, is the mean again
+    assert pipeline.delay(spike, data_age=1.0) == pytest.approx(pipeline.delay(spike))
+    # absence and staleness alerts have no pushed data to age: the mean stands
+    for ref in ("OutlookMetricsMissing/critical", "OutlookRolloutControllerStalled/warning"):
+        assert pipeline.delay(defs[ref], data_age=7.5) == pipeline.delay(defs[ref])

@@ -63,13 +63,16 @@ class DrillPlan:
         """How far a measured detection may stray from theory plus pipeline delay."""
         return TOLERANCE_EVALUATIONS * self.pipeline.evaluation
 
-    def expected_detection(self, expected: Expected, prefix: float) -> float:
-        """Detection with `prefix` seconds of healthy data before the fault, plus the mean
-        pipeline delay: what a run is measured against."""
+    def expected_detection(
+        self, expected: Expected, prefix: float, data_age: float | None = None
+    ) -> float:
+        """Detection with `prefix` seconds of healthy data before the fault, plus the pipeline
+        delay (its mean, or with the measured `data_age`, see Pipeline.delay): what a run is
+        measured against."""
         detection = self.theory.detection(expected.alert, prefix)
         if detection is None:  # cannot happen for an expected alert: prefix only helps
             detection = expected.detection
-        return detection + self.pipeline.delay(expected.alert)
+        return detection + self.pipeline.delay(expected.alert, data_age)
 
     def expected_clearing(self, expected: Expected, fault: float, prefix: float) -> float | None:
         """Seconds after a fault of `fault` seconds ended until the alert should resolve,

@@ -243,7 +243,9 @@ def _markdown(
         "Detection is measured from the fault's start (Prometheus' activeAt + `for`), reset "
         "from its end. Theory is the window math on the pushed traffic (with the "
         f"{_secs(result.phases.prefix)} of healthy data the run had before the fault) plus "
-        "the mean push, scrape and evaluation delay; a run passes within two evaluation "
+        "the push, scrape and evaluation delay (the scrape and the alert's evaluation as "
+        "measured: how old the pushed data was when the alert went pending); a run passes "
+        "within two evaluation "
         f"intervals (±{plan.tolerance:g}s).",
         "",
         *_table(EXPECTED_HEADER, _expected_rows(specs, result)),

@@ -25,6 +25,7 @@ from relayops.drill.observe import (
     firing_records,
 )
 from relayops.drill.plan import DrillPlan, Expected
+from relayops.drill.theory import reads_pushed_data
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
 from synth.driver import Driver, RunSummary
@@ -48,6 +49,8 @@ class Timeline:
     resolved: dict[str, float] = field(default_factory=dict)
     suppressed: dict[str, float] = field(default_factory=dict)
     notified: dict[tuple[str, str, str], float] = field(default_factory=dict)  # ref, status, rcv
+    # how old the pushed data was at the evaluation at which the alert became pending
+    data_age: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def detection(
     """(measured, expected) detection in seconds after the fault started; measured is None
     when the alert never fired."""
     fired = timeline.firing.get(expected.ref)
-    theory = plan.expected_detection(expected, phases.prefix)
+    theory = plan.expected_detection(expected, phases.prefix, timeline.data_age.get(expected.ref))
     return (None if fired is None else fired - phases.fault_start), theory
 
 
@@ -181,6 +184,35 @@ def _recall(
             )
 
 
+def _measure_data_age(
+    stack: Stack, pushed_at: str, plan: DrillPlan, timeline: Timeline, started_at: float
+) -> None:
+    """For each expected alert that went pending: how old the pushed data was at that
+    evaluation (its time minus the push time of the latest sample it could read). A drill
+    whose pushes or scrapes ran late on a loaded machine is judged against what the rules saw,
+    not against data that had not reached them yet."""
+    with httpx.Client() as client:
+        reader = PromReader(client, stack.prometheus_url)
+        for expected in plan.fires:
+            became = timeline.pending.get(expected.ref)
+            if became is None or not reads_pushed_data(expected.alert):
+                continue
+            at = started_at + became
+            answer = reader.instant(pushed_at, at)
+            if len(answer) == 1:
+                timeline.data_age[expected.ref] = at - answer[0][1]
+
+
+def _theory_parts(plan: DrillPlan, timeline: Timeline, expected: Expected, theory: float) -> str:
+    age = timeline.data_age.get(expected.ref)
+    delay = plan.pipeline.delay(expected.alert, age)
+    if age is None:
+        pipeline = f"mean pipeline delay {delay:.2f}s"
+    else:
+        pipeline = f"pipeline delay {delay:.2f}s, the data {age:.2f}s old when it went pending"
+    return f"window math and `for` {theory - delay:.1f}s + {pipeline}"
+
+
 def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, ...]:
     checks = []
     for expected in plan.fires:
@@ -200,8 +232,7 @@ def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, 
                 f"{ref} fires in time",
                 abs(measured - theory) <= plan.tolerance,
                 f"measured {measured:.1f}s after the fault started, theory {theory:.1f}s "
-                f"(window math and `for` {theory - plan.pipeline.delay(expected.alert):.1f}s + "
-                f"mean pipeline delay {plan.pipeline.delay(expected.alert):.2f}s), "
+                f"({_theory_parts(plan, timeline, expected, theory)}), "
                 f"allowed ±{plan.tolerance:g}s",
             )
         )
@@ -308,6 +339,7 @@ def run_drill(
         time.sleep(POLL_SECONDS)
     _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
     _recall(stack, spec.provider, plan, timeline, started_at, emit)
+    _measure_data_age(stack, driver.pushed_at_series, plan, timeline, started_at)
     if errors:
         raise errors[0]
     phases = _phases(plan, *runs, data_since, started_at)

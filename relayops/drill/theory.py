@@ -67,6 +67,12 @@ def evaluation_hops(rule_files: Iterable[str]) -> dict[str, int]:
     return hops
 
 
+def reads_pushed_data(alert: AlertDef) -> bool:
+    """Whether the alert's condition is on pushed values, whose age a run can measure (not on
+    their absence, nor on time() against a pushed timestamp)."""
+    return alert.kind not in ("missing", "stalled")
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """Push tick, scrape and evaluation intervals of the drill stack, in seconds."""
@@ -85,10 +91,19 @@ class Pipeline:
             return [self.scrape, *evaluations]
         return [self.tick, self.scrape, *evaluations]
 
-    def delay(self, alert: AlertDef) -> float:
+    def delay(self, alert: AlertDef, data_age: float | None = None) -> float:
         """The mean wait; being a sum of uniform waits, one run strays at most this much
-        from it either way."""
-        return sum(self._parts(alert)) / 2
+        from it either way.
+
+        With `data_age`, how old the pushed data was at the evaluation at which the alert
+        became pending (measured in the run), that age stands for the scrape wait, the alert's
+        own evaluation wait and any lateness of pushes and scrapes on a loaded machine; the push
+        tick and the earlier evaluation hops keep their mean waits. Alerts on missing or stalled
+        data have no pushed data to age and keep the mean."""
+        if data_age is None or not reads_pushed_data(alert):
+            return sum(self._parts(alert)) / 2
+        hops = self.hops.get(alert.name, 1)
+        return (self.tick + (hops - 1) * self.evaluation) / 2 + data_age
 
 
 def first_true(holds: Callable[[float], bool], horizon: float) -> float | None:
