@@ -1,5 +1,6 @@
 """Benchmark: wall time of `drill all` for both providers at the default time scale, and of
-each drill in it (stack start, warm-up, scenario, recovery and report included).
+each drill in it (stack start, warm-up, scenario, recovery and report included). The checks a
+failed drill did not pass are printed with their evidence.
 
 Target: `drill all` under 6 minutes. Needs the Debian daemons (`make tools`).
 """
@@ -34,6 +35,11 @@ def main() -> int:
         verdict = "pass" if o.passed else (o.error or "FAIL")
         print(f"{o.name:40s} {o.seconds:6.1f}s {planned:17.1f}s  {verdict}")
     failed = [o.name for o in outcomes if not o.passed]
+    for o in sorted(outcomes, key=lambda o: o.name):
+        if o.result is not None and not o.passed:
+            for check in o.result.checks:
+                if not check.ok:
+                    print(f"  {o.name}: {check.name}: {check.evidence}")
     print(
         f"drill all wall time: {wall:.1f}s (target < {TARGET_SECONDS:.0f}s: "
         f"{'met' if wall < TARGET_SECONDS else 'MISSED'}); {len(outcomes) - len(failed)} "
