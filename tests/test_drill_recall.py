@@ -253,14 +253,17 @@ def test_data_age_is_the_pending_evaluation_minus_the_push_time_it_could_read(
     real_client = httpx.Client
     transport = httpx.MockTransport(answer)
     monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=transport, **kw))
-    timeline = Timeline(pending={SLOW: 3.25, "OutlookMetricsMissing/critical": 1.0})
+    held = plan.for_seconds[SLOW]
+    # an earlier pending stretch (at 1.0 s) never fired: the age is taken where the firing
+    # stretch became pending
+    timeline = Timeline(pending={SLOW: 1.0}, firing={SLOW: 3.25 + held})
     _measure_data_age(SimpleNamespace(prometheus_url=PROM), pushed_at, plan, timeline, START)
-    assert asked == [(pushed_at, START + 3.25)]
+    assert asked == [(pushed_at, pytest.approx(START + 3.25))]
     assert timeline.data_age == {SLOW: pytest.approx(6.5)}
     # metrics-missing expects an alert on absent data: there is no push to age
     missing_plan = drill_plan(specs, "metrics-missing", "outlook")
     assert [e.ref for e in missing_plan.fires] == ["OutlookMetricsMissing/critical"]
-    absent = Timeline(pending={"OutlookMetricsMissing/critical": 1.0})
+    absent = Timeline(firing={"OutlookMetricsMissing/critical": 4.0})
     _measure_data_age(SimpleNamespace(prometheus_url=PROM), pushed_at, missing_plan, absent, START)
     assert absent.data_age == {} and len(asked) == 1
     expected = next(e for e in plan.fires if e.ref == SLOW)

@@ -49,7 +49,7 @@ class Timeline:
     resolved: dict[str, float] = field(default_factory=dict)
     suppressed: dict[str, float] = field(default_factory=dict)
     notified: dict[tuple[str, str, str], float] = field(default_factory=dict)  # ref, status, rcv
-    # how old the pushed data was at the evaluation at which the alert became pending
+    # how old the pushed data was at the evaluation at which a fired alert became pending
     data_age: dict[str, float] = field(default_factory=dict)
 
 
@@ -187,17 +187,17 @@ def _recall(
 def _measure_data_age(
     stack: Stack, pushed_at: str, plan: DrillPlan, timeline: Timeline, started_at: float
 ) -> None:
-    """For each expected alert that went pending: how old the pushed data was at that
-    evaluation (its time minus the push time of the latest sample it could read). A drill
-    whose pushes or scrapes ran late on a loaded machine is judged against what the rules saw,
-    not against data that had not reached them yet."""
+    """For each expected alert that fired: how old the pushed data was at the evaluation at
+    which it became pending (firing minus `for`), that is its time minus the push time of the
+    latest sample it could read. A drill whose pushes or scrapes ran late on a loaded machine
+    is judged against what the rules saw, not against data that had not reached them yet."""
     with httpx.Client() as client:
         reader = PromReader(client, stack.prometheus_url)
         for expected in plan.fires:
-            became = timeline.pending.get(expected.ref)
-            if became is None or not reads_pushed_data(expected.alert):
+            fired = timeline.firing.get(expected.ref)
+            if fired is None or not reads_pushed_data(expected.alert):
                 continue
-            at = started_at + became
+            at = started_at + fired - plan.for_seconds.get(expected.ref, 0)
             answer = reader.instant(pushed_at, at)
             if len(answer) == 1:
                 timeline.data_age[expected.ref] = at - answer[0][1]
@@ -338,9 +338,9 @@ def run_drill(
         _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
         time.sleep(POLL_SECONDS)
     _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
-    _recall(stack, spec.provider, plan, timeline, started_at, emit)
-    _measure_data_age(stack, driver.pushed_at_series, plan, timeline, started_at)
     if errors:
         raise errors[0]
+    _recall(stack, spec.provider, plan, timeline, started_at, emit)
+    _measure_data_age(stack, driver.pushed_at_series, plan, timeline, started_at)
     phases = _phases(plan, *runs, data_since, started_at)
     return DrillResult(plan, timeline, _judge(plan, timeline, phases), phases, started_at)
