@@ -44,6 +44,8 @@ class _FoldedOnce(BaseHeader):
 _RECURRING_HEADERS = frozenset(
     {"content-type", "content-disposition", "content-transfer-encoding", "mime-version"}
 )
+# Parameters that make such a header per message: a boundary, a file name (plain or RFC 2231).
+_PER_MESSAGE = ("boundary=", "name=", "name*=")
 
 
 class _HeaderRegistry(HeaderRegistry):
@@ -56,7 +58,7 @@ class _HeaderRegistry(HeaderRegistry):
         return super().__getitem__(name)
 
     def __call__(self, name: str, value: str) -> BaseHeader:
-        if name.lower() in _RECURRING_HEADERS and "boundary=" not in value and "name=" not in value:
+        if name.lower() in _RECURRING_HEADERS and not any(p in value for p in _PER_MESSAGE):
             return self._shared(name, value)
         return super().__call__(name, value)
 

@@ -380,8 +380,9 @@ def test_mime_bytes_text_only_is_a_single_part(text: str) -> None:
 
 
 def test_recurring_content_headers_are_parsed_once_and_per_message_ones_each_time() -> None:
-    one = build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF)), now=NOW)
-    two = build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF)), now=NOW)
+    umlaut = replace(PDF, filename="Überweisung.pdf")  # an RFC 2231 filename*= parameter
+    one = build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF, umlaut)), now=NOW)
+    two = build_mime(message(html=HTML, attachments=(LOGO, CHART, PDF, umlaut)), now=NOW)
     pairs = list(zip(one.walk(), two.walk(), strict=True))
     shared = {"content-type", "content-disposition", "content-transfer-encoding"}
     for first, second in pairs:
