@@ -358,8 +358,14 @@ def _apply_policy(clean: str, decisions: _Decisions) -> tuple[str, set[str]]:
 
 
 def _kept_attributes(attributes: str, decisions: _Decisions, references: set[str]) -> str:
-    kept = []
+    """The tag's attributes as kept, `rel` last. nh3 drops any rel it is given and adds its
+    own, last, except where it dropped a relative href: there rel takes the href's place, and
+    cleaning the output again would move it, so clean output would not be a fixed point."""
+    kept, rel = [], []
     for name, written in _ATTRIBUTE.findall(attributes):
+        if name == "rel":
+            rel.append(f' rel="{written}"')
+            continue
         if name in _POLICED_ATTRIBUTES:
             value = unescape(written)
             policed = decisions.kept_value(name, value)
@@ -372,7 +378,7 @@ def _kept_attributes(attributes: str, decisions: _Decisions, references: set[str
             if policed != value:
                 written = policed.translate(_ATTRIBUTE_ESCAPES)
         kept.append(f' {name}="{written}"')
-    return "".join(kept)
+    return "".join(kept + rel)
 
 
 def sanitize(

@@ -267,6 +267,13 @@ def test_any_markup_comes_out_inert_and_readable(html: str) -> None:
     assert again.html == result.html  # clean output is a fixed point
 
 
+def test_a_dropped_relative_link_leaves_rel_last_and_the_output_a_fixed_point() -> None:
+    """nh3 writes its rel where it dropped a relative href; cleaning that again moves it."""
+    result = sanitize('<a href="page.html" style="color: red;">x</a>', inline_ids=set())
+    assert result.html == '<a style="color: red;" rel="noopener noreferrer">x</a>'
+    assert sanitize(result.html, inline_ids=set()).html == result.html
+
+
 def test_changes_are_counted_by_type() -> None:
     html = (
         "<script>a()</script><SCRIPT src=x></SCRIPT>"
