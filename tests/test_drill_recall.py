@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -50,13 +49,11 @@ def matrix(*series: tuple[dict[str, str], list[tuple[float, float]]]) -> dict:
 
 
 def fake_prometheus(
-    alerts_history: dict, for_state: dict, alerts: list[dict] | None = None
+    alerts_history: dict, for_state: dict
 ) -> Callable[[httpx.Request], httpx.Response]:
-    """Answers the two history queries and /api/v1/alerts; anything else is a test error."""
+    """Answers the two history queries; anything else is a test error."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/v1/alerts":
-            return httpx.Response(200, json={"status": "success", "data": {"alerts": alerts or []}})
         query = parse_qs(urlsplit(str(request.url)).query)["query"][0]
         if query.startswith('ALERTS{provider="microsoft"}['):
             return httpx.Response(200, json=alerts_history)
@@ -131,21 +128,16 @@ def plan(specs):
 
 
 def recall_with(
-    monkeypatch: pytest.MonkeyPatch, plan, timeline: Timeline, alerts: list[dict]
+    monkeypatch: pytest.MonkeyPatch, plan, timeline: Timeline, still_firing: set[str]
 ) -> list[str]:
     """Run _recall against the fake, at START + 40, and return what it printed."""
     history_answer, state = history(START + 3, START + 13, START + 22)
-    answer = fake_prometheus(history_answer, state, alerts)
-    transport = httpx.MockTransport(answer)
-    real_client = httpx.Client
-    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=transport, **kw))
-    monkeypatch.setattr(
-        "relayops.drill.observe.httpx.get",
-        lambda url, timeout: real_client(transport=transport).get(url),
-    )
+    transport = httpx.MockTransport(fake_prometheus(history_answer, state))
     monkeypatch.setattr(time, "time", lambda: START + 40)
     lines: list[str] = []
-    _recall(SimpleNamespace(prometheus_url=PROM), "microsoft", plan, timeline, START, lines.append)
+    with httpx.Client(transport=transport) as client:
+        reader = PromReader(client, PROM)
+        _recall(reader, "microsoft", plan, timeline, START, still_firing, lines.append)
     return lines
 
 
@@ -153,7 +145,7 @@ def test_recall_adds_a_firing_no_poll_saw_and_resolves_it_after_its_last_evaluat
     monkeypatch, plan
 ) -> None:
     timeline = Timeline(pending={SLOW: 3.3})
-    lines = recall_with(monkeypatch, plan, timeline, alerts=[])
+    lines = recall_with(monkeypatch, plan, timeline, still_firing=set())
     held = plan.for_seconds[SLOW]
     assert timeline.firing == {SLOW: pytest.approx(3.25 + held)}
     assert timeline.pending == {SLOW: 3.3}  # what the polls saw is kept
@@ -165,12 +157,7 @@ def test_recall_keeps_a_polled_firing_and_leaves_a_still_firing_alert_unresolved
     monkeypatch, plan
 ) -> None:
     timeline = Timeline(pending={SLOW: 3.0}, firing={SLOW: 12.9})
-    still = {
-        "labels": SLOW_LABELS,
-        "state": "firing",
-        "activeAt": "2027-01-15T08:00:03Z",
-    }
-    lines = recall_with(monkeypatch, plan, timeline, alerts=[still])
+    lines = recall_with(monkeypatch, plan, timeline, still_firing={SLOW})
     assert timeline.firing == {SLOW: 12.9}
     assert timeline.resolved == {}
     assert lines == []
@@ -228,9 +215,7 @@ def test_firing_records_match_what_a_real_prometheus_reports_live(specs, tmp_pat
     assert record.active_at + held <= record.first <= record.active_at + held + evaluation + 0.01
 
 
-def test_data_age_is_the_pending_evaluation_minus_the_push_time_it_could_read(
-    monkeypatch, plan, specs
-) -> None:
+def test_data_age_is_the_pending_evaluation_minus_the_push_time_it_could_read(plan, specs) -> None:
     pushed_at = Driver(specs, specs.provider("outlook"), "http://pushgateway.test").pushed_at_series
     asked: list[tuple[str, float]] = []
 
@@ -250,21 +235,19 @@ def test_data_age_is_the_pending_evaluation_minus_the_push_time_it_could_read(
             },
         )
 
-    real_client = httpx.Client
-    transport = httpx.MockTransport(answer)
-    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=transport, **kw))
+    reader = PromReader(httpx.Client(transport=httpx.MockTransport(answer)), PROM)
     held = plan.for_seconds[SLOW]
     # an earlier pending stretch (at 1.0 s) never fired: the age is taken where the firing
     # stretch became pending
     timeline = Timeline(pending={SLOW: 1.0}, firing={SLOW: 3.25 + held})
-    _measure_data_age(SimpleNamespace(prometheus_url=PROM), pushed_at, plan, timeline, START)
+    _measure_data_age(reader, pushed_at, plan, timeline, START)
     assert asked == [(pushed_at, pytest.approx(START + 3.25))]
     assert timeline.data_age == {SLOW: pytest.approx(6.5)}
     # metrics-missing expects an alert on absent data: there is no push to age
     missing_plan = drill_plan(specs, "metrics-missing", "outlook")
     assert [e.ref for e in missing_plan.fires] == ["OutlookMetricsMissing/critical"]
     absent = Timeline(firing={"OutlookMetricsMissing/critical": 4.0})
-    _measure_data_age(SimpleNamespace(prometheus_url=PROM), pushed_at, missing_plan, absent, START)
+    _measure_data_age(reader, pushed_at, missing_plan, absent, START)
     assert absent.data_age == {} and len(asked) == 1
     expected = next(e for e in plan.fires if e.ref == SLOW)
     late = plan.expected_detection(expected, 3.0, timeline.data_age[SLOW])

@@ -74,17 +74,16 @@ class PromReader:
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
         """Each series the query returns over [start, end], sampled every `step` seconds."""
         params = {"query": query, "start": start, "end": end, "step": step}
-        result = self._result("/api/v1/query_range", params)
-        return [
-            Series(dict(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
-            for item in result
-        ]
+        return self._series(query, self._result("/api/v1/query_range", params))
 
     def samples(self, selector: str, seconds: float, at: float) -> list[Series]:
         """Every sample Prometheus stored for `selector` in the `seconds` before `at`, with its
         own timestamp (a range selector in an instant query: no step, nothing interpolated)."""
         query = f"{selector}[{max(1, math.ceil(seconds))}s]"
-        result = self._result("/api/v1/query", {"query": query, "time": at})
+        return self._series(query, self._result("/api/v1/query", {"query": query, "time": at}))
+
+    def _series(self, query: str, result: list[dict]) -> list[Series]:
+        """A matrix answer's series, or ObserveError naming the query."""
         try:
             return [
                 Series(dict(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])

@@ -108,10 +108,11 @@ def _observe(
     started_at: float,
     emit: Callable[[str], None],
     earlier: int = 0,
-) -> None:
+) -> set[str]:
     """Record what changed for alerts of the drilled provider (the provider label's value):
     another provider, which gets no traffic in this drill, would only add noise. The first
-    `earlier` notifications arrived before the scenario (the stack's start) and are skipped."""
+    `earlier` notifications arrived before the scenario (the stack's start) and are skipped.
+    Returns the alerts firing now."""
     now = time.time() - started_at
 
     def own(labels: dict[str, str]) -> bool:
@@ -148,27 +149,23 @@ def _observe(
             if key not in timeline.notified:
                 timeline.notified[key] = now
                 emit(f"{now:6.1f}s notified  {key[0]} {key[1]} -> {key[2]}")
+    return firing
 
 
 def _recall(
-    stack: Stack,
+    reader: PromReader,
     provider: str,
     plan: DrillPlan,
     timeline: Timeline,
     started_at: float,
+    still_firing: set[str],
     emit: Callable[[str], None],
 ) -> None:
     """Complete the timeline from Prometheus' record of the run's firing alerts: a firing no
     poll saw is added (activeAt + for, as a poll would have), and an alert no longer firing
-    resolved at the evaluation after its last firing one, not when a poll noticed."""
-    with httpx.Client() as client:
-        reader = PromReader(client, stack.prometheus_url)
-        records = firing_records(reader, f'provider="{provider}"', started_at, time.time())
-    still_firing = {
-        ref_of(a.labels)
-        for a in active_alerts(stack.prometheus_url)
-        if a.state == "firing" and a.labels.get("provider") == provider
-    }
+    (not in `still_firing`, what the last poll saw) resolved at the evaluation after its last
+    firing one, not when a poll noticed."""
+    records = firing_records(reader, f'provider="{provider}"', started_at, time.time())
     by_ref: dict[str, list[FiringRecord]] = {}
     for record in records:
         by_ref.setdefault(ref_of(record.labels), []).append(record)
@@ -185,22 +182,20 @@ def _recall(
 
 
 def _measure_data_age(
-    stack: Stack, pushed_at: str, plan: DrillPlan, timeline: Timeline, started_at: float
+    reader: PromReader, pushed_at: str, plan: DrillPlan, timeline: Timeline, started_at: float
 ) -> None:
     """For each expected alert that fired: how old the pushed data was at the evaluation at
     which it became pending (firing minus `for`), that is its time minus the push time of the
     latest sample it could read. A drill whose pushes or scrapes ran late on a loaded machine
     is judged against what the rules saw, not against data that had not reached them yet."""
-    with httpx.Client() as client:
-        reader = PromReader(client, stack.prometheus_url)
-        for expected in plan.fires:
-            fired = timeline.firing.get(expected.ref)
-            if fired is None or not reads_pushed_data(expected.alert):
-                continue
-            at = started_at + fired - plan.for_seconds.get(expected.ref, 0)
-            answer = reader.instant(pushed_at, at)
-            if len(answer) == 1:
-                timeline.data_age[expected.ref] = at - answer[0][1]
+    for expected in plan.fires:
+        fired = timeline.firing.get(expected.ref)
+        if fired is None or not reads_pushed_data(expected.alert):
+            continue
+        at = started_at + fired - plan.for_seconds.get(expected.ref, 0)
+        answer = reader.instant(pushed_at, at)
+        if len(answer) == 1:
+            timeline.data_age[expected.ref] = at - answer[0][1]
 
 
 def _theory_parts(plan: DrillPlan, timeline: Timeline, expected: Expected, theory: float) -> str:
@@ -337,10 +332,12 @@ def run_drill(
     while pusher.is_alive():
         _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
         time.sleep(POLL_SECONDS)
-    _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
+    still_firing = _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
     if errors:
         raise errors[0]
-    _recall(stack, spec.provider, plan, timeline, started_at, emit)
-    _measure_data_age(stack, driver.pushed_at_series, plan, timeline, started_at)
+    with httpx.Client() as client:
+        reader = PromReader(client, stack.prometheus_url)
+        _recall(reader, spec.provider, plan, timeline, started_at, still_firing, emit)
+        _measure_data_age(reader, driver.pushed_at_series, plan, timeline, started_at)
     phases = _phases(plan, *runs, data_since, started_at)
     return DrillResult(plan, timeline, _judge(plan, timeline, phases), phases, started_at)
