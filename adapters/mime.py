@@ -12,10 +12,9 @@ import re
 import secrets
 from dataclasses import replace
 from datetime import UTC, datetime
-from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
-from email.policy import Policy
+from email.policy import EmailPolicy, Policy
 from email.utils import format_datetime, make_msgid, parseaddr
 
 import pybase64
@@ -67,9 +66,55 @@ class _HeaderRegistry(HeaderRegistry):
         return super().__call__(name, value)
 
 
-# The default policy with CRLF line endings throughout; 7bit so that non-ASCII bodies go out as
-# quoted-printable or base64 and the bytes survive any hop, 8BITMIME or not.
-POLICY = policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderRegistry(base_class=_FoldedOnce))
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_DOT_ATOM = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+_ADDR_SPEC = rf"{_DOT_ATOM}@{_DOT_ATOM}"
+# Values that the email package would parse and fold back into exactly the characters given,
+# by header kind. tests/test_mime.py checks each grammar against the package's own output.
+_WRITTEN_AS_GIVEN = {
+    **dict.fromkeys(
+        ("from", "to", "cc", "bcc", "reply-to"),
+        re.compile(rf"{_ADDR_SPEC}(?:, {_ADDR_SPEC})*"),
+    ),
+    **dict.fromkeys(("message-id", "content-id"), re.compile(rf"<{_DOT_ATOM}(?:@{_DOT_ATOM})?>")),
+    "date": re.compile(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"),
+}
+_UNSTRUCTURED = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces
+
+
+class _SourcePolicy(EmailPolicy):
+    """Stores a header the email package would write back unchanged as the plain string.
+
+    The package parses every header into a tree when it is set, and walks that tree again to
+    fold it: a few hundred microseconds for an address list. A plain string is how it keeps
+    parsed messages' headers: written as is when it fits the line length, refolded through the
+    header classes when it does not, and parsed into a header object whenever it is read. So
+    only a value the header classes would write unchanged is kept this way.
+    """
+
+    def header_store_parse(self, name: str, value: object) -> tuple[str, object]:
+        if type(value) is str and _written_as_given(name, value):
+            return name, value
+        return super().header_store_parse(name, value)
+
+
+def _written_as_given(name: str, value: str) -> bool:
+    lowered = name.lower()
+    grammar = _WRITTEN_AS_GIVEN.get(lowered)
+    if grammar is not None:
+        return grammar.fullmatch(value) is not None
+    return (
+        (lowered == "subject" or lowered.startswith("x-"))
+        and _UNSTRUCTURED.fullmatch(value) is not None
+        and "=?" not in value
+    )
+
+
+# CRLF line endings throughout; 7bit so that non-ASCII bodies go out as quoted-printable or
+# base64 and the bytes survive any hop, 8BITMIME or not.
+POLICY = _SourcePolicy(
+    linesep="\r\n", cte_type="7bit", header_factory=_HeaderRegistry(base_class=_FoldedOnce)
+)
 
 # Set by build_mime itself: an extra header of the same name would duplicate or contradict it.
 RESERVED_HEADERS = frozenset(

@@ -14,9 +14,11 @@ from email import base64mime
 from email.message import EmailMessage
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.message import Attachment, Message
-from adapters.mime import build_mime, mime_bytes, raw_for_gmail
+from adapters.mime import POLICY, build_mime, mime_bytes, raw_for_gmail
 
 NOW = datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC)
 BINARY = bytes(range(256)) + b"\r\n\r\n\n\r" + bytes(range(255, -1, -1))
@@ -410,8 +412,85 @@ def test_recurring_headers_are_folded_once_even_in_subparts(monkeypatch) -> None
 
     monkeypatch.setattr(email.headerregistry.BaseHeader, "fold", counting)
     again = build().as_bytes()
-    assert "to" in folded and "subject" in folded  # per message: folded every time
+    assert "content-disposition" in folded  # per message (a file name): folded every time
+    assert "to" not in folded and "subject" not in folded  # written as given, never parsed
     assert "content-transfer-encoding" not in folded
     assert "mime-version" not in folded
     assert folded.count("content-type") == 3  # the three multipart boundaries only
     assert b"Content-Transfer-Encoding: base64\r\n" in again
+
+
+# The email package's own policy with the same settings: what mime's fast header path must match.
+STOCK = email.policy.SMTP.clone(cte_type="7bit")
+_ATEXT = st.text(st.sampled_from("abzAZ09!#$%&'*+/=?^_`{|}~-"), min_size=1, max_size=8)
+_DOT_ATOM = st.lists(_ATEXT, min_size=1, max_size=3).map(".".join)
+_ADDRESS = st.tuples(_DOT_ATOM, _DOT_ATOM).map("@".join)
+_WORDS = st.lists(
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=12),
+    min_size=1,
+    max_size=12,
+).map(" ".join)
+_WRITTEN_AS_GIVEN = st.one_of(
+    st.tuples(
+        st.sampled_from(["From", "To", "cc", "BCC", "Reply-To"]),
+        st.lists(_ADDRESS, min_size=1, max_size=8).map(", ".join),
+    ),
+    st.tuples(
+        st.sampled_from(["Message-ID", "Content-ID"]),
+        st.tuples(_DOT_ATOM, st.one_of(st.none(), _DOT_ATOM)).map(
+            lambda ids: f"<{ids[0]}@{ids[1]}>" if ids[1] else f"<{ids[0]}>"
+        ),
+    ),
+    st.tuples(
+        st.just("Date"),
+        st.datetimes(
+            min_value=datetime(1900, 1, 1), max_value=datetime(2999, 12, 31), timezones=st.just(UTC)
+        ).map(email.utils.format_datetime),
+    ),
+    st.tuples(
+        st.sampled_from(["Subject", "X-Relay-Idempotency-Key", "x-mailer"]),
+        _WORDS.filter(lambda words: "=?" not in words),
+    ),
+)
+
+
+def written(policy: email.policy.EmailPolicy, name: str, value: str) -> bytes:
+    """The header line(s) a generator under `policy` writes for a header set to `value`."""
+    return policy.fold_binary(*policy.header_store_parse(name, value))
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(_WRITTEN_AS_GIVEN)
+def test_headers_kept_as_given_are_written_as_the_email_package_writes_them(header) -> None:
+    """Short or long enough to be folded, the bytes are the stock policy's."""
+    name, value = header
+    assert type(POLICY.header_store_parse(name, value)[1]) is str  # the fast path was taken
+    assert written(POLICY, name, value) == written(STOCK, name, value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("To", "Anna Berg <anna@example.com>"),
+        ("To", "anna@example.com,ben@example.org"),  # no space after the comma
+        ("From", "Jörg <jorg@example.com>"),
+        ("Subject", "two  spaces"),
+        ("Subject", " leading space"),
+        ("Subject", "=?utf-8?q?looks_encoded?="),
+        ("Subject", "Prüfbericht"),
+        ("Message-ID", "<a b@example.com>"),
+        ("Date", "1 Jan 2026 00:00:00 +0000"),
+        ("Comments", "not a header kind kept as given"),
+    ],
+)
+def test_other_headers_are_parsed_and_written_as_the_email_package_writes_them(
+    name: str, value: str
+) -> None:
+    assert type(POLICY.header_store_parse(name, value)[1]) is not str
+    assert written(POLICY, name, value) == written(STOCK, name, value)
+
+
+def test_a_header_kept_as_given_still_reads_back_parsed() -> None:
+    msg = build_mime(message(to=("anna@example.com", "ben@example.org")), now=NOW)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["anna@example.com", "ben@example.org"]
+    assert msg["Date"].datetime == NOW
