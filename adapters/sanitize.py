@@ -314,11 +314,9 @@ def _removed_url(name: str, value: str, decisions: _Decisions) -> ChangeType | N
 
 # html5ever, which writes nh3's output, writes a start tag as `<name`, ` attr="value"` for each
 # attribute, then `>`. It escapes `"`, `<` and `>` in attribute values and `<` in text, so every
-# `<` starts a tag and a tag's text occurs nowhere else. A start tag with attributes in any
-# other form matches the last alternative and is refused.
-_TAG_WITH_ATTRIBUTES = re.compile(
-    r'<[a-z][a-z0-9]*(?: [a-z][a-z0-9:-]*="[^"]*")+>|<[a-zA-Z][^\s/>]*[\s/]'
-)
+# `<` starts a tag, a tag ends at the first `>` and a tag's text occurs nowhere else. This finds
+# every start tag with anything after its name; one not in that form is refused.
+_TAG_WITH_ATTRIBUTES = re.compile(r"<[a-zA-Z][^\s/>]*[\s/][^>]*>?")
 _READABLE_TAG = re.compile(r'<([a-z][a-z0-9]*)((?: [a-z][a-z0-9:-]*="[^"]*")+)>')
 _ATTRIBUTE = re.compile(r' ([a-z][a-z0-9:-]*)="([^"]*)"')
 _POLICED_ATTRIBUTES = _URL_ATTRIBUTES | {"style"}
