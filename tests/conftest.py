@@ -5,6 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from relayops.spec import SpecSet, load_specs
@@ -48,3 +49,18 @@ def promtool() -> str:
 def amtool() -> str:
     """Absolute path of amtool; the test is skipped only when it is not on PATH."""
     return _installed_tool("amtool")
+
+
+@pytest.fixture
+def http_clients_made(monkeypatch) -> list[httpx.Client]:
+    """Every httpx.Client made during the test. Making one loads the CA bundle (about 40 ms of
+    CPU), so code that polls must reuse one."""
+    made: list[httpx.Client] = []
+    original = httpx.Client.__init__
+
+    def counting(self: httpx.Client, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "__init__", counting)
+    return made

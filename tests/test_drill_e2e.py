@@ -34,12 +34,17 @@ def binaries():
         require_binary(binary, package)
 
 
-def test_two_drills_fire_route_inhibit_and_resolve_in_time(binaries, tmp_path, capsys):
+def test_two_drills_fire_route_inhibit_and_resolve_in_time(
+    binaries, tmp_path, capsys, http_clients_made
+):
     reports = tmp_path / "reports"
     argv = ["drill", "run", "fast-burn-outage", "metrics-missing", "--provider", "gmail"]
     code = main([*argv, "--max-seconds", "40", "--report-dir", str(reports), "--specs", str(SPECS)])
     out = capsys.readouterr().out
     assert code == 0, out
+    # one client per drill (driver, polls and read-back) and per report, one shared by the
+    # readiness probes: never one per poll
+    assert len(http_clients_made) <= 2 + 2 + 1
     assert "2 passed, 0 failed" in out
     # the page tiers and the error-ratio pair fired, each within two evaluation intervals
     for ref in (FAST, SLOW, WARN, CRIT, MISSING):

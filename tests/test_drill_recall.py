@@ -185,25 +185,27 @@ def test_firing_records_match_what_a_real_prometheus_reports_live(specs, tmp_pat
             a.labels["alertname"] == missing and a.state == state for a in alerts
         )
 
-    with running_stack(SPECS, tmp_path, rendered=tree, redis=False) as stack:
-        driver = Driver(specs, gmail, stack.pushgateway_url)
+    with (
+        running_stack(SPECS, tmp_path, rendered=tree, redis=False) as stack,
+        httpx.Client() as client,
+    ):
+        driver = Driver(specs, gmail, stack.pushgateway_url, client=client)
         driver.run(scenarios(specs)["healthy"], 6, 20.0, tick_s=0.5, time_scale=60)
         quiet = poll(
-            lambda: active_alerts(stack.prometheus_url),
+            lambda: active_alerts(client, stack.prometheus_url),
             lambda a: not any(x.labels["alertname"] == missing for x in a),
             timeout=30,
         )
         assert not any(a.labels["alertname"] == missing for a in quiet), quiet
         since = time.time()
         driver.delete()
-        alerts = poll(lambda: active_alerts(stack.prometheus_url), missing_is("firing"), 60)
+        alerts = poll(lambda: active_alerts(client, stack.prometheus_url), missing_is("firing"), 60)
         assert missing_is("firing")(alerts), alerts
         live = next(a for a in alerts if a.labels["alertname"] == missing)
         time.sleep(2)
-        with httpx.Client() as client:
-            reader = PromReader(client, stack.prometheus_url)
-            matchers = f'provider="{gmail.provider}"'
-            records = firing_records(reader, matchers, since, time.time())
+        reader = PromReader(client, stack.prometheus_url)
+        matchers = f'provider="{gmail.provider}"'
+        records = firing_records(reader, matchers, since, time.time())
     record = next(r for r in records if r.labels["alertname"] == missing)
     assert record.labels == live.labels
     assert record.active_at == pytest.approx(live.active_at, abs=0.01)

@@ -171,6 +171,17 @@ def test_a_new_stack_starts_with_an_empty_pushgateway(drill_tree: Path, tmp_path
     assert groups == []
 
 
+def test_readiness_probes_share_one_http_client(
+    drill_tree: Path, tmp_path: Path, http_clients_made: list
+) -> None:
+    """Each daemon's readiness is polled every 50 ms while it starts; a client per probe kept
+    the CPU busy when dozens of stacks started side by side."""
+    started = stack_up(SPECS, tmp_path / "state", rendered=drill_tree, redis=False)
+    stack_down(tmp_path / "state")
+    assert set(started.components) == {"sink", "pushgateway", "alertmanager", "prometheus"}
+    assert len(http_clients_made) <= 1  # the shared probe client, unless made earlier
+
+
 def test_alert_reaches_the_sink_through_drill_routing(stack: Stack) -> None:
     labels = {
         "alertname": "StackSmokeCritical",

@@ -140,9 +140,9 @@ def firing_records(
     return records
 
 
-def _get(url: str) -> object:
+def _get(client: httpx.Client, url: str) -> object:
     try:
-        response = httpx.get(url, timeout=5)
+        response = client.get(url, timeout=5)
         response.raise_for_status()
         return response.json()
     except (httpx.HTTPError, ValueError) as exc:
@@ -167,10 +167,10 @@ def _unix(stamp: object, url: str) -> float:
         raise ObserveError(f"{url}: activeAt {stamp!r} is not RFC 3339") from exc
 
 
-def active_alerts(prometheus_url: str) -> list[PromAlert]:
+def active_alerts(client: httpx.Client, prometheus_url: str) -> list[PromAlert]:
     """Every pending and firing alert, with the moment it became active."""
     url = f"{prometheus_url}/api/v1/alerts"
-    body = _get(url)
+    body = _get(client, url)
     alerts = body.get("data", {}).get("alerts") if isinstance(body, dict) else None
     if not isinstance(alerts, list):
         raise ObserveError(f"{url}: expected data.alerts, got {body!r}")
@@ -180,10 +180,10 @@ def active_alerts(prometheus_url: str) -> list[PromAlert]:
         raise ObserveError(f"{url}: malformed alert in {alerts!r}") from exc
 
 
-def alertmanager_alerts(alertmanager_url: str) -> list[AmAlert]:
+def alertmanager_alerts(client: httpx.Client, alertmanager_url: str) -> list[AmAlert]:
     """Every alert Alertmanager holds, with its state and what inhibits it."""
     url = f"{alertmanager_url}/api/v2/alerts"
-    body = _get(url)
+    body = _get(client, url)
     if not isinstance(body, list):
         raise ObserveError(f"{url}: expected a list of alerts, got {body!r}")
     return [

@@ -101,6 +101,7 @@ def clearing(plan: DrillPlan, phases: Phases, expected: Expected) -> float:
 
 
 def _observe(
+    client: httpx.Client,
     stack: Stack,
     provider: str,
     plan: DrillPlan,
@@ -118,7 +119,7 @@ def _observe(
     def own(labels: dict[str, str]) -> bool:
         return labels.get("provider") == provider
 
-    active = [a for a in active_alerts(stack.prometheus_url) if own(a.labels)]
+    active = [a for a in active_alerts(client, stack.prometheus_url) if own(a.labels)]
     firing = set()
     for alert in active:
         ref = ref_of(alert.labels)
@@ -134,7 +135,7 @@ def _observe(
     for ref in set(timeline.firing) - firing - set(timeline.resolved):
         timeline.resolved[ref] = now
         emit(f"{now:6.1f}s resolved  {ref}")
-    for alert in alertmanager_alerts(stack.alertmanager_url):
+    for alert in alertmanager_alerts(client, stack.alertmanager_url):
         if not own(alert.labels):
             continue
         ref = ref_of(alert.labels)
@@ -265,7 +266,12 @@ def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, 
 
 
 def _warm_up(
-    driver: Driver, healthy, stack: Stack, plan: DrillPlan, emit: Callable[[str], None]
+    client: httpx.Client,
+    driver: Driver,
+    healthy,
+    stack: Stack,
+    plan: DrillPlan,
+    emit: Callable[[str], None],
 ) -> None:
     """Healthy traffic until no alert of the provider is active, so the drill starts clean (a
     new stack has no series yet, and metrics-missing fires until the first push)."""
@@ -273,7 +279,7 @@ def _warm_up(
     deadline = time.monotonic() + WARM_UP_LIMIT
     while time.monotonic() < deadline:
         driver.run(healthy, 2.0, plan.rate, tick_s=plan.pipeline.tick, time_scale=plan.scale)
-        loud = own & {ref_of(a.labels) for a in active_alerts(stack.prometheus_url)}
+        loud = own & {ref_of(a.labels) for a in active_alerts(client, stack.prometheus_url)}
         if not loud:
             emit("        warmed up: healthy traffic, nothing of this provider pending or firing")
             return
@@ -298,17 +304,30 @@ def run_drill(
     specs: SpecSet, stack: Stack, plan: DrillPlan, emit: Callable[[str], None] = print
 ) -> DrillResult:
     """Drive the plan into a running stack (rendered ×plan.scale) and judge what it shows."""
-    spec = specs.provider(plan.provider)
-    healthy = plan.healthy
-    tick = plan.pipeline.tick
-    driver = Driver(
-        specs,
-        spec,
-        stack.pushgateway_url,
-        heartbeat_s=max(HEARTBEAT_SECONDS / plan.scale, tick),
-    )
+    with httpx.Client(timeout=5) as client:
+        driver = Driver(
+            specs,
+            specs.provider(plan.provider),
+            stack.pushgateway_url,
+            heartbeat_s=max(HEARTBEAT_SECONDS / plan.scale, plan.pipeline.tick),
+            client=client,
+        )
+        return _drive_and_watch(client, stack, plan, driver, emit)
+
+
+def _drive_and_watch(
+    client: httpx.Client,
+    stack: Stack,
+    plan: DrillPlan,
+    driver: Driver,
+    emit: Callable[[str], None],
+) -> DrillResult:
+    """Warm up, run the scenario and recovery while polling what the stack shows, then read
+    Prometheus' own record. One HTTP client serves the driver and every poll: making one loads
+    the CA bundle, 40 ms of CPU, and one per poll kept the drills' process busy with that."""
+    healthy, tick = plan.healthy, plan.pipeline.tick
     data_since = time.time()
-    _warm_up(driver, healthy, stack, plan, emit)
+    _warm_up(client, driver, healthy, stack, plan, emit)
     runs: list[RunSummary] = []
     errors: list[BaseException] = []
 
@@ -329,15 +348,15 @@ def run_drill(
     started_at = time.time()
     pusher = threading.Thread(target=traffic, daemon=True)
     pusher.start()
+    label = driver.spec.provider
     while pusher.is_alive():
-        _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
+        _observe(client, stack, label, plan, timeline, started_at, emit, earlier)
         time.sleep(POLL_SECONDS)
-    still_firing = _observe(stack, spec.provider, plan, timeline, started_at, emit, earlier)
+    still_firing = _observe(client, stack, label, plan, timeline, started_at, emit, earlier)
     if errors:
         raise errors[0]
-    with httpx.Client() as client:
-        reader = PromReader(client, stack.prometheus_url)
-        _recall(reader, spec.provider, plan, timeline, started_at, still_firing, emit)
-        _measure_data_age(reader, driver.pushed_at_series, plan, timeline, started_at)
+    reader = PromReader(client, stack.prometheus_url)
+    _recall(reader, label, plan, timeline, started_at, still_firing, emit)
+    _measure_data_age(reader, driver.pushed_at_series, plan, timeline, started_at)
     phases = _phases(plan, *runs, data_since, started_at)
     return DrillResult(plan, timeline, _judge(plan, timeline, phases), phases, started_at)

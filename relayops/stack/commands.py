@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from relayops.stack.daemons import LOOPBACK, http_ready, redis_ready
+from relayops.stack.daemons import LOOPBACK, http_ready, probe_client, redis_ready
 
 Ready = Callable[[], bool]
 # port -> (argv, readiness check, URL)
@@ -95,8 +95,8 @@ def prometheus_wired(url: str) -> Ready:
         if not ready():
             return False
         try:
-            targets = httpx.get(f"{url}/api/v1/targets", timeout=0.5).json()["data"]
-            managers = httpx.get(f"{url}/api/v1/alertmanagers", timeout=0.5).json()["data"]
+            targets = probe_client().get(f"{url}/api/v1/targets").json()["data"]
+            managers = probe_client().get(f"{url}/api/v1/alertmanagers").json()["data"]
         except (httpx.HTTPError, ValueError, KeyError):
             return False
         scraped = any(t["health"] == "up" for t in targets["activeTargets"])
