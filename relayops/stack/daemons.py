@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,12 +87,18 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-@functools.cache
+_probe_lock = threading.Lock()
+_probe: list[httpx.Client] = []
+
+
 def probe_client() -> httpx.Client:
-    """The one client every readiness probe shares. Making an httpx client loads the CA bundle,
-    about 40 ms of CPU; a probe polled every 50 ms by each of dozens of starting daemons kept
-    the CPU busy with that alone."""
-    return httpx.Client(timeout=0.5)
+    """The one client every readiness probe shares, made by the first (stacks start in
+    parallel threads). Making an httpx client loads the CA bundle, about 40 ms of CPU; a probe
+    polled every 50 ms by each of dozens of starting daemons kept the CPU busy with that alone."""
+    with _probe_lock:
+        if not _probe:
+            _probe.append(httpx.Client(timeout=0.5))
+        return _probe[0]
 
 
 def http_ready(url: str) -> Callable[[], bool]:
