@@ -356,6 +356,30 @@ def test_production_tree_is_refused_without_orphans(
     assert not (tmp_path / "state").exists()
 
 
+def test_a_stack_for_one_provider_loads_only_its_rules(drill_tree: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    stack = stack_up(SPECS, state, rendered=drill_tree, redis=False, providers=("outlook",))
+    try:
+        loaded = httpx.get(f"{stack.prometheus_url}/api/v1/rules").json()["data"]["groups"]
+    finally:
+        stack_down(state)
+    files = {group["file"] for group in loaded}
+    assert files == {
+        str(drill_tree.resolve() / "prometheus" / name)
+        for name in ("outlook.rules.yml", "outlook.alerts.yml")
+    }
+
+
+def test_a_provider_without_rendered_rules_is_refused_without_orphans(
+    drill_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _recording_starts(monkeypatch)
+    with pytest.raises(StackError, match=r"provider\(s\) yahoo: .*yahoo\.rules\.yml"):
+        stack_up(SPECS, tmp_path / "state", rendered=drill_tree, redis=False, providers=("yahoo",))
+    assert all(_gone(r.pid) for r in started)
+    assert not (tmp_path / "state").exists()
+
+
 def test_read_notifications_skips_a_line_still_being_written(tmp_path: Path) -> None:
     log = tmp_path / "notifications.jsonl"
     assert read_notifications(log) == []

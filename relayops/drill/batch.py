@@ -40,13 +40,16 @@ class Batch:
 
 
 def _work(batch: Batch, specs: SpecSet, tree: Path, tmp: Path) -> Work:
-    """One drill on a stack of its own; reports are drawn one at a time (matplotlib)."""
+    """One drill on a stack of its own, loading only its provider's rules; reports are drawn
+    one at a time (matplotlib)."""
     report_lock = threading.Lock()
 
     def work(plan: DrillPlan, emit: Emit, ready: Ready) -> tuple[DrillResult, Path | None]:
         run_dir = tmp / f"{plan.scenario.name}-{plan.provider}"
         try:
-            with running_stack(batch.specs_dir, run_dir, rendered=tree, redis=False) as stack:
+            with running_stack(
+                batch.specs_dir, run_dir, rendered=tree, redis=False, providers=(plan.provider,)
+            ) as stack:
                 ready()
                 result = run_drill(specs, stack, plan, emit)
                 if batch.report_dir is None:
