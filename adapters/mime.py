@@ -77,7 +77,10 @@ _WRITTEN_AS_GIVEN = {
         re.compile(rf"{_ADDR_SPEC}(?:, {_ADDR_SPEC})*"),
     ),
     **dict.fromkeys(("message-id", "content-id"), re.compile(rf"<{_DOT_ATOM}(?:@{_DOT_ATOM})?>")),
-    "date": re.compile(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"),
+    # ASCII digits only: \d would also take other scripts' digits
+    "date": re.compile(
+        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}", re.ASCII
+    ),
 }
 _UNSTRUCTURED = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces
 

@@ -480,6 +480,7 @@ def test_headers_kept_as_given_are_written_as_the_email_package_writes_them(head
         ("Subject", "Prüfbericht"),
         ("Message-ID", "<a b@example.com>"),
         ("Date", "1 Jan 2026 00:00:00 +0000"),
+        ("Date", "Thu, \u0660\u0661 Jan 2026 00:00:00 +0000"),  # Arabic-Indic digits
         ("Comments", "not a header kind kept as given"),
     ],
 )
