@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from relayops.cli import main
-from relayops.drill.plan import drill_pipeline, plan_drill
+from relayops.drill.plan import plan_drill
 from relayops.drill.run import Phases
-from rules_gen.render import render_time_scaled
 from synth.scenarios import scenarios
+from tests.drill_util import drill_plan, scaled_pipeline
 from tests.specs_util import SPECS
 
 
@@ -19,12 +19,11 @@ def catalog(specs):
 
 @pytest.fixture(scope="module")
 def pipeline(specs):
-    files = render_time_scaled(specs, SPECS, 60, "http://127.0.0.1:9/x")
-    return drill_pipeline(text for path, text in files.items() if path.startswith("prometheus/"))
+    return scaled_pipeline(specs)
 
 
-def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog, "fast-burn-outage", "gmail", 60, 20.0, 120, pipeline)
+def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, pipeline):
+    plan = drill_plan(specs, "fast-burn-outage", "gmail", pipeline)
     assert (plan.rate, plan.pushed_rate) == (20.0, 1200.0)
     fires = {e.ref: e for e in plan.fires}
     page_fast = fires["GmailAvailabilityBudgetBurn/page_fast"]
@@ -45,30 +44,30 @@ def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, catalog, pipel
     assert "GmailLatencyBudgetBurn/page_fast" in plan.silent
 
 
-def test_metrics_missing_is_judged_from_the_stale_marker(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog, "metrics-missing", "outlook", 60, 20.0, 120, pipeline)
+def test_metrics_missing_is_judged_from_the_stale_marker(specs, pipeline):
+    plan = drill_plan(specs, "metrics-missing", "outlook", pipeline)
     (missing,) = plan.fires
     # the deleted group's series go stale at the next scrape, then `for` (5m / 60)
     assert missing.ref == "OutlookMetricsMissing/critical" and missing.detection == 5.0
     assert pipeline.delay(missing.alert) == 1.0  # half a scrape and half an evaluation
 
 
-def test_slower_alerts_are_not_judged_but_named(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog, "slow-burn", "gmail", 60, 20.0, 120, pipeline)
+def test_slower_alerts_are_not_judged_but_named(specs, pipeline):
+    plan = drill_plan(specs, "slow-burn", "gmail", pipeline)
     assert plan.fires == ()
     assert plan.too_slow == ("GmailAvailabilityBudgetBurn/ticket_slow",)
 
 
-def test_a_healthy_run_expects_nothing_and_silences_everything(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog, "healthy", "gmail", 60, 20.0, 120, pipeline)
+def test_a_healthy_run_expects_nothing_and_silences_everything(specs, pipeline):
+    plan = drill_plan(specs, "healthy", "gmail", pipeline)
     assert plan.fires == () and plan.too_slow == ()
     assert len(plan.silent) == 19
     # silence is proven over a full page_fast window (1h / 60), the longest that fits
     assert plan.run_seconds == 65
 
 
-def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, catalog, pipeline):
-    plan = plan_drill(specs, catalog, "low-traffic-noise", "gmail", 60, 20.0, 120, pipeline)
+def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, pipeline):
+    plan = drill_plan(specs, "low-traffic-noise", "gmail", pipeline)
     assert plan.rate == pytest.approx(3 / 3600) and plan.pushed_rate == pytest.approx(3 / 60)
     assert plan.fires == ()
 
@@ -93,10 +92,10 @@ def test_drill_cli_refuses_bad_arguments(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs, catalog, pipeline):
+def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs, pipeline):
     from relayops.drill.run import Timeline, _judge
 
-    plan = plan_drill(specs, catalog, "error-rate-crit", "gmail", 60, 20.0, 120, pipeline)
+    plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
     warning, critical = "GmailErrorRatioHigh/warning", "GmailErrorRatioHigh/critical"
     phases = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0)
     timeline = Timeline()

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from relayops.drill.observe import ObserveError, PromReader, active_alerts, firing_records, poll
-from relayops.drill.plan import drill_pipeline, plan_drill
 from relayops.drill.run import Timeline, _measure_data_age, _recall
 from relayops.stack import running_stack
 from rules_gen.output import write_tree
@@ -22,6 +21,7 @@ from rules_gen.render import DRILL_MANAGED, render_time_scaled
 from synth.driver import Driver
 from synth.scenarios import scenarios
 from tests.daemons import require_binary
+from tests.drill_util import drill_plan
 from tests.specs_util import SPECS
 
 PROM = "http://prometheus.test:9090"
@@ -112,14 +112,6 @@ def test_an_answer_that_is_not_a_range_of_samples_is_an_error_naming_the_query()
     client = httpx.Client(transport=httpx.MockTransport(fake_prometheus(vector, vector)))
     with client, pytest.raises(ObserveError, match=r"ALERTS\{provider=.*not a range"):
         firing_records(PromReader(client, PROM), MATCHERS, START, START + 40)
-
-
-def drill_plan(specs, scenario: str, provider: str):
-    files = render_time_scaled(specs, SPECS, 60, "http://127.0.0.1:9/x")
-    pipeline = drill_pipeline(
-        text for path, text in files.items() if path.startswith("prometheus/")
-    )
-    return plan_drill(specs, scenarios(specs), scenario, provider, 60, 20.0, 120, pipeline)
 
 
 @pytest.fixture(scope="module")

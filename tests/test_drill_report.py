@@ -10,16 +10,15 @@ import httpx
 import pytest
 
 from dashboards import render_dashboards
-from relayops.drill.plan import DrillPlan, drill_pipeline, plan_drill
+from relayops.drill.plan import DrillPlan
 from relayops.drill.plots import Window, plot_timeline
 from relayops.drill.report import write_report
 from relayops.drill.run import Check, DrillResult, Phases, Timeline
 from relayops.drill.score import OVERVIEW_DASHBOARD, Point, tabletop_score
 from relayops.spec import SpecSet
 from relayops.stack.state import Component, Stack
-from rules_gen.render import render_time_scaled
 from runbooks import render_runbooks
-from synth.scenarios import scenarios
+from tests.drill_util import drill_plan
 
 REPO = Path(__file__).resolve().parent.parent
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -37,11 +36,7 @@ PHASES = Phases(fault_start=20.0, fault_end=120.0, prefix=10.0)
 @pytest.fixture(scope="module")
 def plan(specs: SpecSet) -> DrillPlan:
     """fast-burn-outage on Gmail at ×60 (the runs below put the fault at 20 s to 120 s)."""
-    files = render_time_scaled(specs, REPO / "specs", 60, "http://127.0.0.1:9/x")
-    pipeline = drill_pipeline(t for p, t in files.items() if p.startswith("prometheus/"))
-    return plan_drill(
-        specs, scenarios(specs), "fast-burn-outage", "gmail", 60, 20.0, 120.0, pipeline
-    )
+    return drill_plan(specs, "fast-burn-outage", "gmail")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from relayops.drill.plan import drill_pipeline
 from relayops.drill.theory import Pipeline, evaluation_hops, first_true, theory_for
 from relayops.spec import SpecSet
 from relayops.spec.timescale import time_scaled
@@ -22,6 +21,7 @@ from synth.expect import alert_ref
 from synth.scenarios import scenarios
 from synth.state import GroupState
 from synth.traffic import RequestTraffic
+from tests.drill_util import scaled_pipeline
 from tests.specs_util import SPECS
 
 SCALE = 60
@@ -154,8 +154,7 @@ def test_pipeline_delay_is_half_of_each_wait(specs):
     assert pipeline.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(2.125)
     assert pipeline.delay(defs["OutlookMetricsMissing/critical"]) == pytest.approx(1.0)
     assert pipeline.delay(defs["OutlookRolloutControllerStalled/warning"]) == pytest.approx(0.5)
-    files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
-    drill = drill_pipeline(text for path, text in files.items() if path.startswith("prometheus/"))
+    drill = scaled_pipeline(specs)
     assert (drill.scrape, drill.evaluation) == (1.0, 1.0)
 
 

@@ -74,9 +74,7 @@ def run_batch(
         tree = Path(tmp) / "tree"
         files = render_time_scaled(specs, batch.specs_dir, batch.scale, PLACEHOLDER_WEBHOOK)
         write_tree(tree, files, DRILL_MANAGED)
-        pipeline = drill_pipeline(
-            text for path, text in sorted(files.items()) if path.startswith("prometheus/")
-        )
+        pipeline = drill_pipeline(files)
         plans = [
             plan_drill(
                 specs, catalog, name, p, batch.scale, batch.rate, batch.max_seconds, pipeline

@@ -12,7 +12,7 @@ per compressed hour, and a 5-minute ratio is not made of a handful of events).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from relayops.drill.theory import Pipeline, Theory, evaluation_hops, theory_for
@@ -81,9 +81,11 @@ class DrillPlan:
         return None if clearing is None else clearing + self.pipeline.delay(expected.alert)
 
 
-def drill_pipeline(rule_files: Iterable[str], tick: float = TICK_SECONDS) -> Pipeline:
-    """The drill stack's pipeline for the rendered (time-scaled) rule files' texts."""
+def drill_pipeline(rendered: Mapping[str, str], tick: float = TICK_SECONDS) -> Pipeline:
+    """The drill stack's pipeline for a rendered (time-scaled) tree, path -> text: the
+    evaluation hops of its Prometheus rule files."""
     scrape = float(DRILL_SCRAPE_SECONDS)
+    rule_files = (text for path, text in sorted(rendered.items()) if path.startswith("prometheus/"))
     return Pipeline(tick, scrape, scrape, evaluation_hops(rule_files))
 
 
