@@ -154,13 +154,11 @@ def main() -> int:
         for name, build in PROVIDERS.items():
             rounds[name].append(measure(build, message))
         probes.append((before + probe_ms()) / 2)
-    quickest = min(probes)
-    for number, probe in enumerate(probes):
+    in_spell = [probe > SPELL * min(probes) for probe in probes]
+    for number, (probe, spell) in enumerate(zip(probes, in_spell, strict=True)):
         medians = "  ".join(f"{rounds[name][number].total_ms:10.1f}" for name in PROVIDERS)
-        spell = "  spell" if probe > SPELL * quickest else ""
-        print(f"  {number + 1:>5}  {probe:8.2f}  {medians}{spell}")
-    spells = sum(probe > SPELL * quickest for probe in probes)
-    print(f"  {spells} of {ROUNDS} rounds in a spell (probe over {SPELL:g} x the quickest)")
+        print(f"  {number + 1:>5}  {probe:8.2f}  {medians}{'  spell' if spell else ''}")
+    print(f"  {sum(in_spell)} of {ROUNDS} rounds in a spell (probe over {SPELL:g} x the quickest)")
     missed = False
     for name, measured in rounds.items():
         best = min(measured, key=lambda r: r.total_ms)

@@ -376,6 +376,7 @@ def test_a_provider_without_rendered_rules_is_refused_without_orphans(
     started = _recording_starts(monkeypatch)
     with pytest.raises(StackError, match=r"provider\(s\) yahoo: .*yahoo\.rules\.yml"):
         stack_up(SPECS, tmp_path / "state", rendered=drill_tree, redis=False, providers=("yahoo",))
+    assert len(started) == 1  # the sink only: refused before any daemon starts
     assert all(_gone(r.pid) for r in started)
     assert not (tmp_path / "state").exists()
 

@@ -266,19 +266,14 @@ def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, 
 
 
 def _warm_up(
-    client: httpx.Client,
-    driver: Driver,
-    healthy,
-    stack: Stack,
-    plan: DrillPlan,
-    emit: Callable[[str], None],
+    client: httpx.Client, driver: Driver, stack: Stack, plan: DrillPlan, emit: Callable[[str], None]
 ) -> None:
     """Healthy traffic until no alert of the provider is active, so the drill starts clean (a
     new stack has no series yet, and metrics-missing fires until the first push)."""
     own = set(plan.for_seconds)
     deadline = time.monotonic() + WARM_UP_LIMIT
     while time.monotonic() < deadline:
-        driver.run(healthy, 2.0, plan.rate, tick_s=plan.pipeline.tick, time_scale=plan.scale)
+        driver.run(plan.healthy, 2.0, plan.rate, tick_s=plan.pipeline.tick, time_scale=plan.scale)
         loud = own & {ref_of(a.labels) for a in active_alerts(client, stack.prometheus_url)}
         if not loud:
             emit("        warmed up: healthy traffic, nothing of this provider pending or firing")
@@ -327,7 +322,7 @@ def _drive_and_watch(
     the CA bundle, 40 ms of CPU, and one per poll kept the drills' process busy with that."""
     healthy, tick = plan.healthy, plan.pipeline.tick
     data_since = time.time()
-    _warm_up(client, driver, healthy, stack, plan, emit)
+    _warm_up(client, driver, stack, plan, emit)
     runs: list[RunSummary] = []
     errors: list[BaseException] = []
 

@@ -179,6 +179,7 @@ def stack_up(
         launch("sink", commands.sink(stack.sink_log))
         if rendered is None:
             _render(specs_dir, tree, stack.webhook_url)
+        rule_files = _rule_files(tree, providers)
         am_config = state_dir / "alertmanager" / "alertmanager.yml"
         _write(am_config, _drill_config(tree, stack.webhook_url, group_wait))
         if redis:
@@ -191,7 +192,6 @@ def stack_up(
             ),
         )
         prom_config = state_dir / "prometheus" / "prometheus.yml"
-        rule_files = _rule_files(tree, providers)
         _write(
             prom_config,
             config.prometheus_config(
