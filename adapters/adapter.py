@@ -4,26 +4,35 @@ sanitize, build, send with retries, and count it all under the catalog's names.
 Order of `execute`: the rollout gate first (nothing else runs for a unit that is not in), then
 the payload (SendParams), internal-only mode, HTML sanitizing and cid checks, building, and the
 HTTP send (adapters/transport.py). Each execute counts exactly one request, one latency
-observation, and for a failure one coarse error and one structured error.
+observation, and for a failure one coarse error and one structured error. Whatever fails below
+it, `execute` returns a structured error and never raises.
+
+The flow is written once, as steps (adapters/effects.py); SendAdapter performs them with
+blocking I/O, AsyncSendAdapter with httpx.AsyncClient under anyio.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+import anyio
 import httpx
 
+from adapters.built_check import BuiltMismatch
 from adapters.digest import message_digest
+from adapters.effects import Call, Offload, Sleep, Steps, run_async, run_sync
 from adapters.errors import ErrorCode, SendError, StructuredError, error, new_correlation_id
-from adapters.gmail_lookup import find_by_message_id
-from adapters.gmail_upload import check_size, send_resumable
-from adapters.graph import SEND_MAIL_LIMIT_BYTES, internet_message_id, stand_in_body
-from adapters.graph_lookup import find_messages
+from adapters.gmail_lookup import find_by_message_id_steps
+from adapters.gmail_upload import check_size, send_resumable_steps
+from adapters.graph import REQUEST_LIMIT_BYTES, internet_message_id, stand_in_body
+from adapters.graph_lookup import find_messages_steps
 from adapters.idempotency import (
     HEADER,
     LookupFailed,
@@ -36,12 +45,12 @@ from adapters.idempotency import (
 from adapters.internal_only import blocked_by
 from adapters.message import Message
 from adapters.mime import mime_bytes, raw_for_gmail
-from adapters.outlook_upload import delete_draft, send_large
+from adapters.outlook_upload import delete_draft_steps, send_large_steps
 from adapters.params import validate_params
 from adapters.retry import Backoff, Outcome
 from adapters.sanitize import MissingInlineImage, UnexpectedMarkup, sanitize
 from adapters.telemetry import AdapterMetrics, adapter_metrics
-from adapters.transport import Attempted, TokenError, TokenSource, send
+from adapters.transport import Attempted, TokenError, TokenSource, send_steps
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 
@@ -53,6 +62,7 @@ GMAIL_JSON_LIMIT = 1_000_000
 # Google's guidance: simple (media) uploads for files up to 5 MB, resumable uploads above.
 GMAIL_MEDIA_LIMIT = 5 * 1024 * 1024
 _BUILD_ROLE = {"gmail": "mime_build", "outlook": "graph_payload_build"}
+LOG = logging.getLogger(__name__)
 DEFAULT_BACKOFF = Backoff()
 DEFAULT_LOOKUP = LookupPolicy()
 
@@ -68,6 +78,8 @@ class Route(StrEnum):
 
 
 class Gate(Protocol):
+    """The rollout gate; for the AsyncSendAdapter `allows` may also be a coroutine."""
+
     def allows(self, workspace_id: str, actor_id: str) -> bool: ...
 
 
@@ -103,8 +115,14 @@ class Preview:
     error: StructuredError | None = None
 
 
-class SendAdapter:
-    """One provider's send action (`gmail` or `outlook` spec), one pooled HTTP client."""
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
+SleepT = TypeVar("SleepT")
+
+
+class _SendCore(ABC, Generic[ClientT, SleepT]):
+    """One provider's send action (`gmail` or `outlook` spec): everything but the I/O, which
+    the sync SendAdapter and the AsyncSendAdapter perform (adapters/effects.py). `client` and
+    `sleep` default to the front's own kind (`_new_client`, `_default_sleep`)."""
 
     def __init__(
         self,
@@ -114,12 +132,12 @@ class SendAdapter:
         tokens: TokenSource,
         *,
         base_url: str | None = None,
-        client: httpx.Client | None = None,
+        client: ClientT | None = None,
         metrics: AdapterMetrics | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
         lookup: LookupPolicy = DEFAULT_LOOKUP,
         timeout: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: SleepT | None = None,
     ):
         self.specs = specs
         self.spec = specs.provider(provider)
@@ -129,11 +147,17 @@ class SendAdapter:
         self.tokens = tokens
         default = GMAIL_API if self.spec.name == "gmail" else GRAPH_API
         self.base_url = (base_url or default).rstrip("/")
-        self.client = client or httpx.Client(timeout=timeout)
+        self.client: ClientT = client or self._new_client(timeout)
         self.metrics = metrics or adapter_metrics(specs, self.spec)
         self.backoff = backoff
         self.lookup = lookup
-        self.sleep = sleep
+        self.sleep: SleepT = sleep or self._default_sleep()
+
+    @abstractmethod
+    def _new_client(self, timeout: float) -> ClientT: ...
+
+    @abstractmethod
+    def _default_sleep(self) -> SleepT: ...
 
     # -- building --------------------------------------------------------------------------
     def _prepare(
@@ -208,10 +232,13 @@ class SendAdapter:
         digest = message_digest(message)
         key = key_of(message) or derived_key(digest)
         message = with_key(message, key, message_id_domain(message.sender))
-        if self.spec.name == "gmail":
-            built = self._build_gmail(message, digest, notes)
-        else:
-            built = self._build_outlook(message, digest, notes)
+        try:
+            if self.spec.name == "gmail":
+                built = self._build_gmail(message, digest, notes)
+            else:
+                built = self._build_outlook(message, digest, notes)
+        except BuiltMismatch as exc:
+            raise SendError(error(ErrorCode.VALIDATION_FAILED, str(exc), field=exc.field)) from exc
         if metrics is not None:
             metrics.observe(_BUILD_ROLE[self.spec.name], time.perf_counter() - started)
         return built
@@ -259,7 +286,7 @@ class SendAdapter:
     def _build_outlook(self, message: Message, digest: str, notes: list[str]) -> Built:
         save = self.spec.send.save_to_sent_items
         send_mail = stand_in_body(message, save_to_sent_items=save)
-        if send_mail.size <= SEND_MAIL_LIMIT_BYTES:
+        if send_mail.size <= REQUEST_LIMIT_BYTES:
             body = send_mail.spliced()
             return Built(
                 message,
@@ -281,16 +308,17 @@ class SendAdapter:
             (*notes, note),
         )
 
-    # -- the two actions ---------------------------------------------------------------------
-    def preview(
-        self, action: str, params: dict, workspace_id: str = "", actor_id: str = ""
-    ) -> Preview:
+    # -- the two actions, as steps ------------------------------------------------------------
+    def _preview_steps(self, action: str, params: dict) -> Steps[Preview]:
         """Validate, sanitize and build the whole payload, with no network and no counting."""
         correlation_id = new_correlation_id()
         try:
-            built = self._build(*self._prepare(action, params, correlation_id, None), None)
+            prepared = yield Offload(self._prepare, (action, params, correlation_id, None))
+            built = yield Offload(self._build, (*prepared, None))
         except SendError as exc:
             return Preview(False, error=exc.error)
+        except Exception as exc:  # the caller gets a structured error, never a traceback
+            return Preview(False, error=_internal_error(exc, correlation_id, "preview"))
         message = built.message
         summary = {
             "action": self.spec.action,
@@ -307,13 +335,16 @@ class SendAdapter:
         }
         return Preview(True, summary, built.warnings, built.digest)
 
-    def execute(self, action: str, params: dict, workspace_id: str, actor_id: str) -> SendResult:
+    def _execute_steps(
+        self, action: str, params: dict, workspace_id: str, actor_id: str
+    ) -> Steps[SendResult]:
         started = time.perf_counter()
         correlation_id = new_correlation_id()
         status = "rejected"
         built = None
         try:
-            if not self.gate.allows(workspace_id, actor_id):
+            allowed = yield Offload(self.gate.allows, (workspace_id, actor_id))
+            if not allowed:
                 raise SendError(
                     error(
                         ErrorCode.ROLLOUT_GATE_CLOSED,
@@ -322,17 +353,23 @@ class SendAdapter:
                         correlation_id=correlation_id,
                     )
                 )
-            prepared = self._prepare(action, params, correlation_id, self.metrics)
-            built = self._build(*prepared, self.metrics)
+            prepared = yield Offload(self._prepare, (action, params, correlation_id, self.metrics))
+            built = yield Offload(self._build, (*prepared, self.metrics))
             status = "error"
             try:
-                delivered = self._deliver(built, caller_key=HEADER in prepared[0].headers)
+                delivered = yield from self._deliver(
+                    built, caller_key=HEADER in prepared[0].headers
+                )
             except TokenError as exc:
                 raise SendError(_token_error(exc)) from exc
             result = self._result(delivered, built, correlation_id)
         except SendError as exc:
             key = key_of(built.message) if built else None
             failure = _with_id(exc.error, correlation_id)
+            result = SendResult(False, correlation_id, error=failure, idempotency_key=key)
+        except Exception as exc:  # the caller gets a structured error, never a traceback
+            key = key_of(built.message) if built else None
+            failure = _internal_error(exc, correlation_id, "execute")
             result = SendResult(False, correlation_id, error=failure, idempotency_key=key)
         if result.ok and built is not None:
             status = "success"
@@ -356,68 +393,62 @@ class SendAdapter:
         the token manager's on_refresh."""
         self.metrics.count("oauth_refresh", result=result)
 
-    # -- the network -------------------------------------------------------------------------
-    def _deliver(self, built: Built, *, caller_key: bool) -> Delivered:
+    # -- the network, as steps -----------------------------------------------------------------
+    def _deliver(self, built: Built, *, caller_key: bool) -> Steps[Delivered]:
         """Send once, and after an ambiguous outcome look for the message before any resend.
 
         A caller's own key may have been sent by an earlier call: it is looked up once first.
         A look-up that fails leaves the outcome ambiguous: nothing is sent again.
         """
         can_look_up = self._can_look_up()
-        try:
-            if caller_key and can_look_up and (found := self._look_up(built, waits=())):
+        if caller_key and can_look_up:
+            try:
+                found = yield from self._look_up(built, waits=())
+            except LookupFailed:
+                found = None  # no proof either way; the first send goes ahead as without a key
+            if found:
                 return Delivered(Attempted(Outcome.SENT, 0), found, deduplicated=True)
-        except LookupFailed:
-            pass  # no proof either way; the first send goes ahead as without a key
-        attempted = self._send(built)
+        attempted = yield from self._send(built)
         resends = 0
         while attempted.outcome is Outcome.AMBIGUOUS and can_look_up:
             try:
-                found = self._look_up(built, waits=self.lookup.waits)
+                found = yield from self._look_up(built, waits=self.lookup.waits)
             except LookupFailed as exc:
-                detail = f"{attempted.detail}; the look-up for it failed: {exc}"
+                detail = f"{what_happened(attempted)}; the look-up for it failed: {exc}"
                 return Delivered(replace(attempted, detail=detail), None, deduplicated=False)
             if found:
                 return Delivered(replace(attempted, outcome=Outcome.SENT), found, True)
             if resends >= self.lookup.max_resends:
                 break
             resends += 1
-            attempted = self._send(built)
+            attempted = yield from self._send(built)
         return Delivered(attempted, None, deduplicated=False)
 
-    def _send(self, built: Built) -> Attempted:
+    def _send(self, built: Built) -> Steps[Attempted]:
         if built.route is Route.GMAIL_RESUMABLE:
-            return send_resumable(
-                self.client,
-                self.base_url,
-                built.body,
-                self.tokens,
-                backoff=self.backoff,
-                sleep=self.sleep,
+            return (
+                yield from send_resumable_steps(self.base_url, built.body, backoff=self.backoff)
             )
         if built.route is Route.UPLOAD_SESSION:
-            return send_large(
-                self.client,
-                self.base_url,
-                built.message,
-                self.tokens,
-                save_to_sent_items=self.spec.send.save_to_sent_items,
-                backoff=self.backoff,
-                sleep=self.sleep,
-                on_event=self._upload_event,
+            return (
+                yield from send_large_steps(
+                    self.base_url,
+                    built.message,
+                    save_to_sent_items=self.spec.send.save_to_sent_items,
+                    backoff=self.backoff,
+                    on_event=self._upload_event,
+                )
             )
 
-        def request(token: str) -> httpx.Request:
-            return self.client.build_request(
+        def request(token: str) -> Call:
+            return Call(
                 "POST",
                 self.base_url + built.path,
                 content=built.body,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": built.content_type},
             )
 
-        return send(
-            self.client, self.spec.name, request, self.tokens, self.backoff, sleep=self.sleep
-        )
+        return (yield from send_steps(self.spec.name, request, self.backoff))
 
     def _upload_event(self, event: str, amount: int) -> None:
         if event == "bytes":
@@ -429,63 +460,63 @@ class SendAdapter:
         """Gmail finds any sent message; Graph only the copy kept in Sent Items."""
         return self.spec.name == "gmail" or self.spec.send.save_to_sent_items
 
-    def _look_up(self, built: Built, *, waits: tuple[float, ...]) -> str | None:
+    def _look_up(self, built: Built, *, waits: tuple[float, ...]) -> Steps[str | None]:
         """The provider id of an already sent copy of this message, looking again after each
         wait; None when every look found none. Raises LookupFailed."""
         message_id = built.message.message_id or ""
         for wait in (0.0, *waits):
             if wait:
-                self.sleep(wait)
-            found = self._find(message_id, key_of(built.message))
+                yield Sleep(wait)
+            found = yield from self._find_again_if_unanswered(message_id, key_of(built.message))
             if found:
                 return found
-        self._discard_unsent_drafts(built)
+        yield from self._discard_unsent_drafts(built)
         return None
 
-    def _find(self, message_id: str, key: str | None) -> str | None:
+    def _find_again_if_unanswered(self, message_id: str, key: str | None) -> Steps[str | None]:
+        """`_find`, asked again after a jittered wait when it got no answer, up to the look-up
+        policy's retries; LookupFailed once every try went unanswered."""
+        attempt = 1
+        while True:
+            try:
+                return (yield from self._find(message_id, key))
+            except LookupFailed:
+                if attempt > self.lookup.retries:
+                    raise
+            yield Sleep(self.backoff.wait(attempt))
+            attempt += 1
+
+    def _find(self, message_id: str, key: str | None) -> Steps[str | None]:
         if self.spec.name == "gmail":
-            ids = find_by_message_id(
-                self.client,
-                self.base_url,
-                self.tokens,
-                self.backoff,
-                f"<{message_id}>",
-                sleep=self.sleep,
+            ids = yield from find_by_message_id_steps(
+                self.base_url, self.backoff, f"<{message_id}>"
             )
             return ids[0] if ids else None
-        messages = find_messages(
-            self.client,
+        messages = yield from find_messages_steps(
             self.base_url,
-            self.tokens,
             self.backoff,
             internet_message_id(message_id),
             folders=("sentitems",),
             idempotency_header=(HEADER, key) if key else None,
-            sleep=self.sleep,
         )
         return messages[0].id if messages else None
 
-    def _discard_unsent_drafts(self, built: Built) -> None:
+    def _discard_unsent_drafts(self, built: Built) -> Steps[None]:
         """A draft whose send was ambiguous and that never reached Sent Items was not sent:
         delete it before a resend builds a new one (best effort; a leftover draft sends
         nothing)."""
         if built.route is not Route.UPLOAD_SESSION:
             return
         key = key_of(built.message)
-        drafts = find_messages(
-            self.client,
+        drafts = yield from find_messages_steps(
             self.base_url,
-            self.tokens,
             self.backoff,
             internet_message_id(built.message.message_id or ""),
             folders=("drafts",),
             idempotency_header=(HEADER, key) if key else None,
-            sleep=self.sleep,
         )
         for draft in drafts:
-            delete_draft(
-                self.client, self.base_url, self.tokens, self.backoff, draft.id, sleep=self.sleep
-            )
+            yield from delete_draft_steps(self.base_url, self.backoff, draft.id)
 
     def _result(self, delivered: Delivered, built: Built, correlation_id: str) -> SendResult:
         attempted, key = delivered.attempted, key_of(built.message)
@@ -513,6 +544,54 @@ class Delivered:
     deduplicated: bool
 
 
+class SendAdapter(_SendCore[httpx.Client, Callable[[float], None]]):
+    """The send action for sync callers: one pooled httpx.Client, blocking sleeps."""
+
+    def _new_client(self, timeout: float) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
+
+    def _default_sleep(self) -> Callable[[float], None]:
+        return time.sleep
+
+    def preview(
+        self, action: str, params: dict, workspace_id: str = "", actor_id: str = ""
+    ) -> Preview:
+        """Validate, sanitize and build the whole payload, with no network and no counting."""
+        return run_sync(self._preview_steps(action, params), self.client, self.tokens)
+
+    def execute(self, action: str, params: dict, workspace_id: str, actor_id: str) -> SendResult:
+        steps = self._execute_steps(action, params, workspace_id, actor_id)
+        return run_sync(steps, self.client, self.tokens, self.sleep)
+
+
+class AsyncSendAdapter(_SendCore[httpx.AsyncClient, Callable[[float], Awaitable[None]]]):
+    """The same send action for async callers (`await adapter.execute(...)` under anyio):
+    one pooled httpx.AsyncClient. Network waits never block the event loop; the gate, the token
+    source and building the message run in a worker thread, unless the gate's `allows` or the
+    token source's methods are coroutines, which are awaited."""
+
+    def _new_client(self, timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
+
+    def _default_sleep(self) -> Callable[[float], Awaitable[None]]:
+        return anyio.sleep
+
+    async def preview(
+        self, action: str, params: dict, workspace_id: str = "", actor_id: str = ""
+    ) -> Preview:
+        """Validate, sanitize and build the whole payload, with no network and no counting."""
+        return await run_async(self._preview_steps(action, params), self.client, self.tokens)
+
+    async def execute(
+        self, action: str, params: dict, workspace_id: str, actor_id: str
+    ) -> SendResult:
+        steps = self._execute_steps(action, params, workspace_id, actor_id)
+        return await run_async(steps, self.client, self.tokens, self.sleep)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 def encode_json(value: dict) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("ascii")
 
@@ -520,6 +599,17 @@ def encode_json(value: dict) -> bytes:
 def _token_error(exc: TokenError) -> StructuredError:
     code = ErrorCode.AUTH_RECONNECT_REQUIRED if exc.reconnect else ErrorCode.PROVIDER_UNAVAILABLE
     return error(code, f"no access token: {exc}")
+
+
+def _internal_error(exc: Exception, correlation_id: str, during: str) -> StructuredError:
+    """An unexpected exception as a structured error; the traceback goes to the log only,
+    under the correlation id, never to the caller."""
+    LOG.exception("%s failed unexpectedly (correlation id %s)", during, correlation_id)
+    return error(
+        ErrorCode.INTERNAL_ERROR,
+        f"unexpected {type(exc).__name__} in the send path; correlation id {correlation_id}",
+        correlation_id=correlation_id,
+    )
 
 
 def _with_id(failure: StructuredError, correlation_id: str) -> StructuredError:
@@ -535,10 +625,19 @@ _QUOTA_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded", "ErrorQuotaEx
 _RECIPIENT_REASONS = frozenset({"ErrorInvalidRecipients", "ErrorInvalidRecipientsFormat"})
 
 
+def what_happened(attempted: Attempted) -> str:
+    """A never-empty account of an attempt: its detail, else its HTTP status and reasons."""
+    if attempted.detail:
+        return attempted.detail
+    if attempted.status is None:
+        return f"no answer after {attempted.attempts} attempt(s)"
+    reasons = f" ({', '.join(sorted(attempted.reasons))})" if attempted.reasons else ""
+    return f"HTTP {attempted.status}{reasons} after {attempted.attempts} attempt(s)"
+
+
 def provider_error(attempted: Attempted, correlation_id: str) -> StructuredError:
     """The structured error of a send that did not end in SENT."""
     outcome, status = attempted.outcome, attempted.status
-    detail = attempted.detail or f"HTTP {status}, reasons {sorted(attempted.reasons)}"
     details = [
         {"status": status, "reasons": sorted(attempted.reasons), "attempts": attempted.attempts}
     ]
@@ -560,9 +659,14 @@ def provider_error(attempted: Attempted, correlation_id: str) -> StructuredError
         code = ErrorCode.VALIDATION_FAILED  # the provider refused this payload as it is
     else:
         code = ErrorCode.PROVIDER_UNAVAILABLE
+    verdict = (
+        "the provider may have taken the message"
+        if outcome is Outcome.AMBIGUOUS
+        else "the provider did not take the message"
+    )
     failure = error(
         code,
-        f"the provider did not take the message: {detail}",
+        f"{verdict}: {what_happened(attempted)}",
         details=details,
         correlation_id=correlation_id,
     )

@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     QUOTA_EXCEEDED = "quota_exceeded"
     AMBIGUOUS_MAY_HAVE_SENT = "ambiguous_may_have_sent"
+    INTERNAL_ERROR = "internal_error"
 
     @property
     def kind(self) -> CodeKind:
@@ -115,6 +116,13 @@ TAXONOMY: Mapping[ErrorCode, CodeKind] = MappingProxyType(
             False,
             "The message may have been sent: check Sent Items before sending again, or a "
             "recipient may get it twice.",
+        ),
+        ErrorCode.INTERNAL_ERROR: CodeKind(
+            "internal",
+            "internal",
+            False,
+            "An unexpected failure inside the send path: report the correlation id to the "
+            "Relay team, and check Sent Items before sending again.",
         ),
     }
 )

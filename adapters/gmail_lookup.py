@@ -12,11 +12,41 @@ from collections.abc import Callable
 
 import httpx
 
+from adapters.effects import Call, Steps, run_sync
 from adapters.idempotency import LookupFailed
 from adapters.retry import Backoff, Outcome
-from adapters.transport import TokenSource, send
+from adapters.transport import TokenSource, send_steps
 
 LIST_PATH = "/gmail/v1/users/me/messages"
+
+
+def find_by_message_id_steps(base_url: str, backoff: Backoff, message_id: str) -> Steps[list[str]]:
+    """Gmail ids of the messages whose Message-ID is `message_id` (angle brackets optional),
+    newest first.
+
+    Raises LookupFailed when the search got no answer (a timeout or 504 included: transport
+    does not repeat those): that is not "not found".
+    """
+    bare = message_id.strip().strip("<>")
+    if not bare or any(c.isspace() for c in bare):
+        raise ValueError(f"not a Message-ID: {message_id!r}")
+
+    def build(token: str) -> Call:
+        return Call(
+            "GET",
+            base_url.rstrip("/") + LIST_PATH,
+            params={"q": f"rfc822msgid:{bare}"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    attempted = yield from send_steps("gmail", build, backoff)
+    if attempted.outcome is not Outcome.SENT:
+        raise LookupFailed(
+            f"searching Gmail for rfc822msgid:{bare} failed: {attempted.outcome} "
+            f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
+        )
+    messages = (attempted.body or {}).get("messages") or []
+    return [m["id"] for m in messages if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 def find_by_message_id(
@@ -28,29 +58,5 @@ def find_by_message_id(
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
-    """Gmail ids of the messages whose Message-ID is `message_id` (angle brackets optional),
-    newest first.
-
-    Raises LookupFailed when the search got no answer (a timeout or 504 included: transport.send
-    does not repeat those): that is not "not found".
-    """
-    bare = message_id.strip().strip("<>")
-    if not bare or any(c.isspace() for c in bare):
-        raise ValueError(f"not a Message-ID: {message_id!r}")
-
-    def build(token: str) -> httpx.Request:
-        return client.build_request(
-            "GET",
-            base_url.rstrip("/") + LIST_PATH,
-            params={"q": f"rfc822msgid:{bare}"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-
-    attempted = send(client, "gmail", build, tokens, backoff, sleep=sleep)
-    if attempted.outcome is not Outcome.SENT:
-        raise LookupFailed(
-            f"searching Gmail for rfc822msgid:{bare} failed: {attempted.outcome} "
-            f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
-        )
-    messages = (attempted.body or {}).get("messages") or []
-    return [m["id"] for m in messages if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    """`find_by_message_id_steps` with blocking I/O."""
+    return run_sync(find_by_message_id_steps(base_url, backoff, message_id), client, tokens, sleep)

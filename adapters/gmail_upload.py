@@ -15,8 +15,16 @@ from dataclasses import replace
 
 import httpx
 
+from adapters.effects import Call, Sleep, Steps, run_sync
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
-from adapters.transport import NOT_SENT, Attempted, TokenSource, error_reasons, json_body, send
+from adapters.transport import (
+    NOT_SENT,
+    Attempted,
+    TokenSource,
+    error_reasons,
+    json_body,
+    send_steps,
+)
 
 GMAIL_UPLOAD_LIMIT = 35 * 1024 * 1024
 UPLOAD_QUANTUM = 256 * 1024  # every chunk but the last is a multiple of this
@@ -44,6 +52,14 @@ def send_resumable(
     sleep: Callable[[float], None] = time.sleep,
     chunk_bytes: int = 8 * UPLOAD_QUANTUM,
 ) -> Attempted:
+    """`send_resumable_steps` with blocking I/O."""
+    steps = send_resumable_steps(base_url, raw, backoff=backoff, chunk_bytes=chunk_bytes)
+    return run_sync(steps, client, tokens, sleep)
+
+
+def send_resumable_steps(
+    base_url: str, raw: bytes, *, backoff: Backoff, chunk_bytes: int = 8 * UPLOAD_QUANTUM
+) -> Steps[Attempted]:
     """Upload and send the RFC 5322 message `raw`; a SENT result's body is the message resource.
 
     `attempts` counts as transport.send does: one, plus one for every failed request that was
@@ -55,43 +71,30 @@ def send_resumable(
     if chunk_bytes <= 0 or chunk_bytes % UPLOAD_QUANTUM:
         raise ValueError(f"chunk_bytes must be a positive multiple of {UPLOAD_QUANTUM}")
     url, view = base_url.rstrip("/") + UPLOAD_PATH, memoryview(raw)
-    result, expired = _upload_once(client, url, view, tokens, backoff, sleep, chunk_bytes)
+    result, expired = yield from _upload_once(url, view, backoff, chunk_bytes)
     if expired:
-        again, _ = _upload_once(client, url, view, tokens, backoff, sleep, chunk_bytes)
+        again, _ = yield from _upload_once(url, view, backoff, chunk_bytes)
         result = replace(again, attempts=result.attempts + again.attempts)
     return result
 
 
 def _upload_once(
-    client: httpx.Client,
-    url: str,
-    view: memoryview,
-    tokens: TokenSource,
-    backoff: Backoff,
-    sleep: Callable[[float], None],
-    chunk_bytes: int,
-) -> tuple[Attempted, bool]:
+    url: str, view: memoryview, backoff: Backoff, chunk_bytes: int
+) -> Steps[tuple[Attempted, bool]]:
     """The result of one session, and whether the server forgot the session (a 404) midway."""
-    session, opened = _open(client, url, len(view), tokens, backoff, sleep)
+    session, opened = yield from _open(url, len(view), backoff)
     if session is None:
         return opened, False
-    moved = _Transfer(client, session, view, chunk_bytes, backoff, sleep).run()
+    moved = yield from _Transfer(session, view, chunk_bytes, backoff).run()
     expired = moved.outcome is Outcome.PERMANENT and moved.status == 404
     return replace(moved, attempts=opened.attempts + moved.attempts - 1), expired
 
 
-def _open(
-    client: httpx.Client,
-    url: str,
-    size: int,
-    tokens: TokenSource,
-    backoff: Backoff,
-    sleep: Callable[[float], None],
-) -> tuple[str | None, Attempted]:
+def _open(url: str, size: int, backoff: Backoff) -> Steps[tuple[str | None, Attempted]]:
     """The session URI (None on failure) and how initiating it went."""
 
-    def build(token: str) -> httpx.Request:
-        return client.build_request(
+    def build(token: str) -> Call:
+        return Call(
             "POST",
             url,
             params={"uploadType": "resumable"},
@@ -104,9 +107,9 @@ def _open(
 
     # An initiation carries no message: whatever happened to an ambiguous one, nothing was
     # sent, so it is safe to open a session once more.
-    opened = send(client, "gmail", build, tokens, backoff, sleep=sleep)
+    opened = yield from send_steps("gmail", build, backoff)
     if opened.outcome is Outcome.AMBIGUOUS:
-        again = send(client, "gmail", build, tokens, backoff, sleep=sleep)
+        again = yield from send_steps("gmail", build, backoff)
         opened = replace(again, attempts=opened.attempts + again.attempts)
     if opened.outcome is Outcome.AMBIGUOUS:
         return None, replace(opened, outcome=Outcome.TRANSIENT)
@@ -125,27 +128,19 @@ class _Transfer:
     bytes: a long upload that keeps moving is not cut off by the deadline.
     """
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        session: str,
-        view: memoryview,
-        chunk_bytes: int,
-        backoff: Backoff,
-        sleep: Callable[[float], None],
-    ) -> None:
-        self.client, self.session, self.view = client, session, view
-        self.chunk_bytes, self.backoff, self.sleep = chunk_bytes, backoff, sleep
+    def __init__(self, session: str, view: memoryview, chunk_bytes: int, backoff: Backoff) -> None:
+        self.session, self.view = session, view
+        self.chunk_bytes, self.backoff = chunk_bytes, backoff
         self.received = 0  # bytes the server reported holding
         self.retried = 0  # failed requests that were followed by another
         self.stalled = 0  # failures since the server last took bytes
         self.stalled_since = time.monotonic()
         self.final_unknown = False  # a PUT of the last byte got no clear answer
 
-    def run(self) -> Attempted:
+    def run(self) -> Steps[Attempted]:
         query = False
         while True:
-            result, retry_after = self._step(query)
+            result, retry_after = yield from self._step(query)
             if result is None:
                 query = False
                 continue
@@ -157,10 +152,10 @@ class _Transfer:
             if wait is None:
                 return replace(result, outcome=Outcome.AMBIGUOUS) if self.final_unknown else result
             self.retried += 1
-            self.sleep(wait)
+            yield Sleep(wait)
             query = True  # whatever went wrong, ask the server what it holds
 
-    def _step(self, query: bool) -> tuple[Attempted | None, float | None]:
+    def _step(self, query: bool) -> Steps[tuple[Attempted | None, float | None]]:
         """One PUT, a chunk or a status query: None after a 308 (the server said what it
         holds), else the result and any Retry-After."""
         total = len(self.view)
@@ -172,7 +167,7 @@ class _Transfer:
             content_range = f"bytes {self.received}-{end - 1}/{total}"
         final = not query and self.received + len(piece) == total
         try:
-            response = self._put(piece, content_range)
+            response = yield self._put(piece, content_range)
         except httpx.TransportError as exc:
             self.final_unknown |= final and not isinstance(exc, NOT_SENT)
             detail = f"{type(exc).__name__}: {exc}"
@@ -185,14 +180,14 @@ class _Transfer:
             answer = replace(answer, outcome=Outcome.AMBIGUOUS, detail=_LOST_SESSION)
         return answer, retry_after_seconds(response.headers.get("retry-after"), time.time())
 
-    def _put(self, piece: memoryview, content_range: str) -> httpx.Response:
-        request = self.client.build_request(
+    def _put(self, piece: memoryview, content_range: str) -> Call:
+        return Call(
             "PUT",
             self.session,
-            content=(piece,),  # an iterable of one slice: httpx sends it without a copy first
             headers={"Content-Range": content_range, "Content-Length": str(len(piece))},
+            stream=lambda: iter((piece,)),  # one slice: httpx sends it without a copy first
+            follow_redirects=False,
         )
-        return self.client.send(request, follow_redirects=False)
 
     def _advance(self, response: httpx.Response) -> Attempted | None:
         """Take the 308's Range as what the server holds; an error if it makes no sense."""

@@ -8,14 +8,15 @@ from typing import Any
 
 import pybase64
 
+from adapters.built_check import check_graph
 from adapters.message import Attachment, Message
 from adapters.mime import check_header
 from adapters.splice import splice, stand_in
 
-# Graph refuses sendMail requests over 4 MB (about 3 MB of attachments once base64-encoded);
-# counted in decimal megabytes to stay on the safe side. Larger messages need the draft and
-# upload-session path.
-SEND_MAIL_LIMIT_BYTES = 4_000_000
+# Graph refuses request bodies over 4 MB (about 3 MB of attachments once base64-encoded), for
+# sendMail, a draft and an attachment POST alike; counted in decimal megabytes to stay on the
+# safe side. Larger messages need the draft and upload-session path.
+REQUEST_LIMIT_BYTES = 4_000_000
 
 # Graph answers 400 to more than 5 internetMessageHeaders, and to an empty list.
 MAX_CUSTOM_HEADERS = 5
@@ -111,12 +112,15 @@ def with_stand_ins(
 
 
 def stand_in_body(message: Message, *, save_to_sent_items: bool) -> StandInBody:
-    """The sendMail request body of `message`, attachments not yet encoded."""
+    """The sendMail request body of `message`, attachments not yet encoded; BuiltMismatch when
+    the JSON, parsed back, carries anything other than `message`."""
     light, contents = with_stand_ins(message.attachments)
     payload = graph_payload(
         replace(message, attachments=light), save_to_sent_items=save_to_sent_items
     )
-    return StandInBody(encode_payload(payload), contents)
+    skeleton = encode_payload(payload)
+    check_graph(skeleton, message)
+    return StandInBody(skeleton, contents)
 
 
 def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
@@ -125,7 +129,7 @@ def graph_body(message: Message, *, save_to_sent_items: bool) -> bytes:
 
 
 def payload_size(payload: dict[str, Any]) -> int:
-    """Bytes of the encoded request body, to compare with SEND_MAIL_LIMIT_BYTES."""
+    """Bytes of the encoded request body, to compare with REQUEST_LIMIT_BYTES."""
     return len(encode_payload(payload))
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from adapters.effects import Call, Steps, run_sync
 from adapters.idempotency import LookupFailed
 from adapters.retry import Backoff, Outcome
-from adapters.transport import TokenSource, send
+from adapters.transport import TokenSource, send_steps
 
 _SELECT = "id,internetMessageId,internetMessageHeaders,isDraft"
 # With an idempotency header, a folder where the internetMessageId filter finds nothing has its
@@ -47,6 +48,18 @@ def find_messages(
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[FoundMessage]:
+    """`find_messages_steps` with blocking I/O."""
+    steps = find_messages_steps(base_url, backoff, internet_message_id, folders, idempotency_header)
+    return run_sync(steps, client, tokens, sleep)
+
+
+def find_messages_steps(
+    base_url: str,
+    backoff: Backoff,
+    internet_message_id: str,
+    folders: tuple[str, ...] = ("sentitems", "drafts"),
+    idempotency_header: tuple[str, str] | None = None,
+) -> Steps[list[FoundMessage]]:
     """Messages with this internetMessageId (`<left@right>`) in `folders`, in that order; when
     `idempotency_header` (name, value) is given, only those carrying that header value, or
     failing any, the folder's RECENT newest messages carrying it.
@@ -59,49 +72,37 @@ def find_messages(
         "$select": _SELECT,
     }
     for folder in folders:
+        listed = yield from _list(base_url, backoff, folder, by_id)
         items = [
             item
-            for item in _list(client, base_url, tokens, backoff, sleep, folder, by_id)
+            for item in listed
             if item.get("internetMessageId") == internet_message_id
             and (idempotency_header is None or _has_header(item, idempotency_header))
         ]
         if not items and idempotency_header is not None:
             recent = {"$select": _SELECT, "$top": str(RECENT)}
-            listed = _list(client, base_url, tokens, backoff, sleep, folder, recent)
+            listed = yield from _list(base_url, backoff, folder, recent)
             items = [item for item in listed if _has_header(item, idempotency_header)]
         found += [FoundMessage(item["id"], folder, bool(item.get("isDraft"))) for item in items]
     return found
 
 
 def _list(
-    client: httpx.Client,
-    base_url: str,
-    tokens: TokenSource,
-    backoff: Backoff,
-    sleep: Callable[[float], None],
-    folder: str,
-    params: dict[str, str],
-) -> list[dict]:
+    base_url: str, backoff: Backoff, folder: str, params: dict[str, str]
+) -> Steps[list[dict]]:
     """The `value` of one folder listing; LookupFailed when there is none."""
     url = f"{base_url.rstrip('/')}/v1.0/me/mailFolders/{folder}/messages"
-    attempted = send(client, "outlook", _listing(client, url, params), tokens, backoff, sleep=sleep)
+
+    def build(token: str) -> Call:
+        return Call("GET", url, params=params, headers={"Authorization": f"Bearer {token}"})
+
+    attempted = yield from send_steps("outlook", build, backoff)
     if attempted.outcome is not Outcome.SENT or attempted.body is None:
         raise LookupFailed(
             f"looking in {folder} failed: {attempted.outcome} "
             f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
         )
     return [item for item in attempted.body.get("value") or [] if isinstance(item, dict)]
-
-
-def _listing(
-    client: httpx.Client, url: str, params: dict[str, str]
-) -> Callable[[str], httpx.Request]:
-    def build(token: str) -> httpx.Request:
-        return client.build_request(
-            "GET", url, params=params, headers={"Authorization": f"Bearer {token}"}
-        )
-
-    return build
 
 
 def _has_header(item: dict, header: tuple[str, str]) -> bool:

@@ -35,6 +35,9 @@ class LookupPolicy:
 
     waits: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # seconds before each further look
     max_resends: int = 1  # sends after the first that a lookup found nothing for
+    # A look-up is a GET: one that got no answer (a timeout, a 5xx) is safe to ask again, this
+    # many times, before the outcome is left ambiguous.
+    retries: int = 1
 
 
 class LookupFailed(Exception):

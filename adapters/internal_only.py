@@ -71,12 +71,13 @@ def blocked_recipients(
 ) -> list[str]:
     """The addresses internal-only mode blocks, as given, in order, each once."""
     domains = _config(allowed_domains, normal_domain, "allowed domain")
-    exact = _config(test_recipients, normal_address, "test recipient")
+    # Local parts compare case-insensitively, as every mail system in practice delivers them
+    exact = {a.lower() for a in _config(test_recipients, normal_address, "test recipient")}
     blocked: list[str] = []
     for address in addresses:
         normal = normal_address(address) if isinstance(address, str) else None
         allowed = normal is not None and (
-            normal in exact
+            normal.lower() in exact
             or _domain_allowed(normal.rpartition("@")[2], domains, include_subdomains)
         )
         if not allowed and address not in blocked:

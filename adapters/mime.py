@@ -19,6 +19,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 import pybase64
 
+from adapters.built_check import check_mime
 from adapters.message import Attachment, Message
 from adapters.splice import splice, stand_in
 
@@ -153,7 +154,8 @@ def build_mime(
     right-hand side of the Message-ID, by default the sender's domain.
     """
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = message.sender
+    if message.sender:  # none: Gmail writes the authenticated mailbox's address
+        msg["From"] = message.sender
     for name, addresses in (("To", message.to), ("Cc", message.cc), ("Bcc", message.bcc)):
         if addresses:
             msg[name] = ", ".join(addresses)
@@ -182,6 +184,9 @@ def mime_bytes(
 
     A text body goes out 7bit when the email package would send it so (ASCII, short lines),
     else as base64, which is encoded in C, where the email package might pick quoted-printable.
+
+    Raises BuiltMismatch (adapters/built_check.py) when the serialised headers say anything
+    other than `message`: checked on every message, before the contents are spliced in.
     """
     splices: dict[bytes, list[bytes]] = {}
     light = []
@@ -201,7 +206,9 @@ def mime_bytes(
         payload = part.get_payload()
         if isinstance(payload, str) and payload.rstrip() in encodings:
             part.replace_header("Content-Transfer-Encoding", encodings[payload.rstrip()])
-    return splice(built.as_bytes(), splices)
+    skeleton = built.as_bytes()
+    check_mime(skeleton, message)
+    return splice(skeleton, splices)
 
 
 def _encoded_text(content: str) -> tuple[str, list[bytes]]:

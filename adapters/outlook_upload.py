@@ -1,11 +1,18 @@
 """Send an Outlook message too large for sendMail: draft, attachment uploads, draft send.
 
-Small attachments ride in the draft's JSON while it stays under Graph's 4 MB request limit;
-small ones that do not fit are posted to the draft one by one (Graph refuses upload sessions for
-small files); larger ones go through an upload session each, in sequential ranges PUT without
-an Authorization header (the upload URL is pre-authenticated). A PUT that fails transiently is
-resumed from the server's nextExpectedRanges. Any failure before the final send deletes the
-draft, so nothing half-built is left behind or sent later.
+Every request body stays within Graph's 4 MB (4,000,000 bytes) limit: attachments ride in the
+draft's JSON while it fits, then each is posted to the draft on its own while its POST body
+fits (Graph refuses upload sessions for small files), and the rest (files of about 3 MB and
+more) go through an upload session each, in sequential ranges of at most 4 MB PUT without an
+Authorization header (the upload URL is pre-authenticated).
+
+A PUT that fails is sent again from the last position the server confirmed (its
+nextExpectedRanges). Microsoft documents no status request on an Outlook upload URL (the GET
+that OneDrive answers), so when the server refuses that resend (it had taken the lost range) or
+the session is gone, the session is cancelled and the attachment uploaded once more in a new
+one; a session that vanished after its last range was sent is first looked for among the
+draft's attachments. Any failure before the final send deletes the draft, so nothing
+half-built is left behind or sent later.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from typing import Any
 
 import httpx
 
+from adapters.effects import Call, Sleep, Steps, run_sync
 from adapters.graph import (
-    SEND_MAIL_LIMIT_BYTES,
+    REQUEST_LIMIT_BYTES,
     StandInBody,
     encode_payload,
     graph_payload,
@@ -28,7 +36,7 @@ from adapters.graph import (
     stand_in_body,
     with_stand_ins,
 )
-from adapters.graph_lookup import find_messages
+from adapters.graph_lookup import find_messages_steps
 from adapters.idempotency import HEADER, LookupFailed, key_of, message_id_domain
 from adapters.message import Attachment, Message
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
@@ -38,10 +46,11 @@ from adapters.transport import (
     error_reasons,
     failed_attempt,
     json_body,
-    send,
+    send_steps,
 )
 
-RANGE_LIMIT = 4 * 1024 * 1024  # Graph refuses larger ranges on an upload URL
+RANGE_LIMIT = 4_000_000  # Graph takes ranges of "up to 4 MB" on an upload URL
+SESSIONS_PER_ATTACHMENT = 2  # a lost or refused session is replaced once
 _PIECE_BYTES = 64 * 1024
 # PidTagDeleteAfterSubmit: a draft carrying it true leaves no copy in Sent Items once sent.
 DELETE_AFTER_SUBMIT = {"id": "Boolean 0x0E01", "value": "true"}
@@ -59,9 +68,29 @@ def send_large(
     backoff: Backoff,
     sleep: Callable[[float], None] = time.sleep,
     chunk_bytes: int = RANGE_LIMIT,
-    inline_limit: int = 3 * 1024 * 1024,
     on_event: Events | None = None,
 ) -> Attempted:
+    """`send_large_steps` with blocking I/O."""
+    steps = send_large_steps(
+        base_url,
+        message,
+        save_to_sent_items=save_to_sent_items,
+        backoff=backoff,
+        chunk_bytes=chunk_bytes,
+        on_event=on_event,
+    )
+    return run_sync(steps, client, tokens, sleep)
+
+
+def send_large_steps(
+    base_url: str,
+    message: Message,
+    *,
+    save_to_sent_items: bool,
+    backoff: Backoff,
+    chunk_bytes: int = RANGE_LIMIT,
+    on_event: Events | None = None,
+) -> Steps[Attempted]:
     """Send `message` through a draft; SENT once the draft send was accepted.
 
     `on_event(name, amount)` gets "started", "completed" and "failed" per upload session and
@@ -72,64 +101,53 @@ def send_large(
     """
     if not 0 < chunk_bytes <= RANGE_LIMIT:
         raise ValueError(f"chunk_bytes must be 1..{RANGE_LIMIT}")
-    graph = _Graph(client, base_url.rstrip("/"), tokens, backoff, sleep)
+    graph = _Graph(base_url.rstrip("/"), backoff)
     message = _with_message_id(message)
-    in_draft, posted, uploaded = _split(message, inline_limit)
-    draft = _create_draft(graph, message, in_draft, save_to_sent_items)
+    in_draft, posted, uploaded = _split(message)
+    draft = yield from _create_draft(graph, message, in_draft, save_to_sent_items)
     if isinstance(draft, Attempted):
         return draft
     try:
-        failed = _attach(graph, draft, message, posted, uploaded, chunk_bytes, on_event or _ignore)
+        failed = yield from _attach(
+            graph, draft, message, posted, uploaded, chunk_bytes, on_event or _ignore
+        )
         if failed is not None:
-            graph.delete_draft(draft)
+            yield from graph.delete_draft(draft)
             return failed
-        sent = graph.call("POST", f"/v1.0/me/messages/{draft}/send")
+        sent = yield from graph.call("POST", f"/v1.0/me/messages/{draft}/send")
     except Exception:
-        graph.delete_draft(draft)
+        yield from graph.delete_draft(draft)
         raise
     if sent.outcome not in (Outcome.SENT, Outcome.AMBIGUOUS):
-        graph.delete_draft(draft)
+        yield from graph.delete_draft(draft)
     return sent
 
 
-def delete_draft(
-    client: httpx.Client,
-    base_url: str,
-    tokens: TokenSource,
-    backoff: Backoff,
-    draft_id: str,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
+def delete_draft_steps(base_url: str, backoff: Backoff, draft_id: str) -> Steps[None]:
     """Delete a draft, best effort."""
-    _Graph(client, base_url.rstrip("/"), tokens, backoff, sleep).delete_draft(draft_id)
+    yield from _Graph(base_url.rstrip("/"), backoff).delete_draft(draft_id)
 
 
 @dataclass(frozen=True)
 class _Graph:
-    """Graph API calls through adapters.transport.send: retries and one refresh after a 401."""
+    """Graph API calls through adapters.transport: retries and one refresh after a 401."""
 
-    client: httpx.Client
     base_url: str
-    tokens: TokenSource
     backoff: Backoff
-    sleep: Callable[[float], None]
 
-    def call(self, method: str, path: str, body: bytes | None = None) -> Attempted:
-        def build(token: str) -> httpx.Request:
+    def call(self, method: str, path: str, body: bytes | None = None) -> Steps[Attempted]:
+        def build(token: str) -> Call:
             headers = {"Authorization": f"Bearer {token}"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            return self.client.build_request(
-                method, self.base_url + path, content=body, headers=headers
-            )
+            return Call(method, self.base_url + path, headers=headers, content=body)
 
-        return send(self.client, "outlook", build, self.tokens, self.backoff, sleep=self.sleep)
+        return (yield from send_steps("outlook", build, self.backoff))
 
-    def delete_draft(self, draft: str) -> None:
+    def delete_draft(self, draft: str) -> Steps[None]:
         """Best effort: a draft left behind is never sent, so a failure here is no harm."""
         with contextlib.suppress(httpx.HTTPError):
-            self.call("DELETE", f"/v1.0/me/messages/{draft}")
+            yield from self.call("DELETE", f"/v1.0/me/messages/{draft}")
 
 
 def _ignore(name: str, amount: int) -> None:
@@ -145,18 +163,23 @@ def _with_message_id(message: Message) -> Message:
 
 
 def _split(
-    message: Message, inline_limit: int
+    message: Message,
 ) -> tuple[tuple[Attachment, ...], tuple[Attachment, ...], tuple[Attachment, ...]]:
-    """The attachments that go in the draft JSON, those posted to the draft one by one (small,
-    but the draft would pass the request limit), and those uploaded in ranges."""
+    """The attachments that go in the draft JSON, those posted to the draft one by one (the
+    draft would pass the request limit, their own POST does not), and those uploaded in ranges
+    (their own POST would pass it too)."""
     in_draft: list[Attachment] = []
     posted: list[Attachment] = []
-    for attachment in (a for a in message.attachments if len(a.data) < inline_limit):
+    uploaded: list[Attachment] = []
+    for attachment in message.attachments:
         candidate = replace(message, attachments=(*in_draft, attachment))
-        fits = stand_in_body(candidate, save_to_sent_items=True).size <= SEND_MAIL_LIMIT_BYTES
-        (in_draft if fits else posted).append(attachment)
-    uploaded = tuple(a for a in message.attachments if len(a.data) >= inline_limit)
-    return tuple(in_draft), tuple(posted), uploaded
+        if stand_in_body(candidate, save_to_sent_items=True).size <= REQUEST_LIMIT_BYTES:
+            in_draft.append(attachment)
+        elif _attachment_stand_in(message, attachment).size <= REQUEST_LIMIT_BYTES:
+            posted.append(attachment)
+        else:
+            uploaded.append(attachment)
+    return tuple(in_draft), tuple(posted), tuple(uploaded)
 
 
 def _draft_body(message: Message, attachments: tuple[Attachment, ...], save: bool) -> bytes:
@@ -169,38 +192,35 @@ def _draft_body(message: Message, attachments: tuple[Attachment, ...], save: boo
     return StandInBody(encode_payload(draft), contents).spliced()
 
 
-def _attachment_body(message: Message, attachment: Attachment) -> bytes:
-    """One fileAttachment's JSON, as sendMail's payload would carry it."""
+def _attachment_stand_in(message: Message, attachment: Attachment) -> StandInBody:
+    """One fileAttachment's JSON, as sendMail's payload would carry it, not yet encoded."""
     light, contents = with_stand_ins((attachment,))
     payload = graph_payload(replace(message, attachments=light), save_to_sent_items=True)
     [entry] = payload["message"]["attachments"]
-    return StandInBody(encode_payload(entry), contents).spliced()
+    return StandInBody(encode_payload(entry), contents)
 
 
 def _create_draft(
     graph: _Graph, message: Message, attachments: tuple[Attachment, ...], save: bool
-) -> str | Attempted:
+) -> Steps[str | Attempted]:
     """The new draft's id, or the failure. Creating is not idempotent: after an ambiguous
     answer, look for the draft by its internetMessageId before creating it once more."""
     body = _draft_body(message, attachments, save)
     internet_id = internet_message_id(message.message_id or "")
     key = key_of(message)
     for _ in range(2):
-        attempted = graph.call("POST", "/v1.0/me/messages", body)
+        attempted = yield from graph.call("POST", "/v1.0/me/messages", body)
         if attempted.outcome is Outcome.SENT:
             return str((attempted.body or {})["id"])
         if attempted.outcome is not Outcome.AMBIGUOUS:
             return attempted
         try:
-            found = find_messages(
-                graph.client,
+            found = yield from find_messages_steps(
                 graph.base_url,
-                graph.tokens,
                 graph.backoff,
                 internet_id,
                 folders=("drafts",),
                 idempotency_header=(HEADER, key) if key else None,
-                sleep=graph.sleep,
             )
         except LookupFailed:
             return attempted
@@ -217,16 +237,17 @@ def _attach(
     uploaded: tuple[Attachment, ...],
     chunk_bytes: int,
     on_event: Events,
-) -> Attempted | None:
+) -> Steps[Attempted | None]:
     """Add the attachments the draft JSON did not carry; the first failure, or None."""
     path = f"/v1.0/me/messages/{draft}/attachments"
     for attachment in posted:
-        attempted = graph.call("POST", path, _attachment_body(message, attachment))
+        body = _attachment_stand_in(message, attachment).spliced()
+        attempted = yield from graph.call("POST", path, body)
         if attempted.outcome is not Outcome.SENT:
             return attempted
     for attachment in uploaded:
         on_event("started", 1)
-        attempted = _upload_session(graph, path, attachment, chunk_bytes, on_event)
+        attempted = yield from _upload_session(graph, path, attachment, chunk_bytes, on_event)
         on_event("completed" if attempted.outcome is Outcome.SENT else "failed", 1)
         if attempted.outcome is not Outcome.SENT:
             return attempted
@@ -235,8 +256,12 @@ def _attach(
 
 def _upload_session(
     graph: _Graph, path: str, attachment: Attachment, chunk_bytes: int, on_event: Events
-) -> Attempted:
-    """Create an upload session for `attachment` and upload it; SENT once the last range is in."""
+) -> Steps[Attempted]:
+    """Upload `attachment` through an upload session; SENT once its last range is in.
+
+    A session lost midway (gone, or refusing the resend of a range it had already taken) is
+    cancelled and replaced, up to SESSIONS_PER_ATTACHMENT sessions in all.
+    """
     item: dict[str, Any] = {
         "attachmentType": "file",
         "name": attachment.filename,
@@ -246,13 +271,48 @@ def _upload_session(
     }
     if attachment.content_id:
         item["contentId"] = attachment.content_id
-    created = graph.call(
-        "POST", f"{path}/createUploadSession", encode_payload({"AttachmentItem": item})
+    for _ in range(SESSIONS_PER_ATTACHMENT):
+        created = yield from graph.call(
+            "POST", f"{path}/createUploadSession", encode_payload({"AttachmentItem": item})
+        )
+        url = (created.body or {}).get("uploadUrl")
+        if created.outcome is not Outcome.SENT or not isinstance(url, str):
+            return created
+        upload = _Upload(graph, url, attachment.data, chunk_bytes, on_event)
+        result = yield from upload.run()
+        if not isinstance(result, _SessionLost):
+            return result
+        if result.last_range_unanswered and (yield from _attached(graph, path, attachment)):
+            return replace(result.attempted, outcome=Outcome.SENT, detail="")
+        yield from upload.cancel()
+    detail = f"the upload session was lost {SESSIONS_PER_ATTACHMENT} times: {result.reason}"
+    return replace(result.attempted, outcome=Outcome.TRANSIENT, detail=detail)
+
+
+def _attached(graph: _Graph, path: str, attachment: Attachment) -> Steps[bool]:
+    """Whether the draft already has this attachment: the answer to a last range was lost and
+    the session is gone, which it is once the upload completed. Outlook's `size` counts some
+    overhead, so a size of at least the file's is a match."""
+    listed = yield from graph.call("GET", f"{path}?$select=name,size,isInline,contentId")
+    if listed.outcome is not Outcome.SENT:
+        return False
+    return any(
+        isinstance(item, dict)
+        and item.get("name") == attachment.filename
+        and bool(item.get("isInline")) == attachment.inline
+        and isinstance(item.get("size"), int)
+        and item["size"] >= len(attachment.data)
+        for item in (listed.body or {}).get("value") or []
     )
-    url = (created.body or {}).get("uploadUrl")
-    if created.outcome is not Outcome.SENT or not isinstance(url, str):
-        return created
-    return _Upload(graph, url, attachment.data, chunk_bytes, on_event).run()
+
+
+@dataclass(frozen=True)
+class _SessionLost:
+    """The upload session can no longer take this upload."""
+
+    attempted: Attempted
+    reason: str
+    last_range_unanswered: bool  # the range reaching the end was sent and its answer lost
 
 
 @dataclass
@@ -269,12 +329,13 @@ class _Upload:
     confirmed: int = 0  # bytes the server has acknowledged
     requests: int = 0
 
-    def run(self) -> Attempted:
+    def run(self) -> Steps[Attempted | _SessionLost]:
         size = len(self.data)
-        offset: int | None = 0  # None: ask the server where to resume
+        offset, resending = 0, False
+        last_range_unanswered = False
         failures, stalled_since = 0, time.monotonic()
         while True:
-            answer = self._status() if offset is None else self._put(offset)
+            answer = yield from self._put(offset)
             reached = answer.next_offset
             if reached is not None and reached > self.confirmed:
                 self.on_event("bytes", reached - self.confirmed)
@@ -282,26 +343,40 @@ class _Upload:
                 failures, stalled_since = 0, time.monotonic()
             if reached is not None and reached >= size:
                 return answer.attempted
-            if reached is not None and (offset is None or reached > offset):
-                offset = reached
+            if reached is not None and reached > offset:
+                offset, resending = reached, False
                 continue
-            failures += 1
             attempted = answer.attempted
+            reaches_end = offset + self.chunk_bytes >= size
+            if _session_refused(attempted) and (resending or attempted.status == 404):
+                return _SessionLost(
+                    attempted,
+                    f"HTTP {attempted.status} to the range at byte {offset}",
+                    last_range_unanswered,
+                )
+            if reaches_end and attempted.outcome in (Outcome.AMBIGUOUS, Outcome.TRANSIENT):
+                last_range_unanswered = True
+            failures += 1
             if attempted.outcome is Outcome.SENT:
                 detail = "a range was accepted but nextExpectedRanges did not move on"
                 attempted = replace(attempted, outcome=Outcome.TRANSIENT, detail=detail)
-            # Ranges are safe to send again once the server has said where it stands, so an
-            # ambiguous answer is as retriable here as a transient one.
+            # Ranges are safe to send again: a range the server already has is refused, not
+            # stored twice. So an ambiguous answer is as retriable here as a transient one.
             outcome = attempted.outcome
             retry = Outcome.TRANSIENT if outcome is Outcome.AMBIGUOUS else outcome
             elapsed = time.monotonic() - stalled_since
             wait = next_wait(retry, failures, elapsed, answer.retry_after, self.graph.backoff)
             if wait is None:
                 return attempted
-            self.graph.sleep(wait)
-            offset = None
+            yield Sleep(wait)
+            offset, resending = self.confirmed, True
 
-    def _put(self, offset: int) -> _Answer:
+    def cancel(self) -> Steps[None]:
+        """Cancel the session (DELETE on the upload URL), best effort: an abandoned session
+        expires by itself."""
+        yield from self._exchange("DELETE")
+
+    def _put(self, offset: int) -> Steps[_Answer]:
         size = len(self.data)
         end = min(offset + self.chunk_bytes, size)
         headers = {
@@ -309,25 +384,19 @@ class _Upload:
             "Content-Length": str(end - offset),  # also keeps httpx from chunked encoding
             "Content-Type": "application/octet-stream",
         }
-        return self._exchange("PUT", _pieces(self.data, offset, end), headers)
-
-    def _status(self) -> _Answer:
-        return self._exchange("GET")
+        return (yield from self._exchange("PUT", lambda: _pieces(self.data, offset, end), headers))
 
     def _exchange(
         self,
         method: str,
-        content: Iterator[bytes] | None = None,
+        stream: Callable[[], Iterator[bytes]] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> _Answer:
+    ) -> Steps[_Answer]:
         """One request to the upload URL, without any Authorization header: Graph refuses one."""
         self.requests += 1
-        request = self.graph.client.build_request(
-            method, self.url, content=content, headers=headers
-        )
-        request.headers.pop("Authorization", None)
+        call = Call(method, self.url, headers=headers or {}, stream=stream, anonymous=True)
         try:
-            response = self.graph.client.send(request, auth=None)
+            response = yield call
         except httpx.TransportError as exc:
             return _Answer(failed_attempt(exc, self.requests))
         body = json_body(response)
@@ -343,6 +412,11 @@ class _Upload:
             attempted = Attempted(Outcome.PERMANENT, self.requests, status, body, detail=detail)
         wall = retry_after_seconds(response.headers.get("retry-after"), time.time())
         return _Answer(attempted, next_offset, wall)
+
+
+def _session_refused(attempted: Attempted) -> bool:
+    """The session is gone (404) or refuses the range's position (416, InvalidContentRange)."""
+    return attempted.status in (404, 416) or "InvalidContentRange" in attempted.reasons
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from adapters.errors import ErrorCode, SendError, error
+from adapters.errors import ErrorCode, SendError, StructuredError, error
+from adapters.header_text import (
+    ENCODED_WORD_START,
+    decode_checked,
+    decoded_parameter,
+    decoded_text,
+)
 from adapters.idempotency import HEADER, KEY_PATTERN, KEY_RULE
 from adapters.message import Attachment, Message
 from relayops.spec.errors import format_loc
 from relayops.spec.send import SendPolicy, normalize_address
 
+MAX_DETAILS = 50  # violations listed in an error's details; the message gives the count
 MAX_FILENAME_CHARS = 255  # NTFS and most file systems; Graph attachment names alike
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
-_CONTENT_ID = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,250}$")
+_CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,250}")
 _PATH_CHARS = ("/", "\\", ":")
 _INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # controls, bidi overrides, line and paragraph separators
 _HINTS = {
@@ -109,7 +116,8 @@ class FileParams(_Params):
     @field_validator("filename")
     @classmethod
     def _safe_filename(cls, value: str, info: ValidationInfo) -> str:
-        name = unicodedata.normalize("NFC", value)
+        """Judged, and sent, as the recipient's client decodes it (RFC 2047 encoded words)."""
+        name = unicodedata.normalize("NFC", decode_checked(value, decoded_parameter))
         if not name.strip():
             raise ValueError("must not be empty")
         if len(name) > MAX_FILENAME_CHARS:
@@ -156,9 +164,10 @@ class InlineParams(FileParams):
     def _content_id(cls, value: str) -> str:
         if value.startswith("<") and value.endswith(">"):
             raise ValueError("give the content id without angle brackets")
-        if not _CONTENT_ID.match(value):
+        if not _CONTENT_ID.fullmatch(value) or ENCODED_WORD_START in value:
             raise ValueError(
-                "must be 1 to 250 printable ASCII characters without spaces, such as logo@relay"
+                "must be 1 to 250 printable ASCII characters without spaces and without '=?', "
+                "such as logo@relay"
             )
         return value
 
@@ -194,11 +203,21 @@ class SendParams(_Params):
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str, info: ValidationInfo) -> str:
-        if any(unicodedata.category(c) == "Cc" and c != "\t" for c in value):
-            raise ValueError("must be one line: no CR, LF or other control characters")
+        """The subject as the recipient's client shows it: encoded words decoded, leading
+        white space dropped (every mail parser drops it after the colon)."""
+        subject = decode_checked(value, decoded_text).lstrip(" \t")
         limit = _policy(info).max_subject_chars
-        if len(value) > limit:
-            raise ValueError(f"{len(value)} characters; at most {limit} are allowed")
+        if len(subject) > limit:
+            raise ValueError(f"{len(subject)} characters; at most {limit} are allowed")
+        return subject
+
+    @field_validator("text", "html")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError(
+                "contains NUL (U+0000) characters, which mail cannot carry; remove them"
+            )
         return value
 
     @field_validator("idempotency_key")
@@ -230,34 +249,50 @@ def _from_pydantic(exc: ValidationError) -> list[Violation]:
 
 
 def _recipient_rules(params: SendParams, policy: SendPolicy, provider: str) -> list[Violation]:
-    found = []
-    seen: dict[str, str] = {}
-    count, crossed = 0, None
+    """A recipient listed more than once is one violation naming every place it appears."""
+    places: dict[str, list[str]] = {}
     for name in ("to", "cc", "bcc"):
         for i, address in enumerate(getattr(params, name)):
-            where = f"{name}[{i}]"
-            first = seen.setdefault(address.casefold(), where)
-            if first != where:
-                found.append(
-                    Violation(
-                        where,
-                        ErrorCode.VALIDATION_FAILED,
-                        f"repeats {first}; list each recipient once",
-                    )
-                )
-            count += 1
-            if count == policy.max_recipients + 1:
-                crossed = name
-    if crossed is not None:
-        found.append(
-            Violation(
-                crossed,
-                ErrorCode.VALIDATION_FAILED,
-                f"{count} recipients over to, cc and bcc; {provider} accepts at most "
-                f"{policy.max_recipients}",
-            )
+            places.setdefault(address.casefold(), []).append(f"{name}[{i}]")
+    return [
+        Violation(
+            where[1],
+            ErrorCode.VALIDATION_FAILED,
+            f"repeats {where[0]}{_places(where[2:])}; list each recipient once",
         )
-    return found
+        for where in places.values()
+        if len(where) > 1
+    ]
+
+
+def _places(more: list[str]) -> str:
+    if not more:
+        return ""
+    shown = ", ".join(more[:3])
+    return f" (also at {shown}{', …' if len(more) > 3 else ''})"
+
+
+def _too_many_recipients(
+    payload: dict[str, Any], policy: SendPolicy, provider: str
+) -> Violation | None:
+    """Counted on the raw payload before any address is parsed, so a payload of ten thousand
+    recipients is refused at once."""
+    if not isinstance(payload, dict):
+        return None
+    count, crossed = 0, None
+    for name in ("to", "cc", "bcc"):
+        value = payload.get(name)
+        count += len(value) if isinstance(value, list | tuple) else 0
+        if crossed is None and count > policy.max_recipients:
+            crossed = name
+    if crossed is None:
+        return None
+    return Violation(
+        crossed,
+        ErrorCode.VALIDATION_FAILED,
+        f"{count} recipients over to, cc and bcc; {provider} accepts at most "
+        f"{policy.max_recipients}",
+    )
 
 
 def _file_rules(params: SendParams, policy: SendPolicy, provider: str) -> list[Violation]:
@@ -343,6 +378,9 @@ def validate_params(
     The From is `sender`, else the policy's sender, else empty: the provider then uses the
     authenticated mailbox. The HTML is not sanitized here.
     """
+    crowd = _too_many_recipients(payload, policy, provider_name)
+    if crowd is not None:
+        raise SendError(_refusal([crowd], correlation_id))
     try:
         params = SendParams.model_validate(
             payload, context={"policy": policy, "provider": provider_name}
@@ -354,14 +392,27 @@ def validate_params(
         violations += _file_rules(params, policy, provider_name)
         if not violations:
             return _to_message(params, sender or policy.sender or "")
+    raise SendError(_refusal(violations, correlation_id))
+
+
+def _refusal(violations: list[Violation], correlation_id: str | None) -> StructuredError:
+    """One error for all violations; details list at most MAX_DETAILS of them."""
     first = violations[0]
     more = f" (and {len(violations) - 1} more in details)" if len(violations) > 1 else ""
-    raise SendError(
-        error(
-            first.code,
-            f"{first.field}: {first.message}{more}",
-            field=first.field,
-            details=[v.to_dict() for v in violations],
-            correlation_id=correlation_id,
+    details = [v.to_dict() for v in violations[:MAX_DETAILS]]
+    if len(violations) > MAX_DETAILS:
+        details.append(
+            {
+                "field": "payload",
+                "error_code": ErrorCode.VALIDATION_FAILED.value,
+                "message": f"{len(violations) - MAX_DETAILS} more problems not listed; fix "
+                "the ones above and send again",
+            }
         )
+    return error(
+        first.code,
+        f"{first.field}: {first.message}{more}",
+        field=first.field,
+        details=details,
+        correlation_id=correlation_id,
     )

@@ -13,11 +13,13 @@ from typing import Protocol
 
 import httpx
 
+from adapters.effects import REFRESH, TOKEN, Call, Sleep, Steps, run_sync
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
 
 
 class TokenSource(Protocol):
-    """Access tokens for the provider; both methods may raise TokenError."""
+    """Access tokens for the provider; both methods may raise TokenError. The async adapter
+    also takes a source whose methods are coroutines."""
 
     def token(self) -> str: ...
 
@@ -85,27 +87,24 @@ def failed_attempt(exc: httpx.TransportError, attempt: int) -> Attempted:
     return Attempted(Outcome.AMBIGUOUS, attempt, detail=detail)
 
 
-def send(
-    client: httpx.Client,
+def send_steps(
     provider: str,
-    build: Callable[[str], httpx.Request],
-    tokens: TokenSource,
+    build: Callable[[str], Call],
     backoff: Backoff,
     *,
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Attempted:
+) -> Steps[Attempted]:
     """Send the request `build(token)` makes until it is sent, final, or out of retries."""
     started = clock()
-    token = tokens.token()
+    token = yield TOKEN
     refreshed = False
     attempt = 0
     while True:
         attempt += 1
         retry_after = None
         try:
-            response = client.send(build(token))
+            response = yield build(token)
         except NOT_SENT as exc:
             result = failed_attempt(exc, attempt)
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.NetworkError) as exc:
@@ -120,9 +119,22 @@ def send(
             retry_after = retry_after_seconds(response.headers.get("retry-after"), wall())
         if result.outcome is Outcome.AUTH and not refreshed:
             refreshed = True
-            token = tokens.refresh()
+            token = yield REFRESH
             continue
         wait = next_wait(result.outcome, attempt, clock() - started, retry_after, backoff)
         if wait is None:
             return result
-        sleep(wait)
+        yield Sleep(wait)
+
+
+def send(
+    client: httpx.Client,
+    provider: str,
+    build: Callable[[str], Call],
+    tokens: TokenSource,
+    backoff: Backoff,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Attempted:
+    """`send_steps` with blocking I/O."""
+    return run_sync(send_steps(provider, build, backoff), client, tokens, sleep)

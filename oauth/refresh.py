@@ -53,6 +53,20 @@ class ReconnectRequired(TokenError):
         self.provider = provider
 
 
+class CredentialUnreadable(TokenError):
+    """The stored credential does not decrypt with any configured key: the key it was sealed
+    with was removed. Restoring that key, or a new consent, helps; retrying does not."""
+
+    reconnect = True
+
+    def __init__(self, credential_id: str) -> None:
+        super().__init__(
+            f"OAuth credential {credential_id!r} does not decrypt with any configured key; put "
+            "the key it was sealed with back in the key list, or reconnect the mailbox"
+        )
+        self.credential_id = credential_id
+
+
 class RefreshFailed(TokenError):
     """A transient refresh failure (endpoint error, timeout, lock not obtained): retry later."""
 
@@ -110,7 +124,10 @@ class TokenManager:
         return credential.expires_at - self.clock() > self.skew
 
     def _get(self, credential_id: str) -> Credential:
-        credential = self.store.get(credential_id)
+        try:
+            credential = self.store.get(credential_id)
+        except DecryptError:
+            raise CredentialUnreadable(credential_id) from None
         if credential is None:
             raise CredentialNotFound(credential_id)
         return credential

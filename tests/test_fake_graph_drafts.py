@@ -54,7 +54,9 @@ def item(size: int, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
+    """Upload sessions of any size, so range handling is tested on a few bytes; the size
+    minimum has its own test."""
+    with FakeGraph(upload_session_min=1) as fake:
         yield fake
 
 
@@ -199,19 +201,25 @@ def test_upload_in_ranges_then_send(graph: FakeGraph, gr: httpx.Client, bare: ht
     session = open_session(gr, draft["id"], len(data), isInline=True, contentId="logo")
     url = session["uploadUrl"]
     assert url.startswith(graph.url)
-    assert session["nextExpectedRanges"] == ["0-"]
+    assert session["nextExpectedRanges"] == ["0"]  # Outlook's single "{start}" value
     first = put(bare, url, data[:UPLOAD_RANGE_LIMIT], 0, len(data))
     assert first.status_code == 200
-    assert first.json()["nextExpectedRanges"] == [f"{UPLOAD_RANGE_LIMIT}-"]
-    assert bare.get(url).json()["nextExpectedRanges"] == [f"{UPLOAD_RANGE_LIMIT}-"]
+    assert first.json()["nextExpectedRanges"] == [str(UPLOAD_RANGE_LIMIT)]
+    listed = gr.get(f"{MESSAGES}/{draft['id']}/attachments").json()["value"]
+    assert [a["name"] for a in listed] == ["small.bin"]  # the upload is not attached yet
     last = put(bare, url, data[UPLOAD_RANGE_LIMIT:], UPLOAD_RANGE_LIMIT, len(data))
     assert last.status_code == 201
     assert last.content == b""
     assert "/Attachments('" in last.headers["location"]
-    assert bare.get(url).status_code == 404  # the session is over
+    assert put(bare, url, data[UPLOAD_RANGE_LIMIT:], UPLOAD_RANGE_LIMIT, len(data)).status_code == (
+        404
+    )  # the session is over
+    listed = gr.get(f"{MESSAGES}/{draft['id']}/attachments").json()["value"]
+    assert sorted(a["name"] for a in listed) == ["big.bin", "small.bin"]
     assert [(p.size, p.authorization, p.status) for p in graph.upload_puts] == [
         (UPLOAD_RANGE_LIMIT, False, 200),
         (1000, False, 201),
+        (1000, False, 404),
     ]
     assert gr.post(f"{MESSAGES}/{draft['id']}/send").status_code == 202
     [sent] = graph.deliveries
@@ -261,21 +269,45 @@ def test_range_refusals(
         assert graph.upload_sessions[0].received == b""
 
 
-def test_range_over_4_mib_refused(graph: FakeGraph, gr: httpx.Client, bare: httpx.Client) -> None:
-    size = UPLOAD_RANGE_LIMIT + 1
+def test_range_over_4_mb_refused(graph: FakeGraph, gr: httpx.Client, bare: httpx.Client) -> None:
+    size = 4_000_001  # Microsoft: each PUT carries "up to 4 MB"
     draft = create_draft(gr)
     url = open_session(gr, draft["id"], size)["uploadUrl"]
     response = put(bare, url, b"\0" * size, 0, size)
     assert response.status_code == 400
-    assert "at most 4194304 bytes" in response.json()["error"]["message"]
-    assert bare.get(url).json()["nextExpectedRanges"] == ["0-"]
+    assert "at most 4000000 bytes" in response.json()["error"]["message"]
+    assert graph.upload_sessions[0].received == b""
+
+
+def test_a_status_get_on_an_upload_url_is_refused(gr: httpx.Client, bare: httpx.Client) -> None:
+    """Documented for OneDrive upload sessions only, not for Outlook attachments."""
+    draft = create_draft(gr)
+    url = open_session(gr, draft["id"], 10)["uploadUrl"]
+    response = bare.get(url)
+    assert response.status_code == 405 and error_code(response) == "MethodNotAllowed"
+
+
+@pytest.mark.parametrize(("size", "status"), [(2 * 1024 * 1024 - 1, 400), (2 * 1024 * 1024, 201)])
+def test_upload_sessions_have_a_minimum_size(size: int, status: int) -> None:
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with (
+        FakeGraph() as graph,
+        httpx.Client(base_url=graph.url, headers=headers, verify=TLS) as client,
+    ):
+        draft = client.post(MESSAGES, json=draft_json()).json()
+        response = client.post(
+            f"{MESSAGES}/{draft['id']}/attachments/createUploadSession", json=item(size)
+        )
+    assert response.status_code == status
+    if status == 400:
+        assert error_code(response) == "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize"
 
 
 def test_upload_url_needs_its_token(gr: httpx.Client, bare: httpx.Client) -> None:
     draft = create_draft(gr)
     url = open_session(gr, draft["id"], 10)["uploadUrl"]
     forged = url.split("?")[0] + "?authtoken=forged"
-    assert bare.get(forged).status_code == 401
+    assert put(bare, forged, b"0123456789", 0, 10).status_code == 401
 
 
 def test_cancel_and_draft_delete_end_sessions(
@@ -284,7 +316,7 @@ def test_cancel_and_draft_delete_end_sessions(
     draft = create_draft(gr)
     url = open_session(gr, draft["id"], 10)["uploadUrl"]
     assert bare.delete(url).status_code == 204
-    assert bare.get(url).status_code == 404
+    assert put(bare, url, b"0123456789", 0, 10).status_code == 404
     url = open_session(gr, draft["id"], 10)["uploadUrl"]
     gr.delete(f"{MESSAGES}/{draft['id']}")
     assert graph.upload_sessions == []

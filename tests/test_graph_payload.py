@@ -10,7 +10,7 @@ import pytest
 
 from adapters.graph import (
     MAX_CUSTOM_HEADERS,
-    SEND_MAIL_LIMIT_BYTES,
+    REQUEST_LIMIT_BYTES,
     encode_payload,
     graph_payload,
     payload_size,
@@ -151,10 +151,10 @@ def test_encoded_payload_round_trips_as_ascii_json() -> None:
 
 def test_payload_size_against_the_limit() -> None:
     small = graph_payload(replace(SMALL, attachments=(PDF,)), save_to_sent_items=True)
-    assert payload_size(small) < 1000 < SEND_MAIL_LIMIT_BYTES
+    assert payload_size(small) < 1000 < REQUEST_LIMIT_BYTES
     big_file = replace(PDF, data=bytes(3 * 1024 * 1024))  # 3 MiB becomes 4 MiB of base64
     big = graph_payload(replace(SMALL, attachments=(big_file,)), save_to_sent_items=True)
-    assert payload_size(big) > SEND_MAIL_LIMIT_BYTES
+    assert payload_size(big) > REQUEST_LIMIT_BYTES
     assert payload_size(big) - 4 * 1024 * 1024 < 1000
 
 

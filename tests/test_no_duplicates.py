@@ -117,6 +117,43 @@ def test_a_failed_look_up_never_resends(specs, servers, faults, provider):
     assert len(sends) == 1
 
 
+LOOKUP_PATH = {
+    "gmail": "/gmail/v1/users/me/messages",
+    "outlook": "/v1.0/me/mailFolders/sentitems/messages",
+}
+
+
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+def test_a_look_up_that_goes_unanswered_once_is_asked_again(specs, servers, faults, provider):
+    """A look-up is a GET, safe to repeat: one 504 on it must not leave the send ambiguous
+    when asking again finds the message."""
+    server = servers[provider]
+    faults.accept_then(504, path=SEND_PATH[provider])
+    faults.status(504, path=LOOKUP_PATH[provider])
+    result = adapter(specs, provider, server).execute(
+        f"{provider}.send", params("asked twice"), "ws", "actor"
+    )
+    assert result.ok and result.deduplicated, result.error
+    assert not faults.pending and copies(server, "asked twice") == 1
+    looks = [r for r in server.requests if r.method == "GET" and r.path == LOOKUP_PATH[provider]]
+    assert [r.status for r in looks][:2] == [504, 200]
+
+
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+def test_the_ambiguous_error_says_what_happened(specs, servers, faults, provider):
+    server = servers[provider]
+    faults.accept_then(504, path=SEND_PATH[provider])
+    faults.status(500, times=50)
+    failure = (
+        adapter(specs, provider, server)
+        .execute(f"{provider}.send", params("what happened"), "ws", "actor")
+        .error
+    )
+    assert failure.error_code is ErrorCode.AMBIGUOUS_MAY_HAVE_SENT
+    assert failure.message.startswith("the provider may have taken the message: HTTP 504")
+    assert ": ;" not in failure.message and "the look-up for it failed" in failure.message
+
+
 @pytest.mark.parametrize("provider", ["gmail", "outlook"])
 def test_a_callers_key_sent_before_is_not_sent_again(specs, servers, provider):
     server = servers[provider]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis
 
+from adapters.effects import Call
 from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from adapters.retry import Backoff, Outcome
 from adapters.transport import send
@@ -21,12 +22,13 @@ from oauth.refresh import (
     CACHE_KEY,
     CredentialNotFound,
     CredentialTokens,
+    CredentialUnreadable,
     ReconnectRequired,
     RefreshFailed,
     TokenManager,
 )
 from oauth.sqlite_store import SqliteTokenStore
-from tests.oauth_fixtures import credential, endpoints, seed
+from tests.oauth_fixtures import credential, endpoints, new_key, seed
 
 MS_TOKEN_PATH = "/common/oauth2/v2.0/token"
 
@@ -279,7 +281,7 @@ def test_credential_tokens_as_the_adapters_token_source(
         attempted = send(
             client,
             "outlook",
-            lambda token: httpx.Request(
+            lambda token: Call(
                 "POST",
                 "https://graph.test/v1.0/me/sendMail",
                 headers={"Authorization": f"Bearer {token}"},
@@ -291,3 +293,20 @@ def test_credential_tokens_as_the_adapters_token_source(
     assert attempted.outcome is Outcome.SENT
     assert seen == ["revoked-at-provider", fake_endpoint.issued_access_tokens[0]]
     assert fake_endpoint.token_calls == 1
+
+
+def test_a_credential_sealed_with_a_removed_key_asks_for_a_reconnect(
+    tmp_path: Path,
+    cipher: TokenCipher,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
+) -> None:
+    """The store raises DecryptError (the key was dropped from the list): callers get a
+    TokenError that says what to do, never the store's exception."""
+    path = tmp_path / "tokens.sqlite3"
+    seed(SqliteTokenStore(path, cipher), fake_endpoint, expires_in=3600)
+    other_key = SqliteTokenStore(path, TokenCipher([new_key()]))
+    with pytest.raises(CredentialUnreadable) as caught:
+        manager(other_key, fake_endpoint, redis_client).access_token("mailbox-1")
+    assert caught.value.reconnect and "key" in str(caught.value)
+    assert fake_endpoint.token_calls == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from adapters.effects import Call
 from adapters.retry import Backoff, Outcome
 from adapters.transport import send
 
@@ -31,7 +32,7 @@ def run(first_failure: Exception) -> tuple[object, int]:
         attempted = send(
             client,
             "gmail",
-            lambda token: httpx.Request("POST", "https://gmail.test/send"),
+            lambda token: Call("POST", "https://gmail.test/send"),
             Tokens(),
             Backoff(base_seconds=0.0),
             sleep=lambda seconds: None,

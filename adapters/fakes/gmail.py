@@ -310,6 +310,8 @@ class FakeGmail(FakeServer[GmailMessage]):
             return self.error_response(400, "Invalid RFC 5322 message: no header section.")
         if _recipient_count(mime) == 0:
             return self.error_response(400, "Recipient address required")
+        if "From" in mime and not getattr(mime["From"], "addresses", ()):
+            return self.error_response(400, "Invalid From header")
         with self._lock:
             message_id = f"{next(self._ids):016x}"
             known = {d.thread_id for d in self._deliveries}

@@ -23,9 +23,17 @@ from typing import Any
 from adapters.fakes.faults import FaultPlan
 from adapters.fakes.server import Drop, FakeServer, Request, Response, Route
 
-REQUEST_LIMIT = 4 * 1024 * 1024
-UPLOAD_RANGE_LIMIT = 4 * 1024 * 1024  # bytes in one PUT to an upload URL
+# Limits as Microsoft documents them, in decimal megabytes where the documentation says "MB"
+# (README, "Provider limits", gives each source).
+REQUEST_LIMIT = 4_000_000  # a request body: sendMail, a draft, an attachment POST
+UPLOAD_RANGE_LIMIT = 4_000_000  # bytes in one PUT to an upload URL ("up to 4 MB")
 UPLOAD_SESSION_LIMIT = 150 * 1024 * 1024  # largest attachment an upload session takes
+# Smallest attachment an upload session takes (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize).
+# Microsoft's guidance says "3 MB or more" without the exact figure; 2 MiB is the minimum
+# measured against Graph (see README). With 4,000,000-byte request bodies, files from about
+# 2,999,900 bytes no longer fit an attachment POST: a 3,000,000-byte minimum would leave
+# them no route at all.
+UPLOAD_SESSION_MIN = 2 * 1024 * 1024
 DEFAULT_TOKEN = "graph-test-token"
 FILE_ATTACHMENT = "#microsoft.graph.fileAttachment"
 JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
@@ -223,9 +231,11 @@ class UploadSession:
         )
 
     def status(self) -> dict[str, Any]:
+        """For Outlook attachments nextExpectedRanges is the single value "{start}", not the
+        "{start}-{end}" ranges of OneDrive (uploadSession resource, Microsoft Graph v1.0)."""
         return {
             "expirationDateTime": _timestamp(self.expires_at),
-            "nextExpectedRanges": [f"{len(self.received)}-"],
+            "nextExpectedRanges": [str(len(self.received))],
         }
 
 
@@ -423,8 +433,9 @@ def validate_send_mail(payload: Any) -> tuple[dict[str, Any], bool]:
     return validate_message(payload["message"]), save
 
 
-def validate_upload_item(payload: Any) -> dict[str, Any]:
-    """The AttachmentItem of a createUploadSession payload; raises GraphInvalid."""
+def validate_upload_item(payload: Any, minimum: int = UPLOAD_SESSION_MIN) -> dict[str, Any]:
+    """The AttachmentItem of a createUploadSession payload; raises GraphInvalid. `minimum`:
+    the smallest attachment size a session takes."""
     payload = _object(payload, "createUploadSession parameters")
     for name in payload:
         if name != "AttachmentItem":
@@ -451,6 +462,11 @@ def validate_upload_item(payload: Any) -> dict[str, Any]:
     if size > UPLOAD_SESSION_LIMIT:
         raise GraphInvalid(
             "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size."
+        )
+    if size < minimum:
+        raise GraphInvalid(
+            "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+            "Attachment size must be greater than the minimum size.",
         )
     return item
 
@@ -483,9 +499,12 @@ class FakeGraph(FakeServer[GraphMessage]):
         faults: FaultPlan | None = None,
         *,
         request_limit: int = REQUEST_LIMIT,
+        upload_session_min: int = UPLOAD_SESSION_MIN,
     ) -> None:
+        """`upload_session_min` can be lowered for tests of the range protocol itself."""
         self.tokens = set(tokens)
         self.request_limit = request_limit
+        self.upload_session_min = upload_session_min
         self._state = threading.Lock()  # drafts, sessions and upload records
         self._drafts: dict[str, Draft] = {}
         self._sessions: dict[str, UploadSession] = {}
@@ -498,6 +517,7 @@ class FakeGraph(FakeServer[GraphMessage]):
             Route("POST", re.compile(_MAILBOX + "/sendMail"), self._send_mail),
             Route("POST", re.compile(_MAILBOX + "/messages"), self._create_draft),
             Route("GET", re.compile(_MESSAGE), self._get_message),
+            Route("GET", re.compile(_MESSAGE + "/attachments"), self._list_attachments),
             Route("DELETE", re.compile(_MESSAGE), self._delete_message),
             Route("POST", re.compile(_MESSAGE + "/attachments"), self._add_attachment),
             Route(
@@ -512,7 +532,7 @@ class FakeGraph(FakeServer[GraphMessage]):
                 self._folder_messages,
             ),
             Route("PUT", upload, self._upload_range),
-            Route("GET", upload, self._upload_status),
+            Route("GET", upload, self._upload_status_undocumented),
             Route("DELETE", upload, self._upload_cancel),
         ]
 
@@ -654,6 +674,17 @@ class FakeGraph(FakeServer[GraphMessage]):
                 return _response(200, sent.resource())
         return _not_found()
 
+    def _list_attachments(self, request: Request, match: re.Match[str]) -> Response:
+        """A draft's attachments (List attachments); $select is accepted and ignored."""
+        if (denied := self._authorize(request)) is not None:
+            return denied
+        with self._state:
+            draft = self._drafts.get(match["id"])
+            listed = [a.resource() for a in draft.attachments] if draft is not None else None
+        if listed is None:
+            return _not_found()
+        return _response(200, {"value": listed})
+
     def _delete_message(self, request: Request, match: re.Match[str]) -> Response:
         if (denied := self._authorize(request)) is not None:
             return denied
@@ -717,7 +748,7 @@ class FakeGraph(FakeServer[GraphMessage]):
         if (denied := self._authorize(request)) is not None:
             return denied
         try:
-            item = validate_upload_item(_payload(request))
+            item = validate_upload_item(_payload(request), self.upload_session_min)
         except GraphInvalid as invalid:
             return _invalid(invalid)
         with self._state:
@@ -810,12 +841,18 @@ class FakeGraph(FakeServer[GraphMessage]):
         )
         return _response(201, None, Location=location)
 
-    def _upload_status(self, request: Request, match: re.Match[str]) -> Response:
+    def _upload_status_undocumented(self, request: Request, match: re.Match[str]) -> Response:
+        """A status GET on the upload URL is documented for OneDrive, not for Outlook
+        attachments: refused, so no client comes to rely on it."""
         session = self._session(request, match)
         if isinstance(session, Response):
             return session
-        with self._state:
-            return _response(200, session.status())
+        return _response(
+            405,
+            graph_error(
+                405, "MethodNotAllowed", "An attachment upload URL takes PUT and DELETE only."
+            ),
+        )
 
     def _upload_cancel(self, request: Request, match: re.Match[str]) -> Response:
         session = self._session(request, match)
