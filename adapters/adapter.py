@@ -195,8 +195,14 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         if message.html is None:
             return message, []
         inline_ids = {a.content_id for a in message.inline if a.content_id}
+        policy = self.spec.send
         try:
-            clean = sanitize(message.html, inline_ids=inline_ids)
+            clean = sanitize(
+                message.html,
+                inline_ids=inline_ids,
+                allow_remote_images=policy.allows_every_remote_image,
+                allowed_remote_hosts=policy.remote_image_hosts,
+            )
         except (MissingInlineImage, UnexpectedMarkup) as exc:
             raise SendError(
                 error(

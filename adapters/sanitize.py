@@ -1,18 +1,21 @@
 """Sanitize outgoing HTML for email with nh3 (ammonia) and account for what was removed.
 
 nh3 parses, drops tags, attributes and URL schemes outside the allow-lists and writes the HTML
-back; the style and URL policy (allowed CSS properties with safe values, no remote images unless
-allowed) is then applied to the attributes of its output. nh3 does not report what it removed,
-so a scan of the start tags in the input (html_scan) counts the changes by type with the same
-rules. The counts are approximate where that scan and html5ever read malformed markup
-differently; the clean HTML is always what nh3 and the policy pass let through.
+back. It keeps what email needs for its looks: `<style>` blocks, `class` and `id` (so in-message
+`#anchor` links keep working), inline styles, `cid:` images and, by the provider's
+`send.remote_images` setting, https images. The CSS of style blocks and attributes is then
+filtered on tinycss2's tokens (adapters/css_policy.py), and the URL policy applied to the
+attributes of nh3's output. nh3 does not report what it removed, so a scan of the start tags in
+the input (html_scan) counts attribute and tag changes with the same rules, and the CSS filter
+counts its own. The counts are approximate where that scan and html5ever read malformed markup
+differently; the clean HTML is always what nh3 and the policy passes let through.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -23,18 +26,9 @@ from urllib.parse import unquote, urlsplit
 
 import nh3
 
+from adapters import css_policy
+from adapters.css_policy import ChangeType, CssVerdict
 from adapters.html_scan import parse_start_tag, start_tags
-
-
-class ChangeType(StrEnum):
-    """Values of the `change` label of the `sanitize_changes` counter in specs/service.yaml."""
-
-    SCRIPT = "script_removed"
-    EVENT_HANDLER = "event_handler_removed"
-    UNSAFE_URL = "unsafe_url_removed"
-    STYLE_PROPERTY = "style_property_removed"
-    REMOTE_RESOURCE = "remote_resource_removed"
-    TAG = "tag_removed"
 
 
 class ReferenceResult(StrEnum):
@@ -76,11 +70,12 @@ TAGS = frozenset(
         *("b", "strong", "i", "em", "u", "s", "strike", "small", "big", "sub", "sup", "tt"),
         *("h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd"),
         *("pre", "code", "kbd", "samp", "var", "abbr", "cite", "q", "del", "ins", "mark"),
+        "style",  # its CSS is filtered by css_policy
     }
 )
 # Dropped with their text, which would otherwise show up in the message body.
 CONTENT_TAGS = frozenset(
-    {"script", "style", "title", "noscript", "template", "iframe", "object", "applet"}
+    {"script", "title", "noscript", "template", "iframe", "object", "applet"}
     | {"noembed", "noframes", "xmp"}
 )
 # Document structure that fragment parsing drops anyway; not worth counting.
@@ -88,6 +83,8 @@ _STRUCTURE_TAGS = frozenset({"html", "head", "body"})
 _EXTRA_ATTRIBUTES: dict[str, set[str]] = {
     "*": {
         "style",
+        "class",
+        "id",
         "align",
         "valign",
         "width",
@@ -111,30 +108,12 @@ _EXTRA_ATTRIBUTES: dict[str, set[str]] = {
 }
 URL_SCHEMES = frozenset({"cid", "http", "https", "mailto"})
 _REMOTE_SCHEMES = frozenset({"http", "https"})
-_SIDES = ("", "-top", "-right", "-bottom", "-left")
-STYLE_PROPERTIES = frozenset(
-    {
-        *("color", "background-color", "width", "height", "min-width", "max-width"),
-        *("min-height", "max-height", "line-height", "vertical-align", "display"),
-        *("font", "font-family", "font-size", "font-style", "font-weight", "font-variant"),
-        *("text-align", "text-decoration", "text-transform", "text-indent", "white-space"),
-        *("letter-spacing", "word-spacing", "word-break", "word-wrap", "overflow-wrap"),
-        *("border-collapse", "border-spacing", "border-radius", "table-layout"),
-        *("list-style-type", "list-style-position", "direction"),
-        *(f"margin{side}" for side in _SIDES),
-        *(f"padding{side}" for side in _SIDES),
-        *(f"border{side}{part}" for side in _SIDES for part in ("", "-color", "-style", "-width")),
-    }
-)
-# Values that load resources or run code in some client, whatever the property.
-_UNSAFE_CSS_VALUE = re.compile(r"url\(|expression|javascript:|vbscript:|[\\<]|/\*", re.IGNORECASE)
 # Attributes whose value is a URL, kept or not; the ones that load a resource on display.
 _URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href", "cite"})
 _RESOURCE_ATTRIBUTES = frozenset({"src", "background", "poster", "lowsrc", "dynsrc", "srcset"})
 _AUDITED_URL_ATTRIBUTES = _URL_ATTRIBUTES | _RESOURCE_ATTRIBUTES
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
-_NESTING = re.compile(r"[\"'(\[]")
 
 
 def _normal_url(value: str) -> str:
@@ -147,37 +126,11 @@ def _scheme(url: str) -> str | None:
     return found.group(1) if found else None
 
 
-def css_declarations(style: str) -> Iterator[tuple[str, str]]:
-    """(property, value) pairs of a style attribute; `;` inside quotes or brackets is kept."""
-    parts = _nested_parts(style) if _NESTING.search(style) else style.split(";")
-    for part in parts:
-        name, colon, value = part.partition(":")
-        if colon or name.strip():
-            yield name.strip().lower(), value.strip()
-
-
-def _nested_parts(style: str) -> Iterator[str]:
-    depth, quote, start = 0, "", 0
-    for i, char in enumerate(style + ";"):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth = max(depth - 1, 0)
-        elif char == ";" and depth == 0:
-            yield style[start:i]
-            start = i + 1
-
-
-def _safe_declaration(name: str, value: str) -> bool:
-    return name in STYLE_PROPERTIES and not _UNSAFE_CSS_VALUE.search(value)
-
-
 @dataclass(frozen=True)
 class _Policy:
+    """Which https images may load: all of them, or those of `allowed_remote_hosts` (none when
+    empty). Plain http never loads: a network on the way could swap the image."""
+
     allow_remote_images: bool
     allowed_remote_hosts: frozenset[str]
 
@@ -193,16 +146,24 @@ class _Policy:
             return None if self.remote_allowed(url) else ChangeType.REMOTE_RESOURCE
         return None
 
+    def css_url_change(self, raw: str) -> ChangeType | None:
+        """The change removing a CSS url(), or None: cid: images, and https images as above."""
+        url = _normal_url(raw)
+        scheme = _scheme(css_policy.normal(url))
+        if scheme == "cid":
+            return None
+        if scheme in _REMOTE_SCHEMES:
+            return None if self.remote_allowed(url) else ChangeType.REMOTE_RESOURCE
+        return ChangeType.UNSAFE_URL
+
     def remote_allowed(self, url: str) -> bool:
-        if self.allow_remote_images:
-            return True
         try:
             parts = urlsplit(url)
         except ValueError:
             return False
-        if "\\" in url or "@" in parts.netloc:
-            return False  # browsers and urlsplit disagree on the host of these
-        return parts.hostname in self.allowed_remote_hosts
+        if parts.scheme.lower() != "https" or "\\" in url or "@" in parts.netloc:
+            return False  # browsers and urlsplit disagree on the host of the latter two
+        return self.allow_remote_images or parts.hostname in self.allowed_remote_hosts
 
 
 _UNDECIDED: Any = object()
@@ -216,19 +177,16 @@ class _Decisions:
     """
 
     policy: _Policy
-    styles: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    styles: dict[str, CssVerdict] = field(default_factory=dict)
     urls: dict[tuple[str, str], ChangeType | None] = field(default_factory=dict)
 
-    def style(self, value: str) -> tuple[str | None, int]:
-        """The style attribute kept (None: none) and how many declarations were removed.
+    def style(self, value: str) -> CssVerdict:
+        """The style attribute as kept ("" for none), what was removed, the cids it uses.
 
         A style with nothing to remove is kept as written."""
         verdict = self.styles.get(value)
         if verdict is None:
-            declarations = list(css_declarations(value))
-            kept = [f"{n}:{v}" for n, v in declarations if _safe_declaration(n, v)]
-            removed = len(declarations) - len(kept)
-            verdict = ((value if kept and not removed else ";".join(kept)) or None, removed)
+            verdict = css_policy.filter_declarations(value, self.policy.css_url_change)
             self.styles[value] = verdict
         return verdict
 
@@ -242,7 +200,7 @@ class _Decisions:
         """A style or URL attribute's value as kept, None when it is dropped: unsafe URLs,
         blocked remote images and unsafe CSS declarations go."""
         if attr == "style":
-            return (self.styles.get(value) or self.style(value))[0]
+            return self.style(value).text or None
         if attr in _URL_ATTRIBUTES and self.url_change(attr, value) is not None:
             return None  # nh3 does not check the scheme of every URL attribute, e.g. cite
         return value
@@ -263,8 +221,8 @@ def _attributes() -> dict[str, set[str]]:
 
 
 # No filter_style_properties: nh3 would rewrite the style attribute before the policy below
-# reads it (dropping `COLOR:` as unknown, cutting `expression(f(1))` short). The policy sees
-# the style as written and keeps only allowed properties with safe values.
+# reads it (dropping `COLOR:` as unknown, cutting `expression(f(1))` short). The CSS policy
+# parses the style as written and keeps only allowed properties with safe values.
 _CLEANER = nh3.Cleaner(
     tags=TAGS,
     clean_content_tags=CONTENT_TAGS,
@@ -294,7 +252,8 @@ def _audit(html: str, decisions: _Decisions) -> Counter[ChangeType]:
         else:
             for name, value in attributes.items():
                 if name == "style":
-                    changes[ChangeType.STYLE_PROPERTY] += count * decisions.style(value)[1]
+                    for change, removed in decisions.style(value).changes.items():
+                        changes[change] += count * removed
                 elif name in _AUDITED_URL_ATTRIBUTES:
                     change = _removed_url(name, value, decisions)
                     if change is not None:
@@ -369,6 +328,8 @@ def _kept_attributes(attributes: str, decisions: _Decisions, references: set[str
             policed = decisions.kept_value(name, value)
             if policed is None:
                 continue
+            if name == "style":
+                references |= decisions.style(value).references
             if name in ("href", "src"):
                 url = _normal_url(policed)
                 if _scheme(url) == "cid":
@@ -379,20 +340,54 @@ def _kept_attributes(attributes: str, decisions: _Decisions, references: set[str
     return "".join(kept + rel)
 
 
+# html5ever writes a style element's text raw, and that text cannot hold `</style`: the first
+# `</style>` after a `<style` start tag closes it.
+_STYLE_BLOCK = re.compile(r"(<style(?: [^>]*)?>)(.*?)</style>", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=256)
+def _filtered_stylesheet(css: str, policy: _Policy) -> css_policy.CssVerdict:
+    """Templates repeat their style blocks from message to message: each is filtered once."""
+    return css_policy.filter_stylesheet(css, policy.css_url_change)
+
+
+def _filter_style_blocks(clean: str, policy: _Policy) -> tuple[str, Counter[ChangeType], set[str]]:
+    """nh3's output with the CSS of every style block filtered (an empty block dropped), the
+    changes that made, and the cid: images the kept CSS references."""
+    changes: Counter[ChangeType] = Counter()
+    references: set[str] = set()
+
+    def filtered(block: re.Match[str]) -> str:
+        verdict = _filtered_stylesheet(block[2], policy)
+        changes.update(verdict.changes)
+        references.update(verdict.references)
+        return f"{block[1]}{verdict.text}</style>" if verdict.text else ""
+
+    if "<style" not in clean:
+        return clean, changes, references
+    return _STYLE_BLOCK.sub(filtered, clean), changes, references
+
+
 def sanitize(
     html: str,
     *,
     inline_ids: set[str],
-    allow_remote_images: bool = False,
+    allow_remote_images: bool = True,
     allowed_remote_hosts: frozenset[str] = frozenset(),
 ) -> Sanitized:
-    """Clean `html` for email; raise MissingInlineImage for a cid: no inline image matches."""
+    """Clean `html` for email; raise MissingInlineImage for a cid: no inline image matches.
+
+    Remote images load over https only: all of them by default, or with `allow_remote_images`
+    False only those of `allowed_remote_hosts` (none when it is empty)."""
     policy = _Policy(allow_remote_images, frozenset(h.lower() for h in allowed_remote_hosts))
     decisions = _Decisions(policy)
     audit = _AUDITOR.submit(_audit, html, decisions)
     cleaned = _CLEANER.clean(html)
     changes = audit.result()
+    cleaned, block_changes, block_references = _filter_style_blocks(cleaned, policy)
+    changes.update(block_changes)
     clean, references = _apply_policy(cleaned, decisions)
+    references |= block_references
     missing = tuple(sorted(references - inline_ids))
     if missing:
         raise MissingInlineImage(missing)

@@ -1,9 +1,11 @@
 """Benchmark: sanitizing, building and serialising one rich message for each provider.
 
-The message has 50 KB of HTML, two 100 KB inline images and a 1 MB attachment. Both providers
-sanitize the HTML first; Gmail is then mime_bytes (sent as is to the media upload endpoint
-above the JSON limit, as this message is), Outlook graph_body. A round takes the median of RUNS
-runs per provider, split into sanitize + build and serialise; the target is 10 ms per provider.
+The message has 50 KB of HTML (a newsletter: a `<style>` block with classes and media queries,
+then table rows with classes and inline styles), two 100 KB inline images and a 1 MB
+attachment. Both providers sanitize the HTML first; Gmail is then mime_bytes (sent as is to the
+media upload endpoint above the JSON limit, as this message is), Outlook graph_body. A round
+takes the median of RUNS runs per provider, split into sanitize + build and serialise; the
+target is 10 ms per provider.
 
 The adapter lives in a long-running process, so WARMUP runs come first and are not counted: the
 first few runs grow the allocator's heap, start the sanitizer's audit thread and fill the
@@ -12,11 +14,11 @@ caches of the email package's header classes, and take two to three times as lon
 The shared VM this runs on has spells in which ordinary Python runs 1.5 to 2 times slower (its
 vCPU shares a core with a busy neighbour; SHA-NI hashing, for one, keeps its speed). They come
 and go within seconds, or last minutes; sampled every few seconds, two readings in three can
-fall in one. A single median taken in a spell measures the neighbour. So the benchmark takes
-ROUNDS short rounds, PAUSE_S seconds apart, times a fixed pure-Python probe around each, prints
-every round, marks the rounds whose probe ran SPELL times slower than the quickest, and judges
-each provider on its best round's median, as timeit takes the best of its repeats: a spell
-only ever slows a round, and a slower build slows every round alike and still misses.
+fall in one. So the benchmark takes ROUNDS short rounds, PAUSE_S seconds apart, times a fixed
+pure-Python probe around each, prints every round and marks the rounds whose probe ran SPELL
+times slower than the quickest, so a reader can tell the machine from the code. Each provider
+is judged on the median of all its rounds' medians, spells included: the target has to hold
+on the machine as it is, not only in its quick moments.
 """
 
 from __future__ import annotations
@@ -52,10 +54,35 @@ TARGET_MS = 10.0
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+NEWSLETTER_CSS = """
+  body { margin: 0; padding: 0; background: #eef1f5; font-family: Helvetica, Arial, sans-serif; }
+  .wrapper { width: 100%; background-color: #eef1f5; }
+  .container { width: 600px; max-width: 600px; background: #ffffff; }
+  .header { background: #1a2b4c; color: #ffffff; padding: 24px; font-size: 22px; }
+  .row td { padding: 4px 8px; border-bottom: 1px solid #e2e8f0; font-size: 14px; }
+  .row .label { color: #334155; width: 70%; }
+  .btn { display: inline-block; background: #2563eb; color: #ffffff !important;
+         text-decoration: none; padding: 10px 18px; border-radius: 6px; font-weight: bold; }
+  .footer { font-size: 12px; color: #64748b; padding: 20px; text-align: center; }
+  @media only screen and (max-width: 600px) {
+    .container { width: 100% !important; }
+    .row td { display: block !important; width: auto !important; }
+  }
+  @media (prefers-color-scheme: dark) {
+    .container { background: #161b26 !important; color: #f5f5f6 !important; }
+  }
+"""
+
+
 def rich_message() -> Message:
-    row = '<tr><td style="padding:4px">Prüfposition {i}</td><td><img src="cid:{cid}"></td></tr>\n'
+    row = (
+        '<tr class="row"><td class="label" style="padding:4px">Prüfposition {i}</td>'
+        '<td><img src="cid:{cid}" class="thumb"></td></tr>\n'
+    )
     rows = "".join(row.format(i=i, cid=("chart" if i % 2 else "logo")) for i in range(700))
-    html = f"<html><body><table>{rows}</table></body></html>"[: 50 * 1024]
+    head = f'<html><head><style type="text/css">{NEWSLETTER_CSS}</style></head><body>'
+    body = f'<table class="wrapper"><tr><td><table class="container">{rows}</table></td></tr>'
+    html = (head + body)[: 50 * 1024 - len("</table></body></html>")] + "</table></body></html>"
     images = tuple(
         Attachment(f"{cid}.png", "image/png", os.urandom(100 * 1024), inline=True, content_id=cid)
         for cid in ("logo", "chart")
@@ -161,14 +188,16 @@ def main() -> int:
     print(f"  {sum(in_spell)} of {ROUNDS} rounds in a spell (probe over {SPELL:g} x the quickest)")
     missed = False
     for name, measured in rounds.items():
-        best = min(measured, key=lambda r: r.total_ms)
-        met = best.total_ms < TARGET_MS
+        judged = statistics.median(r.total_ms for r in measured)
+        build = statistics.median(r.build_ms for r in measured)
+        serialise = statistics.median(r.serialise_ms for r in measured)
+        met = judged < TARGET_MS
         missed |= not met
         print(
-            f"  {name:8} best round {best.total_ms:5.1f} ms (build {best.build_ms:5.1f}, "
-            f"serialise {best.serialise_ms:4.1f}), all rounds "
+            f"  {name:8} median of all rounds {judged:5.1f} ms (build {build:5.1f}, "
+            f"serialise {serialise:4.1f}), rounds "
             f"{min(r.total_ms for r in measured):.1f}-{max(r.total_ms for r in measured):.1f} ms"
-            f"  {best.size / 1e6:4.2f} MB  {'met' if met else 'MISSED'}"
+            f"  {measured[0].size / 1e6:4.2f} MB  {'met' if met else 'MISSED'}"
         )
     return 1 if missed else 0
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the command-line tools relayops drives are on PATH: Prometheus and
 # promtool, Alertmanager and amtool, the Pushgateway, the Redis server and client, and the
-# PostgreSQL server (initdb, postgres) the token-store tests start.
+# PostgreSQL server (initdb, postgres) the token-store tests start, and Chromium, in which the
+# sanitizer's fidelity tests render email HTML.
 # When any is missing, install the Debian packages with apt-get (as root or through
 # passwordless sudo); where apt-get is absent, explain what to install instead.
 # Prints nothing and changes nothing when every tool is present.
@@ -11,8 +12,9 @@
 set -euo pipefail
 
 readonly TOOLS=(promtool prometheus amtool prometheus-alertmanager prometheus-pushgateway
-  redis-server redis-cli)
-readonly PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway redis-server postgresql)
+  redis-server redis-cli chromium)
+readonly PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway redis-server postgresql
+  chromium)
 readonly PROG=bootstrap-tools
 
 missing=()
@@ -50,6 +52,7 @@ binaries on PATH under these names, then run this script again:
                             (its binary 'pushgateway' must be linked as 'prometheus-pushgateway')
   redis-server, redis-cli   Redis 7.0.15 source from https://download.redis.io/releases/ (build with make)
   initdb, postgres          PostgreSQL 15 server binaries from https://www.postgresql.org/download/
+  chromium                  Chromium, any recent release, on PATH as 'chromium'
 Older releases are on each project's GitHub releases page.
 On Debian or Ubuntu: apt-get install ${PACKAGES[*]}
 EOF

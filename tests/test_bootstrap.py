@@ -21,6 +21,7 @@ TOOLS = [
     "prometheus-pushgateway",
     "redis-server",
     "redis-cli",
+    "chromium",
 ]
 PACKAGES = [
     "prometheus",
@@ -28,6 +29,7 @@ PACKAGES = [
     "prometheus-pushgateway",
     "redis-server",
     "postgresql",
+    "chromium",
 ]
 
 FAKE_APT_GET = """\

@@ -186,3 +186,30 @@ def test_normalize_address_keeps_the_local_part_and_idna_encodes_the_domain():
     assert normalize_address("José@Bücher.Example") == "José@xn--bcher-kva.example"
     with pytest.raises(ValueError, match="bare address"):
         normalize_address("José <jose@example.com>")
+
+
+@pytest.mark.parametrize(
+    ("setting", "every", "hosts"),
+    [
+        ("allow", True, frozenset()),
+        ("block", False, frozenset()),
+        ({"allow_hosts": ["CDN.Relay.example"]}, False, frozenset({"cdn.relay.example"})),
+    ],
+)
+def test_remote_images_setting(tmp_path, setting, every, hosts):
+    folder = copy_specs(tmp_path)
+    edit_send(folder, "gmail", remote_images=setting)
+    policy = load_specs(folder).provider("gmail").send
+    assert (policy.allows_every_remote_image, policy.remote_image_hosts) == (every, hosts)
+
+
+def test_remote_images_default_is_allow():
+    assert SendPolicy().remote_images == "allow"
+
+
+@pytest.mark.parametrize("setting", ["sometimes", {"allow_hosts": []}, {"hosts": ["a.example"]}])
+def test_a_bad_remote_images_setting_names_the_field(tmp_path, setting):
+    folder = copy_specs(tmp_path)
+    edit_send(folder, "gmail", remote_images=setting)
+    issues = issues_of(folder)
+    assert any("send.remote_images" in issue for issue in issues), issues

@@ -11,13 +11,14 @@ Defaults (a provider file may omit `send:` entirely):
 - an allow-list of common image, document, Office and archive types (no SVG: it can carry script);
 - executables and scripts blocked by extension;
 - png, jpeg, gif and webp as inline images;
-- internal-only mode off; Outlook keeps a copy in Sent Items.
+- internal-only mode off; Outlook keeps a copy in Sent Items;
+- https images in the HTML load (`remote_images: allow`; `block`, or `allow_hosts: [...]`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -144,6 +145,17 @@ class InternalOnly(SpecModel):
         return self
 
 
+class RemoteImageHosts(SpecModel):
+    """Load https images from these hosts only."""
+
+    allow_hosts: tuple[Domain, ...] = Field(min_length=1)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _no_repeats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _unique(values)
+
+
 class SendPolicy(SpecModel):
     """Validation limits of one provider's send path."""
 
@@ -168,6 +180,32 @@ class SendPolicy(SpecModel):
     save_to_sent_items: bool = Field(
         default=True, description="Outlook only (Graph saveToSentItems); Gmail always saves."
     )
+    remote_images: Literal["allow", "block"] | RemoteImageHosts = Field(
+        default="allow",
+        description="Which https images in the HTML may load: allow (all; Gmail and Outlook "
+        "proxy them anyway), block, or {allow_hosts: [...]}. Plain http images never load.",
+    )
+
+    @field_validator("remote_images", mode="before")
+    @classmethod
+    def _one_of_three(cls, value: object) -> object:
+        """One message naming the three forms, instead of one per member of the union."""
+        if value in ("allow", "block") or isinstance(value, RemoteImageHosts):
+            return value
+        if isinstance(value, dict) and set(value) == {"allow_hosts"}:
+            return value
+        raise ValueError("must be allow, block or {allow_hosts: [host, ...]}")
+
+    @property
+    def allows_every_remote_image(self) -> bool:
+        return self.remote_images == "allow"
+
+    @property
+    def remote_image_hosts(self) -> frozenset[str]:
+        """The hosts images may load from when not every one may."""
+        if isinstance(self.remote_images, RemoteImageHosts):
+            return frozenset(self.remote_images.allow_hosts)
+        return frozenset()
 
     @field_validator("allowed_content_types", "blocked_extensions", "inline_content_types")
     @classmethod
