@@ -20,6 +20,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 import pybase64
 
 from adapters.built_check import check_mime
+from adapters.header_grammar import written_as_given
 from adapters.message import Attachment, Message
 from adapters.splice import splice, stand_in
 
@@ -67,25 +68,6 @@ class _HeaderRegistry(HeaderRegistry):
         return super().__call__(name, value)
 
 
-_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
-_DOT_ATOM = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
-_ADDR_SPEC = rf"{_DOT_ATOM}@{_DOT_ATOM}"
-# Values that the email package would parse and fold back into exactly the characters given,
-# by header kind. tests/test_mime.py checks each grammar against the package's own output.
-_WRITTEN_AS_GIVEN = {
-    **dict.fromkeys(
-        ("from", "to", "cc", "bcc", "reply-to"),
-        re.compile(rf"{_ADDR_SPEC}(?:, {_ADDR_SPEC})*"),
-    ),
-    **dict.fromkeys(("message-id", "content-id"), re.compile(rf"<{_DOT_ATOM}(?:@{_DOT_ATOM})?>")),
-    # ASCII digits only: \d would also take other scripts' digits
-    "date": re.compile(
-        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}", re.ASCII
-    ),
-}
-_UNSTRUCTURED = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces
-
-
 class _SourcePolicy(EmailPolicy):
     """Stores a header the email package would write back unchanged as the plain string.
 
@@ -93,25 +75,14 @@ class _SourcePolicy(EmailPolicy):
     fold it: a few hundred microseconds for an address list. A plain string is how it keeps
     parsed messages' headers: written as is when it fits the line length, refolded through the
     header classes when it does not, and parsed into a header object whenever it is read. So
-    only a value the header classes would write unchanged is kept this way.
+    only a value the header classes would write unchanged (adapters/header_grammar.py) is kept
+    this way.
     """
 
     def header_store_parse(self, name: str, value: object) -> tuple[str, object]:
-        if type(value) is str and _written_as_given(name, value):
+        if type(value) is str and written_as_given(name, value):
             return name, value
         return super().header_store_parse(name, value)
-
-
-def _written_as_given(name: str, value: str) -> bool:
-    lowered = name.lower()
-    grammar = _WRITTEN_AS_GIVEN.get(lowered)
-    if grammar is not None:
-        return grammar.fullmatch(value) is not None
-    return (
-        (lowered == "subject" or lowered.startswith("x-"))
-        and _UNSTRUCTURED.fullmatch(value) is not None
-        and "=?" not in value
-    )
 
 
 # CRLF line endings throughout; 7bit so that non-ASCII bodies go out as quoted-printable or
