@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,6 +36,18 @@ class Group:
 def le_value(bound: float) -> str:
     """The `le` label exactly as prometheus_client exposes it (2.0 -> "2.0")."""
     return floatToGoString(bound)
+
+
+def le_match(bound: float) -> str:
+    """A matcher value for the bucket `bound` however its `le` is spelled: prometheus_client
+    and Prometheus 3 write `2.0`, Go clients and the Pushgateway (which re-exposes what it was
+    pushed) write `2`. Either spelling selects the bucket; a bound with one spelling (0.5) is
+    matched exactly. (`sel` makes a value holding '|' a regex alternative.)"""
+    python = floatToGoString(bound)
+    go = python.removesuffix(".0")
+    if go == python:
+        return python
+    return f"{re.escape(go)}|{re.escape(python)}"
 
 
 def sel(name: str, matchers: Mapping[str, str] | None = None, **more: str) -> Selector:

@@ -8,7 +8,7 @@ from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import QUANTILES, TOP_CODES, ProviderSeries
 from relayops.spec.slo import SLO
-from rules_gen.build import Group, div, le_value, sel, sum_rate
+from rules_gen.build import Group, div, le_match, sel, sum_rate
 from rules_gen.promql import (
     Aggregate,
     AvgOverTime,
@@ -43,7 +43,7 @@ def slo_events(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tu
     latency = specs.metric(Role.LATENCY)
     total = sum_rate(sel(latency.series("_count"), match), seconds, AGG)
     fast = sum_rate(
-        sel(latency.series("_bucket"), match, le=le_value(slo.sli.threshold_seconds)), seconds, AGG
+        sel(latency.series("_bucket"), match, le=le_match(slo.sli.threshold_seconds)), seconds, AGG
     )
     return Binary("-", total, fast), total
 
