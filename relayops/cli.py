@@ -91,6 +91,7 @@ def _render_time_scaled(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from relayops.runbook_commands import broken_commands
     from rules_gen.output import write_tree
     from rules_gen.render import MANAGED, render_all
     from rules_gen.testgen.scenarios import GenerationError
@@ -112,6 +113,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         rendered = render_all(specs, args.specs, args.drill_webhook)
     except (GenerationError, ValueError) as exc:
         print(f"relayops: cannot render {args.specs}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    broken = broken_commands(rendered.files, build_parser())
+    if broken:
+        print("relayops: runbook commands the CLI refuses (nothing written):", file=sys.stderr)
+        for problem in broken:
+            print(f"  {problem}", file=sys.stderr)
         return EXIT_INVALID
     readme = _readme(args)
     readme_text = current = None

@@ -27,8 +27,8 @@ NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 SECTION = re.compile(r"^## (.+)$", re.MULTILINE)
 COMMANDS = (
     "relayops controller status --provider {p}",
-    "relayops controller pause --provider {p} --reason ",
-    "relayops controller resume --provider {p}",
+    "relayops controller pause {p} --reason ",
+    "relayops controller resume {p} --reason ",
     "relayops controller set-percent {p} 0 --reason ",
     "relayops controller history --provider {p}",
 )
@@ -176,6 +176,7 @@ def test_controller_commands_name_the_right_provider(specs, files):
                 assert command.format(p=spec.name) in text, (alert.name, command)
             for other in others:
                 assert f"--provider {other}" not in text, alert.name
+                assert f"controller pause {other}" not in text, alert.name
 
 
 def test_send_path_runbooks_carry_the_provider_api_facts(files):
