@@ -2,8 +2,8 @@
 through prometheus-api-client at one explicit evaluation time, each aggregated to one series
 and classified pass / fail / inconclusive / error.
 
-No data, NaN and too little traffic are inconclusive; an HTTP error, a timeout or an answer of
-the wrong shape is an error. Neither is ever read as a healthy zero.
+No data, NaN, an absent failure counter and too little traffic are inconclusive; an HTTP error,
+a timeout or an answer of the wrong shape is an error. Neither is ever read as a healthy zero.
 """
 
 from __future__ import annotations
@@ -158,13 +158,14 @@ def measure(
         if isinstance(value, Measurement):
             checks.append(value)
             continue
-        count = 0.0 if value is None else value  # no series: nothing failed in the window
-        verdict = (
-            Verdict.INCONCLUSIVE
-            if math.isnan(count)
-            else (Verdict.FAIL if count > limit else Verdict.PASS)
-        )
-        checks.append(Measurement(name, verdict, count, float(limit)))
+        if value is None or math.isnan(value):
+            # The adapters create every counter at zero, so an absent series means the
+            # telemetry is not arriving, not that nothing failed.
+            detail = "no series: the counter is not reported" if value is None else "no data"
+            checks.append(Measurement(name, Verdict.INCONCLUSIVE, value, float(limit), detail))
+            continue
+        verdict = Verdict.FAIL if value > limit else Verdict.PASS
+        checks.append(Measurement(name, verdict, value, float(limit)))
     pages = _ask(query, "page_alerts", q.page_alerts, at)
     if isinstance(pages, Measurement):
         return checks, pages

@@ -48,6 +48,7 @@ class RequestTraffic:
         self.specs = specs
         self.spec = spec
         self.traffic = Traffic(specs, spec)
+        self._counted_failures = frozenset(f.metric for f in spec.rollout.health.failures)
 
     def per_request(self, shape: Shape) -> dict[Labels, float]:
         t = self.traffic
@@ -65,15 +66,19 @@ class RequestTraffic:
         if shape.rejected:
             source = pick(structured["source"], VALIDATION)
             parts.append(t.structured(pick(structured["code"], source), source, shape.rejected))
+        declared: set[Labels] = set()
         for signal in self.spec.signals:
-            parts.append(self.signal(signal, shape))
-        return {k: v for k, v in merge(*parts).items() if v}
+            events = self.signal(signal, shape)
+            if signal.alert is not None and signal.alert.kind == "ratio_above":
+                declared.update(events)  # failures at zero stay declared, as adapters do
+            parts.append(events)
+        return {k: v for k, v in merge(*parts).items() if v or k in declared}
 
     def signal(self, signal: Signal, shape: Shape) -> dict[Labels, float]:
         t = self.traffic
         metric = self.specs.metric(signal.metric)
         alert = signal.alert
-        level = healthy_intensity(signal)
+        level = healthy_intensity(signal, self._counted_failures)
         intensity = shape.signals.get(signal.name, level)
         if metric.type == "histogram":
             fast = metric.buckets[0]
@@ -95,9 +100,12 @@ class RequestTraffic:
         return self.traffic.ratio_events(signal, failing * RATIO_VOLUME, RATIO_VOLUME)
 
 
-def healthy_intensity(signal: Signal) -> float:
-    """A tenth of the signal alert's lowest level: present but far from alerting."""
+def healthy_intensity(signal: Signal, counted_failures: frozenset[str] = frozenset()) -> float:
+    """A tenth of the signal alert's lowest level: present but far from alerting. A failure
+    the rollout controller counts against an absolute limit (OAuth refreshes: at most 5 in 15
+    minutes) has none in healthy traffic: its series is present, every event succeeding, as a
+    tenth of the ratio level would breach that limit at nominal traffic."""
     alert = signal.alert
-    if alert is None or alert.kind == "quantile_above":
+    if alert is None or alert.kind == "quantile_above" or signal.metric in counted_failures:
         return 0.0
     return min(level for _, level in alert.levels()) / 10

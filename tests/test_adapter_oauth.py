@@ -13,7 +13,7 @@ import redis
 
 from adapters.adapter import SendAdapter
 from adapters.errors import ErrorCode
-from adapters.fakes import FakeGraph
+from adapters.fakes import FakeGmail, FakeGraph
 from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from adapters.retry import Backoff
 from adapters.smoke import AlwaysOpen
@@ -106,3 +106,48 @@ def test_a_missing_credential_is_a_reconnect_error(send, graph, sqlite_store, fa
     result = send.execute("outlook.send", PARAMS, "ws", "actor")
     assert result.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
     assert "mailbox-1" in result.error.message and graph.requests == []
+
+
+@pytest.fixture
+def gmail_send(
+    specs: SpecSet,
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
+) -> Iterator[tuple[SendAdapter, FakeGmail]]:
+    """The Gmail adapter on a stored Google credential, refreshes counted as Outlook's are."""
+    with FakeGmail() as gmail:
+        gmail.tokens = IssuedTokens(fake_endpoint)  # type: ignore[assignment]
+        manager = TokenManager(sqlite_store, endpoints(fake_endpoint), redis_client)
+        adapter = SendAdapter(
+            specs,
+            "gmail",
+            AlwaysOpen(),
+            CredentialTokens(manager, "mailbox-1"),
+            base_url=gmail.url,
+            client=httpx.Client(timeout=5),
+            backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
+        )
+        manager.on_refresh = adapter.count_refresh
+        yield adapter, gmail
+
+
+def test_gmail_counts_its_refreshes_as_outlook_does(
+    gmail_send, sqlite_store, fake_endpoint, redis_client
+):
+    """Gmail's refreshes were never counted, so its refresh failures were invisible and the
+    controller read the absent series as no failures."""
+    send, gmail = gmail_send
+    labels = {"provider": "google", "action": "gmail.send"}
+    registry = send.metrics.registry
+    assert registry.get_sample_value("oauth_refresh_total", {**labels, "result": "failure"}) == 0
+    seed(sqlite_store, fake_endpoint, provider="google")
+    assert send.execute("gmail.send", PARAMS, "ws", "actor").ok
+    assert registry.get_sample_value("oauth_refresh_total", {**labels, "result": "success"}) == 1
+    sqlite_store.delete("mailbox-1")
+    redis_client.flushdb()  # the cached access token from the first refresh
+    fake_endpoint.revoke(seed(sqlite_store, fake_endpoint, provider="google"))
+    failed = send.execute("gmail.send", PARAMS, "ws", "actor")
+    assert failed.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
+    assert registry.get_sample_value("oauth_refresh_total", {**labels, "result": "failure"}) == 1
+    assert gmail.delivery_count == 1

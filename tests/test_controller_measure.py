@@ -24,7 +24,7 @@ def answering(specs, **values):
         q.request_rate: values.get("request_rate", 5.0),
         q.error_ratio: values.get("error_ratio", 0.001),
         q.latency_p95: values.get("latency_p95", 0.2),
-        q.failures[0][1]: values.get("failures"),
+        q.failures[0][1]: values.get("failures", 0.0),
         q.page_alerts: values.get("page_alerts"),
     }
 
@@ -43,8 +43,23 @@ def verdicts(specs, **values):
     return {m.name: m.verdict for m in (*checks, severe)}
 
 
-def test_healthy_measurements_pass_and_no_failure_series_counts_as_zero(specs):
+def test_healthy_measurements_pass(specs):
     assert set(verdicts(specs).values()) == {Verdict.PASS}
+
+
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+def test_an_absent_failure_counter_is_inconclusive_not_zero(specs, provider):
+    """The adapters report every counter from zero: no series means the telemetry is not
+    arriving, so it can never be read as "no failures, pass" (it was, for Gmail's OAuth
+    refreshes)."""
+    q = queries(specs, specs.provider(provider))
+    answers = {q.request_rate: 5.0, q.error_ratio: 0.001, q.latency_p95: 0.2, q.page_alerts: None}
+    checks, _ = measure(
+        specs, specs.provider(provider), lambda promql, at: answers.get(promql), 1234.0
+    )
+    failures = {m.name: m for m in checks if m.name.endswith("_failure")}
+    assert failures and all(m.verdict is Verdict.INCONCLUSIVE for m in failures.values())
+    assert all("not reported" in m.detail for m in failures.values())
 
 
 def test_no_traffic_makes_the_ratios_inconclusive(specs):

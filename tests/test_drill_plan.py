@@ -61,7 +61,7 @@ def test_slower_alerts_are_not_judged_but_named(specs, pipeline):
 def test_a_healthy_run_expects_nothing_and_silences_everything(specs, pipeline):
     plan = drill_plan(specs, "healthy", "gmail", pipeline)
     assert plan.fires == () and plan.too_slow == ()
-    assert len(plan.silent) == 19
+    assert len(plan.silent) == 21  # every Gmail alert rule and tier
     # silence is proven over a full page_fast window (1h / 60), the longest that fits
     assert plan.run_seconds == 65
 
@@ -74,7 +74,7 @@ def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, pipeline):
 
 def test_scenario_for_another_provider_is_refused(specs, catalog):
     with pytest.raises(ValueError, match="applies to: outlook"):
-        plan_drill(specs, catalog, "oauth-refresh-failures", "gmail", 60, 20.0, 120, None)
+        plan_drill(specs, catalog, "upload-failures", "gmail", 60, 20.0, 120, None)
 
 
 @pytest.mark.parametrize(
