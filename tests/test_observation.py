@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +27,7 @@ from relayops.stack.daemons import free_port
 from synth.driver import Driver
 from synth.scenarios import scenarios
 from tests.daemons import require_binary
-from tests.specs_util import SPECS
+from tests.specs_util import REPO, SPECS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PROM_URL = "http://prometheus.test:9090"
@@ -115,7 +116,7 @@ def test_healthy_data_passes_every_point(specs, offline_pass) -> None:
     with fake_prometheus(healthy(specs)) as client:
         obs = observe(specs, PROM_URL, HOUR, NOW, Path("unused"), client=client)
     assert [p.passed for p in obs.points] == [True] * 10, obs.points
-    assert (obs.score, obs.go, obs.critical_firing) == (10, True, ())
+    assert (obs.score, obs.static_passed, obs.go, obs.critical_firing) == (6, True, True, ())
     assert "gmail 0.20%" in obs.points[1].measured
 
 
@@ -234,17 +235,41 @@ def test_broken_runbooks_dashboards_and_routes_fail(specs, monkeypatch) -> None:
 
 
 # verdict and files -------------------------------------------------------------------------------
-def observation(passed: int, critical: tuple[str, ...] = ()) -> Observation:
-    points = [Point(f"p{i}", i < passed, "x", "y") for i in range(10)]
-    return Observation(HOUR, NOW - HOUR, NOW, tuple(points), critical)
+def observation(
+    live_passed: int,
+    critical: tuple[str, ...] = (),
+    *,
+    static_passed: int = 4,
+    pending: tuple[str, ...] = (),
+) -> Observation:
+    live = tuple(Point(f"live{i}", i < live_passed, "x", "y") for i in range(6))
+    static = tuple(Point(f"static{i}", i < static_passed, "x", "y") for i in range(4))
+    return Observation(HOUR, NOW - HOUR, NOW, live, static, critical, pending)
 
 
-def test_go_needs_seven_points_and_no_critical_alert() -> None:
-    assert observation(7).go
-    assert not observation(6).go
-    assert not observation(8, ("GmailErrorRatioHigh/google",)).go
-    no_data = Observation(HOUR, NOW - HOUR, NOW, (Point("p", None, "no data", "y"),) * 10, ())
+def test_go_needs_five_live_points_every_static_check_and_no_critical_alert() -> None:
+    assert observation(5).go and observation(6).go
+    assert not observation(4).go
+    # a static check cannot make up for live failures, nor live passes for a static failure
+    assert not observation(6, static_passed=3).go
+    assert not observation(6, ("GmailErrorRatioHigh/google",)).go
+    assert not observation(6, pending=("GmailErrorRatioHigh/google",)).go
+    no_data = Observation(HOUR, NOW - HOUR, NOW, (Point("p", None, "no data", "y"),) * 6, (), ())
     assert no_data.score == 0 and not no_data.go
+
+
+def test_a_pending_critical_during_a_ten_percent_failure_is_no_go(specs, offline_pass) -> None:
+    """10% of sends failing: the error-ratio point fails and the critical error-ratio alert is
+    pending, not yet firing. The old verdict counted 9 of 10 points and said GO."""
+    answers = healthy(specs)
+    n = names(specs, "gmail")
+    answers[(n.outcome_ratio("error"),)] = [({}, 0.10)]
+    pending = {"alertname": "GmailErrorRatioHigh", "provider": "google"}
+    answers[('ALERTS{alertstate="pending",severity="critical"}',)] = [(pending, 1.0)]
+    with fake_prometheus(answers) as client:
+        obs = observe(specs, PROM_URL, HOUR, NOW, Path("unused"), client=client)
+    assert obs.critical_firing == () and obs.critical_pending == ("GmailErrorRatioHigh/google",)
+    assert not obs.go
 
 
 def test_critical_firing_at_the_end_makes_no_go(specs, offline_pass) -> None:
@@ -253,7 +278,7 @@ def test_critical_firing_at_the_end_makes_no_go(specs, offline_pass) -> None:
     answers[('ALERTS{alertstate="firing",severity="critical"}',)] = [(firing, 1.0)]
     with fake_prometheus(answers) as client:
         obs = observe(specs, PROM_URL, HOUR, NOW, Path("unused"), client=client)
-    assert obs.score == 10 and obs.critical_firing == ("GmailErrorRatioHigh/google",)
+    assert obs.score == 6 and obs.critical_firing == ("GmailErrorRatioHigh/google",)
     assert not obs.go
 
 
@@ -263,7 +288,8 @@ def test_markdown_and_pngs_are_written(specs, offline_pass, tmp_path) -> None:
         obs = observe(specs, PROM_URL, HOUR, NOW, Path("unused"), client=client)
     report = write_report(obs, PROM_URL, tmp_path)
     text = report.read_text()
-    assert "# Observation report: GO" in text and "## Readiness score: 10/10" in text
+    assert "# Observation report: GO" in text and "## Live score: 6/6" in text
+    assert "## Static checks: 4/4" in text and "pending at the end of the window" in text
     pngs = sorted(tmp_path.glob("*.png"))
     assert [p.name for p in pngs] == [
         "observation-error-budget-remaining.png",
@@ -345,9 +371,19 @@ def test_observation_of_a_real_stack(specs, tmp_path, capsys) -> None:
     printed = capsys.readouterr().out
     assert code in (0, 1), printed
     text = (out / REPORT_NAME).read_text()
-    assert "## Readiness score:" in text and len(list(out.glob("*.png"))) == 3
+    assert "## Live score:" in text and len(list(out.glob("*.png"))) == 3
     points = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ")}
     for name in ("error ratio p95", "latency p95", "build time p95"):
         assert "gmail no data" not in points[name] and "gmail " in points[name], points[name]
     assert "gmail no data" not in points["no unexpected error codes"]
     assert stack.prometheus_url in text
+
+
+def test_the_default_drill_folder_is_where_make_drill_writes() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    written = re.search(r"drill all --report-dir (\S+)", makefile)
+    assert written is not None
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", "observation", "--since", "1h"])
+    assert args.drills == Path(written[1])

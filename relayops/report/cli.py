@@ -78,8 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     observation.add_argument(
         "--drills",
         type=Path,
-        default=Path(".drill/reports"),
-        help="folder of drill reports (default: .drill/reports)",
+        default=Path(".drill/report"),
+        help="folder of drill reports (default: .drill/report, where `make drill` writes)",
     )
     observation.add_argument(
         "--out",

@@ -230,9 +230,9 @@ def live_points(reader: PromReader, specs: SpecSet, window: Window) -> list[Poin
     return [measure(reader, specs, window) for measure in LIVE_POINTS]
 
 
-def critical_firing(reader: PromReader, at: float) -> list[str]:
-    """`alertname/provider` of every critical alert firing at `at`."""
-    query = selector("ALERTS", {"alertstate": "firing", "severity": "critical"})
+def critical_alerts(reader: PromReader, at: float, state: str = "firing") -> list[str]:
+    """`alertname/provider` of every critical alert in `state` (firing or pending) at `at`."""
+    query = selector("ALERTS", {"alertstate": state, "severity": "critical"})
     return sorted(
         {
             f"{labels.get('alertname')}/{labels.get('provider', '-')}"

@@ -1,4 +1,5 @@
-"""Observe a running Prometheus over a window and score the ten readiness points."""
+"""Observe a running Prometheus over a window: the live points, the static checks and the
+critical alerts firing or pending at its end."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from relayops.drill.observe import PromReader, Samples
-from relayops.report.live import Window, critical_firing, live_points, selector
+from relayops.report.live import Window, critical_alerts, live_points, selector
 from relayops.report.model import Observation, Point
 from relayops.report.offline import offline_points
 from relayops.spec import SpecSet
@@ -67,7 +68,17 @@ def observe(
     with nullcontext(client) if client is not None else httpx.Client() as http:
         reader = PromReader(http, prometheus_url)
         live = live_points(reader, specs, window)
-        firing = critical_firing(reader, now)
+        firing = critical_alerts(reader, now, "firing")
+        pending = critical_alerts(reader, now, "pending")
         curves = _curves(reader, specs, now - since_s, now)
-    points: list[Point] = [*live, *offline_points(specs, drill_dir)]
-    return Observation(since_s, now - since_s, now, tuple(points), tuple(firing), curves)
+    static: list[Point] = offline_points(specs, drill_dir)
+    return Observation(
+        since_s,
+        now - since_s,
+        now,
+        tuple(live),
+        tuple(static),
+        tuple(firing),
+        tuple(pending),
+        curves,
+    )

@@ -1,4 +1,5 @@
-"""The observation report: Markdown with the verdict, the ten points and PNG plots.
+"""The observation report: Markdown with the verdict, the live points, the static checks, the
+critical alerts firing or pending, and PNG plots.
 
 Plots are drawn on matplotlib's Agg canvas without pyplot; x axes are minutes before the end
 of the window, and a curve without samples is written as "no data" on its plot.
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from relayops.drill.observe import Samples
 from relayops.report.live import NO_DATA
-from relayops.report.model import GO_MIN_SCORE, Observation, Point
+from relayops.report.model import GO_MIN_LIVE, Observation, Point
 from relayops.spec.durations import format_duration
 
 REPORT_NAME = "observation.md"
@@ -55,31 +56,47 @@ def _utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _table(points: tuple[Point, ...]) -> list[str]:
+    return [
+        "| # | Point | Result | Measured | Threshold |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {i} | {p.name} | {_result(p)} | {p.measured} | {p.threshold} |"
+            for i, p in enumerate(points, 1)
+        ),
+    ]
+
+
 def markdown(observation: Observation, prometheus_url: str, images: list[str]) -> str:
     o = observation
     verdict = "GO" if o.go else "NO-GO"
-    rows = [
-        f"| {i} | {p.name} | {_result(p)} | {p.measured} | {p.threshold} |"
-        for i, p in enumerate(o.points, 1)
-    ]
     firing = [f"- `{name}`" for name in o.critical_firing] or ["None."]
+    pending = [f"- `{name}`" for name in o.critical_pending] or ["None."]
+    static = sum(p.passed is True for p in o.static)
     return "\n".join(
         [
             f"# Observation report: {verdict}",
             "",
             f"Prometheus {prometheus_url}, window {format_duration(o.since_s)} from "
-            f"{_utc(o.start)} to {_utc(o.end)}. GO needs at least {GO_MIN_SCORE}/"
-            f"{len(o.points)} points and no critical alert firing; a point without data fails.",
+            f"{_utc(o.start)} to {_utc(o.end)}. GO needs at least {GO_MIN_LIVE}/{len(o.live)} "
+            "live points, every static check, and no critical alert firing or pending (a "
+            "pending critical is an incident starting); a point without data fails.",
             "",
-            f"## Readiness score: {o.score}/{len(o.points)}",
+            f"## Live score: {o.score}/{len(o.live)}",
             "",
-            "| # | Point | Result | Measured | Threshold |",
-            "|---|---|---|---|---|",
-            *rows,
+            *_table(o.live),
+            "",
+            f"## Static checks: {static}/{len(o.static)}",
+            "",
+            *_table(o.static),
             "",
             "## Critical alerts firing at the end of the window",
             "",
             *firing,
+            "",
+            "## Critical alerts pending at the end of the window",
+            "",
+            *pending,
             "",
             "## Plots",
             "",
