@@ -42,12 +42,19 @@ def send(
 ) -> SendAdapter:
     """The Outlook adapter sending with stored credential mailbox-1, refreshes counted."""
     manager = TokenManager(sqlite_store, endpoints(fake_endpoint), redis_client)
+    return stored_credential_adapter(specs, "outlook", graph.url, manager)
+
+
+def stored_credential_adapter(
+    specs: SpecSet, provider: str, url: str, manager: TokenManager
+) -> SendAdapter:
+    """The provider's adapter on stored credential mailbox-1, its refreshes counted."""
     adapter = SendAdapter(
         specs,
-        "outlook",
+        provider,
         AlwaysOpen(),
         CredentialTokens(manager, "mailbox-1"),
-        base_url=graph.url,
+        base_url=url,
         client=httpx.Client(timeout=5),
         backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
     )
@@ -119,17 +126,7 @@ def gmail_send(
     with FakeGmail() as gmail:
         gmail.tokens = IssuedTokens(fake_endpoint)  # type: ignore[assignment]
         manager = TokenManager(sqlite_store, endpoints(fake_endpoint), redis_client)
-        adapter = SendAdapter(
-            specs,
-            "gmail",
-            AlwaysOpen(),
-            CredentialTokens(manager, "mailbox-1"),
-            base_url=gmail.url,
-            client=httpx.Client(timeout=5),
-            backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
-        )
-        manager.on_refresh = adapter.count_refresh
-        yield adapter, gmail
+        yield stored_credential_adapter(specs, "gmail", gmail.url, manager), gmail
 
 
 def test_gmail_counts_its_refreshes_as_outlook_does(
