@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 import httpx
 
-from adapters.built_check import BuiltMismatch
+from adapters.built_check import BuiltMismatch, check_graph
 from adapters.digest import message_digest
 from adapters.effects import Call, Offload, Sleep, Steps, run_async, run_sync
 from adapters.errors import ErrorCode, SendError, StructuredError, error, new_correlation_id
@@ -292,6 +292,9 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
     def _build_outlook(self, message: Message, digest: str, notes: list[str]) -> Built:
         save = self.spec.send.save_to_sent_items
         send_mail = stand_in_body(message, save_to_sent_items=save)
+        # Checked once per message, whichever route: the draft of the upload route is the same
+        # message resource with the same recipients, headers and attachments.
+        check_graph(send_mail.skeleton, message)
         if send_mail.size <= REQUEST_LIMIT_BYTES:
             body = send_mail.spliced()
             return Built(
