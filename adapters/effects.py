@@ -69,7 +69,10 @@ Effect = Call | Sleep | Offload | _TokenStep
 Steps = Generator[Effect, Any, T]
 
 
-class SyncTokens(Protocol):
+class TokenSource(Protocol):
+    """Access tokens for the provider; both methods may raise TokenError
+    (adapters/transport.py). run_async also takes a source whose methods are coroutines."""
+
     def token(self) -> str: ...
 
     def refresh(self) -> str: ...
@@ -77,13 +80,12 @@ class SyncTokens(Protocol):
 
 class _Stepper(Generic[T]):
     """Hands out the next effect of `steps`, each after feeding back the answer to the last one
-    (or throwing in its failure); `done` once the steps have returned their `result`."""
+    (or throwing in its failure); None once the steps have returned their `result`."""
 
     def __init__(self, steps: Steps[T]) -> None:
         self.steps = steps
         self.answer: Any = None
         self.failure: Exception | None = None
-        self.done = False
         self.result: T
 
     def next(self) -> Effect | None:
@@ -93,7 +95,7 @@ class _Stepper(Generic[T]):
             else:
                 effect = self.steps.send(self.answer)
         except StopIteration as returned:
-            self.done, self.result = True, returned.value
+            self.result = returned.value
             return None
         if not isinstance(effect, Call | Sleep | Offload) and effect not in (TOKEN, REFRESH):
             raise TypeError(f"not a send-path effect: {effect!r}")
@@ -104,7 +106,7 @@ class _Stepper(Generic[T]):
 def run_sync(
     steps: Steps[T],
     client: httpx.Client,
-    tokens: SyncTokens,
+    tokens: TokenSource,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Perform `steps` with blocking I/O and return their result."""

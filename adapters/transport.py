@@ -9,21 +9,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
-from adapters.effects import REFRESH, TOKEN, Call, Sleep, Steps, run_sync
+from adapters.effects import REFRESH, TOKEN, Call, Sleep, Steps, TokenSource, run_sync
 from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
-
-
-class TokenSource(Protocol):
-    """Access tokens for the provider; both methods may raise TokenError. The async adapter
-    also takes a source whose methods are coroutines."""
-
-    def token(self) -> str: ...
-
-    def refresh(self) -> str: ...
 
 
 class TokenError(Exception):
