@@ -138,18 +138,8 @@ def filter_declarations(text: str, judge_url: UrlJudge) -> CssVerdict:
     """A style attribute's declarations as kept ("" when none), and what was removed. Text
     with nothing to remove is kept exactly as written."""
     verdict = CssVerdict("")
-    kept = []
-    items = tinycss2.parse_blocks_contents(text, skip_comments=True, skip_whitespace=True)
-    for item in items:
-        if isinstance(item, ast.Declaration):
-            change = judge_declaration(item, judge_url, verdict.references)
-            if change is None:
-                kept.append(_serialize(item))
-                continue
-            verdict.changes[change] += 1
-        elif not isinstance(item, ast.Comment):
-            verdict.changes[ChangeType.STYLE_PROPERTY] += 1  # a stray rule or parse error
-    verdict.text = text if not verdict.changes else ";".join(kept)
+    kept = _block(text, judge_url, verdict)
+    verdict.text = text if not verdict.changes else kept
     return verdict
 
 
@@ -190,7 +180,9 @@ def _rules(rules: Iterable[ast.Node], judge_url: UrlJudge, verdict: CssVerdict) 
     return "".join(kept)
 
 
-def _block(content: list[ast.Node] | None, judge_url: UrlJudge, verdict: CssVerdict) -> str:
+def _block(content: str | list[ast.Node] | None, judge_url: UrlJudge, verdict: CssVerdict) -> str:
+    """The declarations of a style attribute or a rule's block as kept, `;`-joined; a stray
+    rule or parse error among them counts as a removed property."""
     kept = []
     items = tinycss2.parse_blocks_contents(content or [], skip_comments=True, skip_whitespace=True)
     for item in items:
