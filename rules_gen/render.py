@@ -13,7 +13,7 @@ from rules_gen.alertmanager import alertmanager_readme_section, render_alertmana
 from rules_gen.alerts import alert_defs, alert_groups
 from rules_gen.docs import alert_table
 from rules_gen.output import rule_file
-from rules_gen.recording import recording_groups
+from rules_gen.recording import period_group, rate_groups
 from rules_gen.render_paths import rule_paths
 from rules_gen.testgen.files import Outcome, test_files
 from rules_gen.testgen.scenarios import Scenario
@@ -49,9 +49,10 @@ def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = 
             (Path(specs_dir) / f"{spec.name}.yaml").as_posix(),
             (Path(specs_dir) / SERVICE_FILE).as_posix(),
         ]
-        rules_path, alerts_path = rule_paths(spec.name)
-        files[rules_path] = rule_file(recording_groups(specs, spec), header(sources))
-        files[alerts_path] = rule_file(alert_groups(specs, spec), header(sources))
+        paths = rule_paths(spec.name)
+        files[paths.recording] = rule_file(rate_groups(specs, spec), header(sources))
+        files[paths.period] = rule_file([period_group(specs, spec)], header(sources))
+        files[paths.alerts] = rule_file(alert_groups(specs, spec), header(sources))
         tests = test_files(specs, spec, header(sources))
         files.update(tests.files)
         outcomes += tests.outcomes
@@ -79,9 +80,10 @@ def render_time_scaled(
             f"\nTime-scaled ×{factor} for drills (windows and `for` divided by {factor}); "
             "not for production."
         )
-        rules_path, alerts_path = rule_paths(spec.name)
-        files[rules_path] = rule_file(recording_groups(scaled, spec), note)
-        files[alerts_path] = rule_file(alert_groups(scaled, spec), note)
+        paths = rule_paths(spec.name)
+        files[paths.recording] = rule_file(rate_groups(scaled, spec), note)
+        files[paths.period] = rule_file([period_group(scaled, spec)], note)
+        files[paths.alerts] = rule_file(alert_groups(scaled, spec), note)
     return files
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-
-def rule_paths(name: str) -> tuple[str, str]:
-    """(recording rules, alerts) of a provider, relative to the output folder."""
-    return f"prometheus/{name}.rules.yml", f"prometheus/{name}.alerts.yml"
+from typing import NamedTuple
 
 
-def rule_files_for_tests(name: str) -> list[str]:
-    """The same files as seen from rendered/tests/."""
-    return [f"../{path}" for path in rule_paths(name)]
+class RulePaths(NamedTuple):
+    """A provider's rule files, relative to the output folder."""
+
+    recording: str
+    period: str  # the period group alone: its tests must run at its own interval
+    alerts: str
+
+
+def rule_paths(name: str) -> RulePaths:
+    return RulePaths(
+        f"prometheus/{name}.rules.yml",
+        f"prometheus/{name}.period.rules.yml",
+        f"prometheus/{name}.alerts.yml",
+    )
+
+
+def for_tests(path: str) -> str:
+    """A rendered file as seen from rendered/tests/."""
+    return f"../{path}"

@@ -171,7 +171,7 @@ def pages(specs: SpecSet) -> list[Page]:
                     dashboards=tuple(
                         dict.fromkeys(r.rule.annotations["dashboard_url"] for r in rules)
                     ),
-                    alerts_file=rule_paths(spec.name)[1],
+                    alerts_file=rule_paths(spec.name).alerts,
                 )
             )
     return out

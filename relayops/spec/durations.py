@@ -40,4 +40,16 @@ def format_duration(seconds: int) -> str:
     return f"{int(seconds)}s"
 
 
+def format_compound(seconds: int) -> str:
+    """Every unit spelled out, largest first: 2591850 -> "29d23h57m30s" (PromQL ≥ 2.26)."""
+    if seconds <= 0 or int(seconds) != seconds:
+        raise ValueError(f"cannot format {seconds!r} as a Prometheus duration")
+    parts, left = [], int(seconds)
+    for unit in ("d", "h", "m", "s"):
+        count, left = divmod(left, _UNITS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
 Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration)]

@@ -103,6 +103,13 @@ class ProviderSeries:
     def slo_requests(self, seconds: int) -> str:
         return self._name((), "slo_requests", f"rate{format_duration(seconds)}")
 
+    def slo_errors_increase(self, seconds: int) -> str:
+        """Bad events counted in one tile of the period sum (see rules_gen.recording)."""
+        return self._name((), "slo_errors", f"increase{format_duration(seconds)}")
+
+    def slo_requests_increase(self, seconds: int) -> str:
+        return self._name((), "slo_requests", f"increase{format_duration(seconds)}")
+
     def slo_error_ratio(self, seconds: int) -> str:
         return self._name((), "slo_errors", f"ratio_rate{format_duration(seconds)}")
 

@@ -9,10 +9,11 @@ from rules_gen.promql.functions import (
     Increase,
     Number,
     Rate,
+    SumOverTime,
     Time,
     VectorOf,
 )
-from rules_gen.promql.selectors import Absent, Matcher, Range, Selector
+from rules_gen.promql.selectors import Absent, Matcher, Offset, Range, Selector
 from rules_gen.promql.storage import (
     STALE_NAN,
     Labels,
@@ -35,9 +36,11 @@ __all__ = [
     "Labels",
     "Matcher",
     "Number",
+    "Offset",
     "Range",
     "Rate",
     "Selector",
+    "SumOverTime",
     "SeriesDB",
     "Time",
     "TopK",

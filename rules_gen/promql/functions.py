@@ -1,4 +1,4 @@
-"""Function calls and literals: rate, increase, avg_over_time, histogram_quantile, time, vector."""
+"""Function calls and literals: rate, increase, avg_over_time, sum_over_time, histogram_quantile, time, vector."""
 
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ class AvgOverTime(_RangeFunction):
 
     def _reduce(self, samples: list[Sample], start: int, end: int) -> float | None:
         return average_over_time(samples)
+
+
+@dataclass(frozen=True)
+class SumOverTime(_RangeFunction):
+    function: ClassVar[str] = "sum_over_time"
+
+    def _reduce(self, samples: list[Sample], start: int, end: int) -> float | None:
+        return sum(value for _, value in samples)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rules_gen.promql.base import Expr
 from rules_gen.promql.storage import Labels, Sample, SeriesDB, Vector, labels_of
-from rules_gen.promql.text import format_duration, quote
+from rules_gen.promql.text import format_compound, format_duration, quote
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _MATCH_OPS = ("=", "!=", "=~", "!~")
@@ -76,11 +76,25 @@ class Range:
             raise ValueError("range must be positive")
 
     def render(self) -> str:
-        return f"{self.selector.render()}[{format_duration(self.seconds)}]"
+        return f"{self.selector.render()}[{format_compound(self.seconds)}]"
 
     def samples(self, db: SeriesDB, ms: int) -> dict[Labels, list[Sample]]:
         """Samples with timestamps in the closed window [ms - range, ms] (as in 2.42)."""
         return db.windows(self.selector.matches, ms - self.seconds * 1000, ms)
+
+
+@dataclass(frozen=True)
+class Offset(Expr):
+    """`sel offset 5m`: the instant selection as it stood `seconds` earlier."""
+
+    selector: Selector
+    seconds: int
+
+    def render(self) -> str:
+        return f"{self.selector.render()} offset {format_duration(self.seconds)}"
+
+    def eval_ms(self, db: SeriesDB, ms: int) -> Vector:
+        return self.selector.eval_ms(db, ms - self.seconds * 1000)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from relayops.spec.durations import format_duration
+from relayops.spec.durations import format_compound, format_duration
 from rules_gen.promql.storage import Labels
 
-__all__ = ["format_duration", "format_number", "format_series", "quote"]
+__all__ = ["format_compound", "format_duration", "format_number", "format_series", "quote"]
 
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 

@@ -11,8 +11,8 @@ from rules_gen.alerts import RATIO_KINDS, AlertDef, alert_defs, alert_groups
 from rules_gen.build import Group
 from rules_gen.output import dump_yaml
 from rules_gen.promql import SeriesDB, format_duration
-from rules_gen.recording import recording_groups
-from rules_gen.render_paths import rule_files_for_tests
+from rules_gen.recording import period_group, rate_groups
+from rules_gen.render_paths import for_tests, rule_paths
 from rules_gen.series import load_into, promtool_input_series
 from rules_gen.simulate import FiringAlert, Simulation
 from rules_gen.testgen.closure import prune
@@ -124,10 +124,10 @@ def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
 
 
 def test_file(
-    spec: ProviderSpec, groups: list[Group], step: int, tests: list[dict], header: str
+    rule_files: list[str], groups: list[Group], step: int, tests: list[dict], header: str
 ) -> str:
     data = {
-        "rule_files": rule_files_for_tests(spec.name),
+        "rule_files": [for_tests(path) for path in rule_files],
         "evaluation_interval": format_duration(step),
         "group_eval_order": [g.name for g in groups],
         "tests": tests,
@@ -142,7 +142,9 @@ class ProviderTests:
 
 
 def test_files(specs: SpecSet, spec: ProviderSpec, header: str) -> ProviderTests:
-    groups = [*recording_groups(specs, spec), *alert_groups(specs, spec)]
+    paths = rule_paths(spec.name)
+    groups = [*rate_groups(specs, spec), *alert_groups(specs, spec)]
+    rule_files = [paths.recording, paths.alerts]
     by_step: dict[int, list[dict]] = defaultdict(list)
     outcomes = []
     for scenario in scenarios_for(specs, spec):
@@ -151,12 +153,17 @@ def test_files(specs: SpecSet, spec: ProviderSpec, header: str) -> ProviderTests
         by_step[scenario.timeline.step].append(alert_test(scenario, outcome))
     files = {
         f"tests/{spec.name}.alerts-{format_duration(step)}.test.yml": test_file(
-            spec, groups, step, tests, header
+            rule_files, groups, step, tests, header
         )
         for step, tests in sorted(by_step.items())
     }
     step, tests = recording_test(specs, spec, groups)
-    files[f"tests/{spec.name}.rules.test.yml"] = test_file(spec, groups, step, tests, header)
-    step, tests = period_tests(specs, spec, groups)
-    files[f"tests/{spec.name}.period.test.yml"] = test_file(spec, groups, step, tests, header)
+    files[f"tests/{spec.name}.rules.test.yml"] = test_file(
+        rule_files, groups, step, tests, header
+    )
+    period = period_group(specs, spec)
+    step, tests = period_tests(specs, spec)
+    files[f"tests/{spec.name}.period.test.yml"] = test_file(
+        [paths.period], [period], step, tests, header
+    )
     return ProviderTests(files, outcomes)
