@@ -113,15 +113,39 @@ class _Builder:
         def burn_rate(seconds: int) -> Expr:
             return div(sel(self.names.slo_error_ratio(seconds), match), Number(slo.error_budget))
 
-        condition = Binary(
-            "and",
-            above(burn_rate(tier.long_window), factor),
-            above(burn_rate(tier.short_window), factor),
+        def events(name: str, seconds: int) -> Expr:
+            return Binary("*", sel(name, match), Number(seconds))
+
+        def burning(seconds: int, level: float) -> Expr:
+            """Burn above `level` over the window, or no request in it: at low traffic a short
+            window is often empty, which is no sign of recovery."""
+            idle = above(sel(self.names.slo_requests(seconds), match), 0, "==")
+            return Binary("or", above(burn_rate(seconds), level), idle, on=on)
+
+        on = (*AGG, "slo")
+        long_w, short_w = tier.long_window, tier.short_window
+        condition = guarded(above(burn_rate(long_w), factor), burning(short_w, factor), on)
+        if tier.severity == "critical" and slo.now_window < short_w:
+            condition = guarded(condition, burning(slo.now_window, 1), on)
+        near_total = guarded(
+            above(events(self.names.slo_errors(long_w), long_w), tier.min_bad_events, ">="),
+            above(
+                sel(self.names.slo_error_ratio(long_w), match), tier.low_traffic_bad_share, ">="
+            ),
+            on,
         )
-        traffic = Binary(
-            "*", sel(self.names.slo_requests(tier.long_window), match), Number(tier.long_window)
+        enough = Binary(
+            "or",
+            above(events(self.names.slo_requests(long_w), long_w), tier.min_events, ">="),
+            near_total,
+            on=on,
         )
-        expr = guarded(condition, above(traffic, tier.min_events, ">="), (*AGG, "slo"))
+        expr = guarded(condition, enough, on)
+        now_text = (
+            f", and the budget burning over the last {format_duration(slo.now_window)} too"
+            if tier.severity == "critical" and slo.now_window < tier.short_window
+            else ""
+        )
         long_w, short_w = format_duration(tier.long_window), format_duration(tier.short_window)
         period = format_duration(slo.period)
         summary = (
@@ -132,8 +156,10 @@ class _Builder:
             f"{{{{ $labels.action }}}}: bad events over the last {long_w} are "
             f"{{{{ $value | humanize }}}}× the rate the {period} error budget allows "
             f"(objective {pct(slo.objective)}; this {tier.name} tier fires above {factor:g}× over "
-            f"both {long_w} and {short_w}, with at least {tier.min_events} requests in {long_w}, "
-            f"and means {pct(tier.budget_consumed)} of the budget is gone)."
+            f"both {long_w} and {short_w} (an empty {short_w} counts as still failing), with at "
+            f"least {tier.min_events} requests in {long_w} or, below that, at least "
+            f"{tier.min_bad_events} bad events making up {pct(tier.low_traffic_bad_share)} of them"
+            f"{now_text}, and means {pct(tier.budget_consumed)} of the budget is gone)."
         )
         labels = self.labels(tier.severity, "slo", slo=slo.name, burn_tier=tier.name)
         annotations = self.annotations(name, summary, description, "slo", slo=slo.name)

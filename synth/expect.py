@@ -73,13 +73,27 @@ class Expectation:
         """Whether a leveled or burn alert's condition is true, given `events(seconds)`: the
         events of the last `seconds` of traffic (each rule window reads its own)."""
         if alert.kind == "burn":
-            tier = alert.tier
-            factor = tier.factor(alert.slo.period)
-            long, short = events(tier.long_window), events(tier.short_window)
+            tier, slo = alert.tier, alert.slo
+            factor = tier.factor(slo.period)
+            long = events(tier.long_window)
+
+            def burning(seconds: int, level: float) -> bool:
+                incs = events(seconds)
+                return self.slo_requests(alert, incs) == 0 or self.burn(alert, incs) > level
+
+            now = slo.now_window
             return (
                 self.burn(alert, long) > factor
-                and self.burn(alert, short) > factor
-                and self.requests(long) >= tier.min_events
+                and burning(tier.short_window, factor)
+                and (tier.severity != "critical" or now >= tier.short_window or burning(now, 1))
+                and (
+                    self.slo_requests(alert, long) >= tier.min_events
+                    or (
+                        self.bad_events(alert, long) >= tier.min_bad_events
+                        and self.burn(alert, long) * slo.error_budget
+                        >= tier.low_traffic_bad_share
+                    )
+                )
             )
         window = self.specs.service.rate_window
         quantity, guarded = self.quantity(alert, events(window))
@@ -99,6 +113,19 @@ class Expectation:
             fast = _sum(incs, latency.series("_bucket"), le=le_value(slo.sli.threshold_seconds))
             bad = 1 - _ratio(fast, _sum(incs, latency.series("_count")))
         return bad / slo.error_budget
+
+    def slo_requests(self, alert: AlertDef, incs: Increments) -> float:
+        """The events a burn alert's SLO counts: requests, or latency observations."""
+        m = self.specs.metric
+        if alert.slo.sli.type == "error_ratio":
+            return _sum(incs, m(Role.REQUESTS).name)
+        return _sum(incs, m(Role.LATENCY).series("_count"))
+
+    def bad_events(self, alert: AlertDef, incs: Increments) -> float:
+        burn = self.burn(alert, incs)
+        return 0.0 if math.isnan(burn) else burn * alert.slo.error_budget * self.slo_requests(
+            alert, incs
+        )
 
     def requests(self, incs: Increments) -> float:
         return _sum(incs, self.specs.metric(Role.REQUESTS).name)

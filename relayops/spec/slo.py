@@ -10,6 +10,12 @@ from relayops.spec.base import SnakeName, SpecModel
 from relayops.spec.durations import Duration, parse_duration
 
 PERIODS = {parse_duration(p): p for p in ("7d", "28d", "30d")}
+MIN_BAD_EVENTS = 6
+LOW_TRAFFIC_BAD_SHARE = 0.5
+"""Below min_events a tier fires only on a near-total failure: at least six bad events in its long
+window and at least half of the window's events bad. One failure among a few (or one in three
+requests failing for hours) never gets there; a total failure at one request an hour does, in the
+6h page tier, after six hours."""
 
 
 class BurnTier(SpecModel):
@@ -22,7 +28,22 @@ class BurnTier(SpecModel):
     )
     for_: Duration = Field(alias="for")
     min_events: int = Field(
-        ge=1, description="Requests the long window must hold before the tier may fire."
+        ge=1,
+        description="Requests the long window must hold before the tier may fire, unless it "
+        "holds min_bad_events bad ones.",
+    )
+    min_bad_events: int = Field(
+        default=MIN_BAD_EVENTS,
+        ge=2,
+        description="Bad events that let the tier fire with fewer than min_events requests in "
+        "the long window, if low_traffic_bad_share of them are bad: a near-total failure at low "
+        "traffic still alerts, one failure among a few never does.",
+    )
+    low_traffic_bad_share: float = Field(
+        default=LOW_TRAFFIC_BAD_SHARE,
+        gt=0,
+        le=1,
+        description="Share of the long window's events that must be bad below min_events.",
     )
 
     @model_validator(mode="after")
@@ -116,6 +137,12 @@ class SLO(SpecModel):
     @property
     def error_budget(self) -> float:
         return round(1 - self.objective, 12)
+
+    @property
+    def now_window(self) -> int:
+        """The shortest window of the SLO's tiers: a page tier also needs the budget burning
+        over it (or no request in it), so no page starts once the fault has cleared."""
+        return min(t.short_window for t in self.tiers)
 
     def threshold(self, tier: BurnTier) -> float:
         """Error ratio both windows must exceed: factor × (1 − objective)."""
