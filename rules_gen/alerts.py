@@ -129,9 +129,7 @@ class _Builder:
             condition = guarded(condition, burning(slo.now_window, 1), on)
         near_total = guarded(
             above(events(self.names.slo_errors(long_w), long_w), tier.min_bad_events, ">="),
-            above(
-                sel(self.names.slo_error_ratio(long_w), match), tier.low_traffic_bad_share, ">="
-            ),
+            above(sel(self.names.slo_error_ratio(long_w), match), tier.low_traffic_bad_share, ">="),
             on,
         )
         enough = Binary(

@@ -224,9 +224,7 @@ def tile(counter: Selector, seconds: int) -> Expr:
     return Aggregate("sum", Binary("or", grew, Binary("<", counter, before)), AGG)
 
 
-def _slo_tiles(
-    specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int
-) -> tuple[Expr, Expr]:
+def _slo_tiles(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tuple[Expr, Expr]:
     """(bad events, all events) of an SLO in the last `seconds`, one series per action."""
     match = spec.selector
     if slo.sli.type == "error_ratio":
@@ -239,6 +237,11 @@ def _slo_tiles(
         sel(latency.series("_bucket"), match, le=le_match(slo.sli.threshold_seconds)), seconds
     )
     return Binary("-", total, fast), total
+
+
+def _per_second(tiles: Selector, period: int, span: int) -> Expr:
+    """The tiles' sum over `span`, as events per second of the period."""
+    return div(SumOverTime(Range(tiles, span)), Number(period))
 
 
 def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
@@ -263,16 +266,21 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
         bad_tile, all_tile = _slo_tiles(specs, spec, slo, interval)
         span = period - interval // 2
 
-        def per_second(tile_name: str, period: int = period, span: int = span) -> Expr:
-            return div(SumOverTime(Range(sel(tile_name, match), span)), Number(period))
-
         bad, total = names.slo_errors(period), names.slo_requests(period)
         ratio = names.slo_error_ratio(period)
         rules += [
             RecordingRule(names.slo_errors_increase(interval), bad_tile, label),
             RecordingRule(names.slo_requests_increase(interval), all_tile, label),
-            RecordingRule(bad, per_second(names.slo_errors_increase(interval)), label),
-            RecordingRule(total, per_second(names.slo_requests_increase(interval)), label),
+            RecordingRule(
+                bad,
+                _per_second(sel(names.slo_errors_increase(interval), match), period, span),
+                label,
+            ),
+            RecordingRule(
+                total,
+                _per_second(sel(names.slo_requests_increase(interval), match), period, span),
+                label,
+            ),
             RecordingRule(ratio, div(sel(bad, match), sel(total, match)), label),
             RecordingRule(
                 names.slo_budget_remaining(slo),

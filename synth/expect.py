@@ -90,8 +90,7 @@ class Expectation:
                     self.slo_requests(alert, long) >= tier.min_events
                     or (
                         self.bad_events(alert, long) >= tier.min_bad_events
-                        and self.burn(alert, long) * slo.error_budget
-                        >= tier.low_traffic_bad_share
+                        and self.burn(alert, long) * slo.error_budget >= tier.low_traffic_bad_share
                     )
                 )
             )
@@ -123,8 +122,10 @@ class Expectation:
 
     def bad_events(self, alert: AlertDef, incs: Increments) -> float:
         burn = self.burn(alert, incs)
-        return 0.0 if math.isnan(burn) else burn * alert.slo.error_budget * self.slo_requests(
-            alert, incs
+        return (
+            0.0
+            if math.isnan(burn)
+            else burn * alert.slo.error_budget * self.slo_requests(alert, incs)
         )
 
     def requests(self, incs: Increments) -> float:

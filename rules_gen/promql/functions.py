@@ -1,4 +1,5 @@
-"""Function calls and literals: rate, increase, avg_over_time, sum_over_time, histogram_quantile, time, vector."""
+"""Function calls and literals: rate, increase, avg_over_time, sum_over_time,
+histogram_quantile, time, vector."""
 
 from __future__ import annotations
 

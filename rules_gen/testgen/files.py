@@ -158,9 +158,7 @@ def test_files(specs: SpecSet, spec: ProviderSpec, header: str) -> ProviderTests
         for step, tests in sorted(by_step.items())
     }
     step, tests = recording_test(specs, spec, groups)
-    files[f"tests/{spec.name}.rules.test.yml"] = test_file(
-        rule_files, groups, step, tests, header
-    )
+    files[f"tests/{spec.name}.rules.test.yml"] = test_file(rule_files, groups, step, tests, header)
     period = period_group(specs, spec)
     step, tests = period_tests(specs, spec)
     files[f"tests/{spec.name}.period.test.yml"] = test_file(

@@ -126,8 +126,8 @@ def _incident_test(specs: SpecSet, spec: ProviderSpec) -> dict:
     return {
         "name": (
             f"{spec.name}: after days of uneven traffic, through an hour in which half the "
-            f"requests fail or are slow and an hour of recovery, the period ratio is within {TOLERANCE:.0%} of the exact "
-            "event ratio at every evaluation"
+            "requests fail or are slow and an hour of recovery, the period ratio is within "
+            f"{TOLERANCE:.0%} of the exact event ratio at every evaluation"
         ),
         "interval": format_duration(step),
         "input_series": promtool_input_series(timeline.input_series()),
