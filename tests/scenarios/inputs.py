@@ -1,0 +1,175 @@
+"""promtool input series for a scenario: the raw counters a provider's adapter would expose.
+
+Names and labels are read from the spec files as YAML (the input the project renders from),
+never from the project's code; the rendered rule files under test are read the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
+RENDERED = ROOT / "rendered" / "prometheus"
+FAST_SECONDS = 0.01  # an ordinary request: below every bucket
+
+
+@dataclass(frozen=True)
+class Target:
+    """One SLO of one provider, as the spec files describe it."""
+
+    provider_file: str  # gmail, outlook
+    provider: str
+    action: str
+    slo: str
+    sli: str  # error_ratio or latency
+    objective: float
+    threshold: float | None
+    requests: str
+    latency: str
+    buckets: tuple[float, ...]
+    alertname: str
+
+    @property
+    def budget(self) -> float:
+        return 1 - self.objective
+
+    @property
+    def rule_files(self) -> list[str]:
+        name = self.provider_file
+        return [str(RENDERED / f"{name}.rules.yml"), str(RENDERED / f"{name}.alerts.yml")]
+
+    @property
+    def group_order(self) -> list[str]:
+        """Recording groups before alert groups, as they stand in the files. promtool orders
+        groups it is not told about at random, and an alert evaluated before the rates it
+        reads sees nothing when the step is longer than the 5-minute lookback."""
+        return [
+            group["name"]
+            for path in self.rule_files
+            for group in yaml.safe_load(Path(path).read_text())["groups"]
+        ]
+
+
+def _burn_alertname(provider_file: str, slo: str) -> str:
+    """The alert of the rendered file whose rules carry this SLO and a burn tier."""
+    text = (RENDERED / f"{provider_file}.alerts.yml").read_text()
+    names = {
+        rule["alert"]
+        for group in yaml.safe_load(text)["groups"]
+        for rule in group["rules"]
+        if rule.get("labels", {}).get("slo") == slo and "burn_tier" in rule.get("labels", {})
+    }
+    assert len(names) == 1, f"{provider_file}: burn alerts of SLO {slo}: {sorted(names)}"
+    return names.pop()
+
+
+def targets() -> list[Target]:
+    service = yaml.safe_load((SPECS / "service.yaml").read_text())
+    metrics = service["metrics"]
+    out = []
+    for path in sorted(SPECS.glob("*.yaml")):
+        if path.name == "service.yaml":
+            continue
+        spec = yaml.safe_load(path.read_text())
+        for slo in spec["slos"]:
+            out.append(
+                Target(
+                    provider_file=path.stem,
+                    provider=spec["provider"],
+                    action=spec["action"],
+                    slo=slo["name"],
+                    sli=slo["sli"]["type"],
+                    objective=slo["objective"],
+                    threshold=slo["sli"].get("threshold_seconds"),
+                    requests=metrics["requests"]["name"],
+                    latency=metrics["latency"]["name"],
+                    buckets=tuple(float(b) for b in metrics["latency"]["buckets"]),
+                    alertname=_burn_alertname(path.stem, slo["name"]),
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Phase:
+    seconds: int
+    per_second: float  # requests per second
+    bad_share: float  # of them failed (availability) or slower than the threshold (latency)
+
+
+@dataclass(frozen=True)
+class Exposition:
+    """How the counters reach Prometheus."""
+
+    go_le: bool = False  # `le="2"` as the Pushgateway re-exposes it, not prometheus_client's "2.0"
+    pushed_labels: bool = False  # job/instance kept from the push (honor_labels)
+    reset_at: int | None = None  # seconds: every counter restarts from zero here
+    absent: bool = False  # no series at all
+
+
+def _le(bound: float, go: bool) -> str:
+    if bound == float("inf"):
+        return "+Inf"
+    return f"{bound:g}" if go else repr(bound)
+
+
+def _series(name: str, labels: dict[str, str]) -> str:
+    inner = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return f"{name}{{{inner}}}"
+
+
+def input_series(
+    target: Target, phases: list[Phase], step: int, exposition: Exposition
+) -> list[dict[str, str]]:
+    """Counters sampled every `step` seconds from t=0, starting at zero."""
+    if exposition.absent:
+        return [{"series": 'unrelated_gauge{job="other"}', "values": f"1x{_steps(phases, step)}"}]
+    base = {"provider": target.provider, "action": target.action}
+    if exposition.pushed_labels:
+        base = {"job": "relay-synth", "instance": "", **base}
+    threshold = target.threshold or 0.0
+    slow_seconds = next((b for b in target.buckets if b > threshold), float("inf"))
+    values: dict[str, list[float]] = defaultdict(lambda: [0.0])
+    t = 0
+    for phase in phases:
+        for _ in range(phase.seconds // step):
+            t += step
+            n = phase.per_second * step
+            bad = n * phase.bad_share
+            gained: dict[str, float] = {}
+            if target.sli == "error_ratio":
+                ok = _series(target.requests, {**base, "status": "success"})
+                failed = _series(target.requests, {**base, "status": "error"})
+                gained = {ok: n - bad, failed: bad}
+            else:
+                status = {**base, "status": "success"}
+                gained[_series(target.requests, status)] = n
+                for bound in (*target.buckets, float("inf")):
+                    below = (n - bad if bound >= FAST_SECONDS else 0) + (
+                        bad if bound >= slow_seconds else 0
+                    )
+                    le = _le(bound, exposition.go_le)
+                    gained[_series(f"{target.latency}_bucket", {**status, "le": le})] = below
+                gained[_series(f"{target.latency}_count", status)] = n
+            for key, amount in gained.items():
+                history = values[key]
+                if len(history) < t // step:
+                    history += [history[-1]] * (t // step - len(history))
+                start = 0.0 if exposition.reset_at == t else history[-1]
+                history.append(start + amount)
+    end = t // step
+    for history in values.values():
+        history += [history[-1]] * (end + 1 - len(history))
+    return [
+        {"series": key, "values": " ".join(f"{v:.12g}" for v in history)}
+        for key, history in sorted(values.items())
+    ]
+
+
+def _steps(phases: list[Phase], step: int) -> int:
+    return sum(p.seconds for p in phases) // step
