@@ -100,11 +100,19 @@ def condition(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
     """The firing condition in words, with the numbers from the spec."""
     if alert.kind == "burn":
         slo, tier = alert.slo, alert.tier
+        now = (
+            f", and the budget burning over the last {format_duration(slo.now_window)} too"
+            if tier.severity == "critical" and slo.now_window < tier.short_window
+            else ""
+        )
         return (
             f"burn rate above {alert.level:g}× over both {format_duration(tier.long_window)} and "
             f"{format_duration(tier.short_window)} (error ratio above "
             f"{pct(slo.threshold(tier))} against an objective of {pct(slo.objective)}), with at "
-            f"least {tier.min_events} requests in {format_duration(tier.long_window)}"
+            f"least {tier.min_events} requests in {format_duration(tier.long_window)} or, below "
+            f"that, at least {tier.min_bad_events} bad events making up "
+            f"{pct(tier.low_traffic_bad_share)} of them (an empty "
+            f"{format_duration(tier.short_window)} counts as still failing){now}"
         )
     if alert.kind == "missing":
         return "no request series for this provider and action"

@@ -25,6 +25,7 @@ def fake_plan(name: str, seconds: float, provider: str = "gmail"):
         rate=20.0,
         pushed_rate=1200.0,
         tolerance=2.0,
+        pager="relay-critical-pagerduty",
     )
 
 
@@ -87,6 +88,12 @@ def test_summary_lists_every_drill_detection_and_low_traffic_pages():
     timeline = Timeline(
         firing={"GmailErrorRatioHigh/warning": 3.0},
         notified={("GmailMetricsMissing/critical", "firing", "relay-critical-pagerduty"): 2.0},
+        notifications=[
+            (2.0, "relay-critical-pagerduty", "g1", "firing"),
+            (3.0, "relay-warning-slack", "g2", "firing"),
+            (4.0, "relay-critical-pagerduty", "g1", "firing"),
+            (9.0, "relay-critical-pagerduty", "g1", "resolved"),
+        ],
     )
     result = DrillResult(low, timeline, (Check("silent", False, "loud"),), Phases(0.0, 1.0, 1.0))
 
@@ -95,3 +102,5 @@ def test_summary_lists_every_drill_detection_and_low_traffic_pages():
     assert "| low-traffic-noise/gmail | FAIL: silent | 80s | none | — |" in text
     assert "- low-traffic-noise/gmail: 3 requests an hour" in text
     assert "pages to `relay-critical-pagerduty`: GmailMetricsMissing/critical." in text
+    assert "| low-traffic-noise/gmail | `relay-critical-pagerduty` | 2 | 1 | 1 |" in text
+    assert "| low-traffic-noise/gmail | `relay-warning-slack` | 1 | 1 | 0 |" in text

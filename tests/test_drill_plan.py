@@ -97,12 +97,16 @@ def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs,
 
     plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
     warning, critical = "GmailErrorRatioHigh/warning", "GmailErrorRatioHigh/critical"
-    phases = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0)
+    phases = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0, end=40.0)
     timeline = Timeline()
     for expected in plan.fires:
         timeline.firing[expected.ref] = plan.expected_detection(expected, phases.prefix) + 1.5
         timeline.resolved[expected.ref] = 200.0
         timeline.notified[(expected.ref, "firing", expected.receiver)] = 11.0
+    timeline.notifications = [
+        (11.0, plan.pager, "{}:{provider=google}", "firing"),
+        (200.0, plan.pager, "{}:{provider=google}", "resolved"),
+    ]
     assert all(c.ok for c in _judge(plan, timeline, phases))
 
     del timeline.notified[(warning, "firing", "relay-warning-slack")]
@@ -121,3 +125,69 @@ def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs,
     assert failed[f"{critical} resolves"] == "still firing at the end"
     assert failed["alerts meant to stay silent stay silent"] == "GmailLatencyHigh/warning"
     assert "allowed ±2s" in failed[f"{warning} fires in time"]
+
+
+def test_a_page_is_a_firing_notification_for_a_group_not_already_open():
+    from relayops.drill.run import Timeline, page_tally
+
+    timeline = Timeline()
+    timeline.notifications = [
+        (1.0, "pager", "g1", "firing"),
+        (2.0, "pager", "g1", "firing"),  # the group changed: PagerDuty dedups it
+        (3.0, "slack", "g2", "firing"),
+        (4.0, "pager", "g1", "resolved"),
+        (5.0, "pager", "g1", "firing"),  # the same group again after it resolved: a new page
+        (6.0, "pager", "g3", "firing"),
+    ]
+    assert page_tally(timeline, "pager") == (4, 3)
+    assert page_tally(timeline, "slack") == (1, 1)
+    assert page_tally(timeline, "nobody") == (0, 0)
+
+
+def test_judge_wants_one_page_none_after_the_fault_and_slow_tiers_judged_on_the_run(
+    specs, pipeline
+):
+    from relayops.drill.run import Timeline, _judge
+
+    plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
+    assert plan.too_slow, "the error-rate drill has tiers too slow for its planned fault"
+    slow = plan.too_slow[0]
+    timeline = Timeline()
+    for expected in plan.fires:
+        timeline.firing[expected.ref] = plan.expected_detection(expected, 8.0) + 1.5
+        timeline.resolved[expected.ref] = 200.0
+        timeline.notified[(expected.ref, "firing", expected.receiver)] = 11.0
+    group = "{}:{provider=google}"
+    timeline.notifications = [
+        (11.0, plan.pager, group, "firing"),
+        (150.0, plan.pager, group, "resolved"),
+        (160.0, plan.pager, group, "firing"),
+    ]
+    timeline.firing[slow] = 150.0
+
+    # A run too short for the slow tier: it must stay silent, and it fired.
+    short = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0, end=40.0)
+    failed = {c.name: c.evidence for c in _judge(plan, timeline, short) if not c.ok}
+    assert failed[f"1 page at {plan.pager}"] == "2 incident(s) opened by 2 firing notification(s)"
+    assert failed["alerts too slow for this run stay silent"].startswith(slow)
+    if plan.receivers[slow] == plan.pager:
+        assert slow in failed["no page starts after the fault ended"]
+
+    # A run long enough for it: judged against the windows the run left, not silenced.
+    long = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0, end=400.0)
+    fires = plan.theory.firing_in_run(plan.alerts[slow], 110.0, 8.0, 400.0, 1.0)
+    assert fires is not None and fires > 110.0, "the tier fires on what the fault left behind"
+    timeline.firing[slow] = fires + plan.pipeline.delay(plan.alerts[slow]) + 0.5
+    checks = {c.name: c for c in _judge(plan, timeline, long)}
+    assert checks[f"{slow} fires in time on the windows of this run"].ok
+    assert checks["alerts too slow for this run stay silent"].ok
+    timeline.firing[slow] += 3.0
+    assert not _judge_check(
+        plan, timeline, long, f"{slow} fires in time on the windows of this run"
+    )
+
+
+def _judge_check(plan, timeline, phases, name):
+    from relayops.drill.run import _judge
+
+    return next(c for c in _judge(plan, timeline, phases) if c.name == name).ok

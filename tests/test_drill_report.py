@@ -55,7 +55,7 @@ def good_timeline(plan: DrillPlan) -> Timeline:
     return Timeline(
         pending={ref: t - 2.0 for ref, t in firing.items()},
         firing=firing,
-        resolved={FAST: 125.0, SLOW: 150.0, WARN: 126.0, CRIT: 125.0, TICKET: 239.0},
+        resolved={FAST: 125.0, SLOW: 126.0, WARN: 126.0, CRIT: 125.0, TICKET: 239.0},
         suppressed={SLOW: firing[SLOW] + 1, WARN: firing[WARN] + 1, TICKET: firing[TICKET] + 1},
         notified={
             (FAST, "firing", PAGER): firing[FAST] + 1,

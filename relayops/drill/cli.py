@@ -29,7 +29,7 @@ def _print_result(outcome: Outcome) -> None:
     for check in result.checks:
         print(f"  {'ok ' if check.ok else 'BAD'} {check.name}: {check.evidence}")
     for ref in plan.too_slow:
-        print(f"  --- {ref}: too slow to fire within this drill at ×{plan.scale} (not judged)")
+        print(f"  --- {ref}: {plan.too_slow_note(ref)}")
 
 
 def _drill(args: argparse.Namespace, specs: SpecSet, pairs: list[tuple[str, str]]) -> int:

@@ -27,6 +27,7 @@ MARGIN_SECONDS = 5  # room after the latest expected firing or clearing
 MIN_RUN_SECONDS = 20
 TICK_SECONDS = 0.25  # the driver's push interval in drills
 TOLERANCE_EVALUATIONS = 2  # measured detection may stray this many evaluation intervals
+PAGE_SEVERITY = "critical"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,23 @@ class DrillPlan:
     pipeline: Pipeline
     healthy: Scenario  # what the drill pushes before and after the scenario
     for_seconds: Mapping[str, int]  # every alert ref of the provider -> its `for`
+    receivers: Mapping[str, str]  # every alert ref of the provider -> the receiver it reaches
+    pager: str  # the receiver of critical alerts
+    alerts: Mapping[str, AlertDef]  # every alert ref of the provider -> its definition
+
+    def too_slow_note(self, ref: str) -> str:
+        """What the drill says of an alert too slow to fire within it: where it is judged."""
+        kind = self.alerts[ref].kind
+        where = (
+            "its first fire time is judged by promtool on the production rules in "
+            "tests/scenarios/ (Workbook formula)"
+            if kind == "burn"
+            else "NOT JUDGED anywhere at its production timing by the drills"
+        )
+        return (
+            f"too slow to fire within this drill at ×{self.scale}: {where}; the drill fails "
+            "if it fires"
+        )
 
     @property
     def pushed_rate(self) -> float:
@@ -134,10 +152,12 @@ def plan_drill(
     healthy = healthy_scenario.plans[provider].phases[0].shape
     fault_phase = plan.phases[1] if len(plan.phases) > 1 else plan.phases[0]
     theory = theory_for(scaled, provider, healthy, fault_phase.shape, drill_rate * scale)
-    fires, too_slow, silent, for_seconds = [], [], [], {}
+    fires, too_slow, silent, for_seconds, receivers, alerts = [], [], [], {}, {}, {}
     for alert in alert_defs(scaled, spec):
         ref = alert_ref(alert)
         for_seconds[ref] = alert.rule.for_seconds
+        alerts[ref] = alert
+        receivers[ref] = receiver_name(scaled.service, alert.severity)
         if ref not in plan.fires:
             silent.append(ref)
             continue
@@ -174,4 +194,7 @@ def plan_drill(
         pipeline,
         healthy_scenario,
         for_seconds,
+        receivers,
+        receiver_name(scaled.service, PAGE_SEVERITY),
+        alerts,
     )

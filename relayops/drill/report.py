@@ -267,7 +267,7 @@ def _markdown(
         "## Run checks",
         "",
         *[f"- {'ok' if c.ok else 'FAIL'} {c.name}: {c.evidence}" for c in result.checks],
-        *[f"- not judged (too slow at ×{plan.scale}): `{ref}`" for ref in plan.too_slow],
+        *[f"- `{ref}`: {plan.too_slow_note(ref)}" for ref in plan.too_slow],
     ]
     return "\n".join(lines) + "\n"
 

@@ -10,10 +10,11 @@ evaluation: on a loaded machine a poll can come seconds late, or miss a short fi
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -49,6 +50,10 @@ class Timeline:
     resolved: dict[str, float] = field(default_factory=dict)
     suppressed: dict[str, float] = field(default_factory=dict)
     notified: dict[tuple[str, str, str], float] = field(default_factory=dict)  # ref, status, rcv
+    # every notification of the drilled provider, in arrival order: (time, receiver, group key,
+    # status of the group)
+    notifications: list[tuple[float, str, str, str]] = field(default_factory=list)
+    notes_read: int = 0
     # how old the pushed data was at the evaluation at which a fired alert became pending
     data_age: dict[str, float] = field(default_factory=dict)
 
@@ -61,6 +66,7 @@ class Phases:
     fault_start: float
     fault_end: float
     prefix: float
+    end: float = math.inf  # when the run's last poll happened
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,14 @@ def _observe(
         if alert.state == "suppressed" and ref not in timeline.suppressed:
             timeline.suppressed[ref] = now
             emit(f"{now:6.1f}s inhibited {ref} (by {len(alert.inhibited_by)} alert)")
-    for note in read_notifications(stack.sink_log)[earlier:]:
+    notes = read_notifications(stack.sink_log)[earlier:]
+    for note in notes[timeline.notes_read :]:
+        if any(own(alert["labels"]) for alert in note["alerts"]):
+            timeline.notifications.append(
+                (now, note["receiver"], note.get("groupKey", ""), note.get("status", ""))
+            )
+    timeline.notes_read = len(notes)
+    for note in notes:
         for alert in note["alerts"]:
             if not own(alert["labels"]):
                 continue
@@ -262,7 +275,102 @@ def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, 
             ", ".join(loud) or f"{len(plan.silent)} alerts never fired",
         )
     )
+    checks += _slow_tiers(plan, timeline, phases)
+    checks += _pages(plan, timeline, phases)
     return tuple(checks)
+
+
+def _slow_tiers(plan: DrillPlan, timeline: Timeline, phases: Phases) -> list[Check]:
+    """Alerts too slow for the planned fault, judged on the run they really had: with the
+    healthy data the stack really held before the fault (a fresh stack holds little, so long
+    windows fill with the fault sooner) and the windows the fault left behind once it ended.
+    Those theory says fire before the run's end must fire in time; the rest must not fire."""
+    checks, quiet = [], []
+    fault = phases.fault_end - phases.fault_start
+    planned_end = plan.run_seconds + plan.recovery_seconds
+    until = min(phases.end, planned_end) - phases.fault_start - plan.tolerance
+    for ref in plan.too_slow:
+        alert = plan.alerts[ref]
+        fires = plan.theory.firing_in_run(
+            alert, fault, phases.prefix, until, plan.pipeline.evaluation
+        )
+        measured = timeline.firing.get(ref)
+        if fires is None:
+            quiet.append(ref)
+            continue
+        theory = fires + plan.pipeline.delay(alert, timeline.data_age.get(ref))
+        seen = None if measured is None else measured - phases.fault_start
+        checks.append(
+            Check(
+                f"{ref} fires in time on the windows of this run",
+                seen is not None and abs(seen - theory) <= plan.tolerance,
+                "never seen firing"
+                if seen is None
+                else f"measured {seen:.1f}s after the fault started, theory {theory:.1f}s "
+                f"(fault {fault:.1f}s long, {phases.prefix:.1f}s of healthy data before it), "
+                f"allowed ±{plan.tolerance:g}s",
+            )
+        )
+    loud = [ref for ref in quiet if ref in timeline.firing]
+    checks.append(
+        Check(
+            "alerts too slow for this run stay silent",
+            not loud,
+            ", ".join(f"{ref} fired {timeline.firing[ref]:.1f}s into the run" for ref in loud)
+            or f"{len(quiet)} too slow to fire before the run's end, none fired",
+        )
+    )
+    return checks
+
+
+def page_tally(timeline: Timeline, receiver: str) -> tuple[int, int]:
+    """(firing notifications, incidents opened) at `receiver`: PagerDuty dedups on the
+    Alertmanager group, so a page is a firing notification for a group not already open."""
+    open_groups: set[str] = set()
+    firing = opened = 0
+    for _, rcv, group, status in timeline.notifications:
+        if rcv != receiver:
+            continue
+        if status == "firing":
+            firing += 1
+            if group not in open_groups:
+                opened += 1
+                open_groups.add(group)
+        else:
+            open_groups.discard(group)
+    return firing, opened
+
+
+def _pages(plan: DrillPlan, timeline: Timeline, phases: Phases) -> list[Check]:
+    """One page per incident, and no page tier that starts firing once the fault is over."""
+    pager = plan.pager
+    critical = [e for e in plan.fires if e.receiver == pager]
+    wanted = 1 if critical else 0
+    firing, opened = page_tally(timeline, pager)
+    checks = [
+        Check(
+            f"{wanted} page{'s' if wanted != 1 else ''} at {pager}",
+            opened == wanted,
+            f"{opened} incident(s) opened by {firing} firing notification(s)",
+        )
+    ]
+    limit = phases.fault_end + plan.tolerance
+    after = sorted(
+        ref
+        for ref, at in timeline.firing.items()
+        if at > limit and plan.receivers.get(ref) == pager
+    )
+    checks.append(
+        Check(
+            "no page starts after the fault ended",
+            not after,
+            ", ".join(
+                f"{ref} fired {timeline.firing[ref] - phases.fault_end:.1f}s after" for ref in after
+            )
+            or "every page fired while the fault was on",
+        )
+    )
+    return checks
 
 
 def _warm_up(
@@ -350,8 +458,9 @@ def _drive_and_watch(
     still_firing = _observe(client, stack, label, plan, timeline, started_at, emit, earlier)
     if errors:
         raise errors[0]
+    watched_until = time.time() - started_at
     reader = PromReader(client, stack.prometheus_url)
     _recall(reader, label, plan, timeline, started_at, still_firing, emit)
     _measure_data_age(reader, driver.pushed_at_series, plan, timeline, started_at)
-    phases = _phases(plan, *runs, data_since, started_at)
+    phases = replace(_phases(plan, *runs, data_since, started_at), end=watched_until)
     return DrillResult(plan, timeline, _judge(plan, timeline, phases), phases, started_at)

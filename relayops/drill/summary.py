@@ -1,7 +1,8 @@
 """`drill-summary.md`: every drill of a `drill all` run on one page.
 
 It answers what the run must show: each drill's verdict and wall time, every expected alert's
-measured detection beside theory, and which receivers the low-traffic drill reached.
+measured detection beside theory, the notifications and pages per receiver, and which
+receivers the low-traffic drill reached.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from relayops.drill.parallel import Outcome
-from relayops.drill.run import detection
+from relayops.drill.run import detection, page_tally
 from relayops.spec import SpecSet
 from rules_gen.alertmanager.receivers import receiver_name
 
@@ -88,6 +89,24 @@ def _low_traffic_lines(specs: SpecSet, outcomes: Sequence[Outcome]) -> list[str]
     return lines or ["- no low-traffic drill in this run."]
 
 
+def _notification_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+    rows = []
+    for o in outcomes:
+        if o.result is None:
+            continue
+        timeline = o.result.timeline
+        receivers = sorted({rcv for _, rcv, _, _ in timeline.notifications} | {o.plan.pager})
+        for receiver in receivers:
+            firing, opened = page_tally(timeline, receiver)
+            resolved = sum(
+                1
+                for _, rcv, _, status in timeline.notifications
+                if rcv == receiver and status == "resolved"
+            )
+            rows.append([o.name, f"`{receiver}`", str(firing), str(opened), str(resolved)])
+    return rows
+
+
 def summary_markdown(specs: SpecSet, outcomes: Sequence[Outcome], wall_seconds: float) -> str:
     passed = sum(o.passed for o in outcomes)
     scale = {o.plan.scale for o in outcomes}
@@ -111,6 +130,17 @@ def summary_markdown(specs: SpecSet, outcomes: Sequence[Outcome], wall_seconds: 
         *_table(
             ["Drill", "Alert", "Theory", "Measured", "Difference", "Within"],
             _detection_rows(outcomes),
+        ),
+        "",
+        "## Notifications per receiver",
+        "",
+        "Firing notifications, groups they opened (a page: PagerDuty dedups on the Alertmanager "
+        "group, so only a firing notification for a group not already open pages anyone) and "
+        "resolved notifications, per drill and receiver. A drill that expects a critical alert "
+        "passes only with exactly one page; one that expects none, with none.",
+        "",
+        *_table(
+            ["Drill", "Receiver", "Firing", "Opened", "Resolved"], _notification_rows(outcomes)
         ),
         "",
         "## Low traffic pages nobody",

@@ -182,6 +182,25 @@ class Theory:
         crossing = self.crossing(alert, prefix)
         return None if crossing is None else crossing + alert.rule.for_seconds
 
+    def firing_in_run(
+        self, alert: AlertDef, fault: float, prefix: float, until: float, step: float
+    ) -> float | None:
+        """Seconds after the fault starts at which the alert fires in a run whose fault lasted
+        `fault` seconds, healthy before (`prefix` seconds of it) and after, evaluated every
+        `step` up to `until`; None if it does not fire by then. Unlike `detection`, the fault
+        may end first: a slow tier can still fire on the windows it left behind."""
+        if not reads_pushed_data(alert):
+            return None
+
+        def holds(t: float) -> bool:
+            if t <= fault:
+                history = [(self.fault, t), (self.before, prefix)]
+            else:
+                history = [(self.after, t - fault), (self.fault, fault), (self.before, prefix)]
+            return self.windows.holds(alert, history)
+
+        return first_firing(holds, alert.rule.for_seconds, until, step)
+
     def clearing(self, alert: AlertDef, fault: float, prefix: float = math.inf) -> float | None:
         """Seconds after a fault of `fault` seconds ends until the condition stops holding."""
         if alert.kind in ("missing", "stalled"):
@@ -190,6 +209,24 @@ class Theory:
         return first_true(
             lambda t: not self.windows.holds(alert, [(self.after, t), *history]), self.horizon
         )
+
+
+def first_firing(
+    holds: Callable[[float], bool], for_seconds: float, until: float, step: float
+) -> float | None:
+    """The first evaluation t in [0, until] (every `step`) at which a condition that holds at
+    `holds(t)` has held at every evaluation of the last `for_seconds`: when an alert fires."""
+    active: float | None = None
+    t = 0.0
+    while t <= until:
+        if holds(t):
+            active = t if active is None else active
+            if t - active >= for_seconds:
+                return t
+        else:
+            active = None
+        t += step
+    return None
 
 
 def theory_for(
