@@ -387,3 +387,44 @@ def test_the_default_drill_folder_is_where_make_drill_writes() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["report", "observation", "--since", "1h"])
     assert args.drills == Path(written[1])
+
+
+def test_an_error_rate_incident_on_a_real_stack_is_no_go_while_criticals_pend(
+    specs, tmp_path, capsys
+) -> None:
+    """Twice the critical error ratio through the real Pushgateway and Prometheus: Gmail's
+    critical alerts go pending (their `for` is minutes) and the report reads them from the real
+    Prometheus into its pending list, which alone makes the verdict NO-GO (the verdict's
+    arithmetic is checked point by point in the offline tests above)."""
+    for name, package in [
+        ("prometheus", "prometheus"),
+        ("prometheus-alertmanager", "prometheus-alertmanager"),
+        ("prometheus-pushgateway", "prometheus-pushgateway"),
+        ("redis-server", "redis-server"),
+    ]:
+        require_binary(name, package)
+    out = tmp_path / "observation"
+    query = 'ALERTS{alertstate="pending",severity="critical",provider="google"}'
+    with running_stack(SPECS, tmp_path) as stack:
+        driver = Driver(specs, specs.provider("gmail"), stack.pushgateway_url)
+        catalog = scenarios(specs)
+        driver.run(catalog["healthy"], 4, 20.0, tick_s=0.5)
+        pending: list = []
+        for _ in range(30):
+            driver.run(catalog["error-rate-crit"], 1, 20.0, tick_s=0.5)
+            answer = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": query})
+            pending = answer.json()["data"]["result"]
+            if pending:
+                break
+        assert pending, "no critical alert went pending during twice the critical error ratio"
+        argv = ["report", "observation", "--since", "1m", "--prometheus", stack.prometheus_url]
+        code = cli([*argv, "--specs", str(SPECS), "--drills", str(tmp_path), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    assert "NO-GO" in printed
+    text = (out / REPORT_NAME).read_text()
+    listed = text.split("## Critical alerts pending at the end of the window", 1)[1]
+    listed = listed.split("## Plots", 1)[0]
+    gmail = [line for line in listed.splitlines() if line.endswith("/google`")]
+    assert gmail, listed
+    assert {p["metric"]["alertname"] for p in pending} <= {line[3:].split("/")[0] for line in gmail}
