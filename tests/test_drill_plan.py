@@ -191,3 +191,12 @@ def _judge_check(plan, timeline, phases, name):
     from relayops.drill.run import _judge
 
     return next(c for c in _judge(plan, timeline, phases) if c.name == name).ok
+
+
+def test_the_note_on_a_slow_alert_says_where_its_production_timing_is_judged(specs, pipeline):
+    plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
+    burn = plan.too_slow_note("GmailAvailabilityBudgetBurn/ticket_slow")
+    other = plan.too_slow_note("GmailErrorRatioHigh/warning")
+    assert "tests/scenarios/" in burn and "NOT JUDGED" not in burn
+    assert "NOT JUDGED by any drill" in other
+    assert "run's own windows" in burn and "run's own windows" in other

@@ -59,17 +59,16 @@ class DrillPlan:
     alerts: Mapping[str, AlertDef]  # every alert ref of the provider -> its definition
 
     def too_slow_note(self, ref: str) -> str:
-        """What the drill says of an alert too slow to fire within it: where it is judged."""
-        kind = self.alerts[ref].kind
-        where = (
-            "its first fire time is judged by promtool on the production rules in "
-            "tests/scenarios/ (Workbook formula)"
-            if kind == "burn"
-            else "NOT JUDGED anywhere at its production timing by the drills"
+        """What the drill says of an alert too slow for its planned fault: how it is judged."""
+        production = (
+            "its production timing is judged by promtool in tests/scenarios/ (Workbook formula)"
+            if self.alerts[ref].kind == "burn"
+            else "its production timing is NOT JUDGED by any drill"
         )
         return (
-            f"too slow to fire within this drill at ×{self.scale}: {where}; the drill fails "
-            "if it fires"
+            f"too slow for the planned fault at ×{self.scale}: judged on the run's own windows "
+            f"(must fire in time if theory has it fire before the run's end, else stay silent); "
+            f"{production}"
         )
 
     @property
