@@ -1,9 +1,10 @@
-"""The controller's measurements: PromQL from the spec's series names, asked of Prometheus
-through prometheus-api-client at one explicit evaluation time, each aggregated to one series
-and classified pass / fail / inconclusive / error.
+"""The controller's measurements: PromQL from the spec's series names, asked of Prometheus's
+instant-query API at one explicit evaluation time, each aggregated to one series and classified
+pass / fail / inconclusive / error.
 
 No data, NaN, an absent failure counter and too little traffic are inconclusive; an HTTP error,
-a timeout or an answer of the wrong shape is an error. Neither is ever read as a healthy zero.
+a timeout or an answer of the wrong shape (HTTP 200 with `status: error`, no `data`, a result
+that is not one instant vector) is an error. Neither is ever read as a healthy zero.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
+import httpx
 
 from controller.policy import Measurement, Verdict
 from relayops.spec import SpecSet
@@ -28,6 +27,7 @@ from rules_gen.promql.selectors import Range
 
 TIMEOUT_SECONDS = 5
 LATENCY_QUANTILE = 0.95
+BODY_EXCERPT = 200
 
 
 class QueryError(RuntimeError):
@@ -37,17 +37,39 @@ class QueryError(RuntimeError):
 Query = Callable[[str, float], float | None]  # (PromQL, unix time) -> value, None for no data
 
 
+def _vector(url: str, promql: str, answer: httpx.Response) -> list:
+    """The result list of an instant-vector answer, or QueryError saying what was wrong."""
+    where = f"{url}: {promql!r}"
+    if answer.status_code != 200:
+        raise QueryError(f"{where}: HTTP {answer.status_code}: {answer.text[:BODY_EXCERPT]!r}")
+    try:
+        body = answer.json()
+    except ValueError as exc:
+        raise QueryError(f"{where}: not JSON: {answer.text[:BODY_EXCERPT]!r}") from exc
+    if not isinstance(body, dict) or body.get("status") != "success":
+        status = body.get("status") if isinstance(body, dict) else None
+        error = body.get("error") if isinstance(body, dict) else None
+        raise QueryError(f"{where}: status {status!r}, error {error!r} (HTTP 200)")
+    data = body.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        raise QueryError(f"{where}: no instant vector in the answer: {str(data)[:BODY_EXCERPT]}")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise QueryError(f"{where}: expected a result list, got {result!r}")
+    return result
+
+
 def prometheus_query(url: str, timeout: float = TIMEOUT_SECONDS) -> Query:
-    """Instant queries at an explicit time; one series or none, else QueryError."""
-    client = PrometheusConnect(url=url, retry=Retry(total=0), timeout=timeout)
+    """Instant queries at an explicit time, one attempt each; one series or none, else
+    QueryError."""
+    endpoint = f"{url.rstrip('/')}/api/v1/query"
 
     def query(promql: str, at: float) -> float | None:
         try:
-            result = client.custom_query(promql, params={"time": at})
-        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
-            raise QueryError(f"{url}: {exc}") from exc
-        if not isinstance(result, list):
-            raise QueryError(f"{url}: expected a result list for {promql!r}, got {result!r}")
+            answer = httpx.get(endpoint, params={"query": promql, "time": at}, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise QueryError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
+        result = _vector(url, promql, answer)
         if not result:
             return None
         if len(result) > 1:

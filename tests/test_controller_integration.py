@@ -272,3 +272,47 @@ def test_audit_file_path_is_created(tmp_path: Path) -> None:
 
     append_audit(tmp_path / "deep" / "audit.jsonl", {"a": 1})
     assert (tmp_path / "deep" / "audit.jsonl").read_text() == '{"a": 1}\n'
+
+
+def test_an_http_200_error_answer_is_a_counted_audited_error_for_every_provider(
+    stack, client, tmp_path, capsys
+):
+    """A Prometheus (or a proxy) answering HTTP 200 with `status: error`: each provider holds
+    with a measurement error counted in Redis and written to the audit log; no traceback, and
+    no provider left without a decision."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"status": "error", "errorType": "internal", "error": "overload"})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = {}
+    for provider in ("gmail", "outlook"):
+        store = RolloutStore(client, provider)
+        store.write(store.read(), store.read().__class__(percent=10.0))
+        before[provider] = store.read().consecutive_errors
+    audit = tmp_path / "audit.jsonl"
+    argv = ["controller", "run", "--once", "--specs", str(SPECS), "--audit-log", str(audit)]
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        code = main([*argv, "--prometheus", url, "--redis", stack.redis_url])
+    finally:
+        server.shutdown()
+    printed = capsys.readouterr()
+    assert code == 1, printed
+    assert "Traceback" not in printed.out + printed.err
+    for provider in ("gmail", "outlook"):
+        assert RolloutStore(client, provider).read().consecutive_errors == before[provider] + 1
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert {r["provider"] for r in records} == {"gmail", "outlook"}, records
+    assert all("overload" in json.dumps(r) for r in records), records

@@ -138,11 +138,33 @@ def test_prometheus_answers_are_checked(prometheus):
     answers[:] = [(503, "unavailable")]
     with pytest.raises(QueryError, match=url):
         query("up", 1234.0)
-    answers[:] = [(200, {"status": "success", "data": {"result": [{"value": []}]}})]
+    malformed = {"resultType": "vector", "result": [{"value": []}]}
+    answers[:] = [(200, {"status": "success", "data": malformed})]
     with pytest.raises(QueryError, match="malformed sample"):
         query("up", 1234.0)
     with pytest.raises(QueryError, match=re.escape("127.0.0.1:9")):
         prometheus_query("http://127.0.0.1:9", timeout=1)("up", 1234.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"status": "error", "errorType": "bad_data", "error": "parse error"}, "parse error"),
+        ({"status": "success"}, "no instant vector"),
+        ({}, "status None"),
+        ({"status": "success", "data": {"resultType": "matrix", "result": []}}, "instant vector"),
+        ({"status": "success", "data": {"resultType": "vector", "result": {}}}, "result list"),
+        ("<html>proxy</html>", "not JSON"),
+        ([1, 2], "status None"),
+    ],
+)
+def test_an_http_200_that_is_not_an_instant_vector_is_a_query_error(prometheus, body, message):
+    """Prometheus (or a proxy in front of it) answering 200 with an error or no data used to
+    end the controller's run in a KeyError traceback."""
+    url, answers = prometheus
+    answers[:] = [(200, body)]
+    with pytest.raises(QueryError, match=re.escape(message)):
+        prometheus_query(url, timeout=2)("up", 1234.0)
 
 
 @pytest.mark.parametrize("text", ["0", "2.5", "25", "99.99", "100"])
