@@ -15,19 +15,17 @@ import sqlite3
 import sys
 from pathlib import Path
 
-import psycopg
-
 from oauth.cipher import DecryptError
 from oauth.keys import KeyConfigError
 from oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError, open_store
 from oauth.providers import ConfigError, TokenEndpoint, client_credentials, provider_config
 from oauth.setup import SetupError, begin, complete, load_pending, save_pending
-from oauth.store import PROVIDERS, TokenStore
+from oauth.store import PROVIDERS, StoreUnavailable, TokenStore
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_REDIRECT_URI = "http://localhost:8765/oauth/callback"
 _CREDENTIAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}")
-_STORE_ERRORS = (sqlite3.Error, psycopg.Error, DecryptError)
+_STORE_ERRORS = (StoreUnavailable, sqlite3.Error, DecryptError)  # sqlite3: opening the file
 
 
 def _fail(message: str, code: int) -> int:

@@ -13,6 +13,7 @@ import psycopg
 
 from oauth.cipher import TokenCipher
 from oauth.sql_store import SqlTokenStore
+from oauth.store import StoreUnavailable
 
 _CONNECT_SECONDS = 10
 # Two first-time openers racing on CREATE TABLE IF NOT EXISTS can still collide in the catalog;
@@ -34,7 +35,10 @@ class PostgresTokenStore(SqlTokenStore):
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection]:
-        with psycopg.connect(self.url, connect_timeout=_CONNECT_SECONDS) as conn:
-            yield conn
+        try:
+            with psycopg.connect(self.url, connect_timeout=_CONNECT_SECONDS) as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"PostgreSQL token store: {type(exc).__name__}: {exc}") from exc
 
     _read = _write

@@ -20,7 +20,7 @@ import redis
 from adapters.transport import TokenError
 from oauth.cipher import DecryptError
 from oauth.providers import InvalidGrant, TokenEndpoint, TokenEndpointError
-from oauth.store import Credential, TokenStore
+from oauth.store import Credential, StoreUnavailable, TokenStore
 
 RefreshResult = Literal["success", "failure"]
 LOCK_KEY = "relayops:oauth:lock:{credential_id}"
@@ -128,6 +128,8 @@ class TokenManager:
             credential = self.store.get(credential_id)
         except DecryptError:
             raise CredentialUnreadable(credential_id) from None
+        except StoreUnavailable as exc:
+            raise RefreshFailed(f"credential {credential_id!r}: {exc}") from None
         if credential is None:
             raise CredentialNotFound(credential_id)
         return credential
@@ -152,7 +154,13 @@ class TokenManager:
                 self._cache(credential)
                 return credential
             refreshed = self._call_endpoint(credential)
-            if not self.store.replace_if_version(refreshed, credential.version):
+            try:
+                stored = self.store.replace_if_version(refreshed, credential.version)
+            except StoreUnavailable as exc:
+                raise RefreshFailed(
+                    f"credential {credential_id!r} was refreshed but could not be stored: {exc}"
+                ) from None
+            if not stored:
                 raise RefreshFailed(
                     f"credential {credential_id!r} changed during its refresh (set up again?)"
                 )

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from oauth.cipher import TokenCipher
 from oauth.sql_store import SqlTokenStore
-from oauth.store import SealedRow
+from oauth.store import SealedRow, StoreUnavailable
 
 _BUSY_SECONDS = 30.0
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"SQLite token store: {type(exc).__name__}: {exc}") from exc
 
 
 class SqliteTokenStore(SqlTokenStore):
@@ -33,7 +41,7 @@ class SqliteTokenStore(SqlTokenStore):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A transaction that holds the write lock from its start (no upgrade deadlocks)."""
-        with closing(self._connect()) as conn:
+        with _unavailable(), closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -42,8 +50,10 @@ class SqliteTokenStore(SqlTokenStore):
                 raise
             conn.execute("COMMIT")
 
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
-        return closing(self._connect())
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with _unavailable(), closing(self._connect()) as conn:
+            yield conn
 
     def _to_db(self, row: SealedRow) -> tuple:
         return (*row[:4], row.expires_at.isoformat(), *row[5:])

@@ -13,6 +13,11 @@ from typing import Literal, NamedTuple, Protocol
 
 from oauth.cipher import TokenCipher
 
+
+class StoreUnavailable(RuntimeError):
+    """The store's database could not be reached, read or written (e.g. PostgreSQL down)."""
+
+
 Provider = Literal["google", "microsoft"]
 PROVIDERS: tuple[Provider, ...] = ("google", "microsoft")
 
