@@ -178,10 +178,12 @@ def _manual(args: argparse.Namespace, apply) -> int:
     client = _redis(args)
     store = RolloutStore(client, args.provider)
     try:
-        state = apply(store, specs)
-    except (CorruptState, StateChanged) as exc:
+        state, repaired = apply(store, specs)
+    except StateChanged as exc:
         print(f"relayops controller: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    for problem in repaired:
+        print(f"{args.provider}: repaired: {problem}")
     print(f"{args.provider}: {state.percent:g}%{' PAUSED' if state.paused else ''} ({args.reason})")
     return EXIT_OK
 

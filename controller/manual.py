@@ -1,5 +1,7 @@
 """What the on-call engineer does by hand: pause, resume, set the percentage. Each is a
-compare-and-set on the state and an entry in the audit stream (and file)."""
+compare-and-set on the state and an entry in the audit stream (and file). On state that does
+not parse, each is also the repair: values that do not parse are replaced by safe ones
+(`RolloutStore.read_for_repair`), and the audit entry lists what was replaced."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 
 from controller.cycle import append_audit
 from controller.policy import RolloutState
-from controller.state import RolloutStore
+from controller.state import CorruptState, RolloutStore
 
 
 def _apply(
@@ -19,10 +21,18 @@ def _apply(
     who: str,
     now: float,
     audit_log: Path | None,
-) -> RolloutState:
-    before = store.read()
-    after = change(before)
-    store.write(before, after)
+) -> tuple[RolloutState, tuple[str, ...]]:
+    """The new state, and the stored values that did not parse and were replaced."""
+    try:
+        before = store.read()
+    except CorruptState:
+        before, repaired, snapshot = store.read_for_repair(now)
+        after = change(before)
+        store.overwrite(snapshot, after)
+    else:
+        repaired = ()
+        after = change(before)
+        store.write(before, after)
     entry = {
         "at": now,
         "provider": store.provider,
@@ -34,16 +44,17 @@ def _apply(
         "new": after.percent,
         "reason": reason,
         "inputs": [],
+        **({"repaired": list(repaired)} if repaired else {}),
     }
     store.audit(entry, changed=True)
     if audit_log is not None:
         append_audit(audit_log, entry)
-    return after
+    return after, repaired
 
 
 def set_percent(
     store: RolloutStore, percent: float, reason: str, who: str, now: float, audit_log: Path | None
-) -> RolloutState:
+) -> tuple[RolloutState, tuple[str, ...]]:
     """A manual override; lowering the percentage counts as a rollback (the cooldown starts)."""
 
     def change(state: RolloutState) -> RolloutState:
@@ -62,6 +73,6 @@ def set_percent(
 
 def set_paused(
     store: RolloutStore, paused: bool, reason: str, who: str, now: float, audit_log: Path | None
-) -> RolloutState:
+) -> tuple[RolloutState, tuple[str, ...]]:
     action = "pause" if paused else "resume"
     return _apply(store, action, lambda s: replace(s, paused=paused), reason, who, now, audit_log)

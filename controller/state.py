@@ -9,6 +9,7 @@ its key and treated by the caller as a reason to hold.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -22,7 +23,13 @@ from controller.policy import RolloutState
 
 HISTORY_LENGTH = 100
 AUDIT_LENGTH = 10_000
-_PERCENT = re.compile(r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?$")
+_PERCENT = re.compile(r"(100|[0-9]{1,2})(\.[0-9]{1,2})?")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?")  # ASCII only: no "²", no "nan"
+_COUNT = re.compile(r"[0-9]{1,9}")
+REPAIR = (
+    "repair it with `relayops controller set-percent <percent> --reason …` (or `pause`), which "
+    "rewrites every field"
+)
 _FIELDS = ("last_change_at", "previous_percent", "last_rollback_at")
 
 
@@ -44,11 +51,23 @@ def format_percent(percent: float) -> str:
 
 
 def parse_percent(text: str, where: str) -> float:
-    if not _PERCENT.match(text) or float(text) > 100:
+    if not _PERCENT.fullmatch(text) or float(text) > 100:
         raise CorruptState(
-            f"{where} holds {text!r}, not a percentage 0-100 with at most two decimals; "
-            "fix it with `relayops controller set-percent`"
+            f"{where} holds {text!r}, not a percentage 0-100 with at most two decimals; {REPAIR}"
         )
+    return float(text)
+
+
+Snapshot = tuple[bytes | None, dict[bytes, bytes]]
+"""The percent key and the state hash exactly as stored."""
+
+
+def _number(text: str | None, where: str) -> float | None:
+    """A stored timestamp or percentage: empty for none, else a finite decimal number."""
+    if text in (None, ""):
+        return None
+    if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)):
+        raise CorruptState(f"{where} holds {text!r}, not a finite number; {REPAIR}")
     return float(text)
 
 
@@ -63,22 +82,19 @@ class RolloutStore:
         if raw_percent is not None:
             percent = parse_percent(raw_percent.decode(errors="replace"), self.keys.percent)
         fields = {k.decode(): v.decode(errors="replace") for k, v in raw_state.items()}
-        values: dict[str, float | None] = {}
-        for name in _FIELDS:
-            text = fields.get(name)
-            try:
-                values[name] = None if text in (None, "") else float(text)
-            except ValueError:
-                raise CorruptState(
-                    f"{self.keys.state} field {name} holds {text!r}, not a number; "
-                    "fix it with `relayops controller set-percent`"
-                ) from None
+        values = {
+            name: _number(fields.get(name), f"{self.keys.state} field {name}") for name in _FIELDS
+        }
         paused = fields.get("paused", "0")
-        errors = fields.get("consecutive_errors", "0")
-        if paused not in ("0", "1") or not errors.isdigit():
+        if paused not in ("0", "1"):
             raise CorruptState(
-                f"{self.keys.state} holds paused={paused!r}, consecutive_errors={errors!r}; "
-                "expected 0/1 and a count"
+                f"{self.keys.state} field paused holds {paused!r}, not 0 or 1; {REPAIR}"
+            )
+        errors = fields.get("consecutive_errors", "0")
+        if not _COUNT.fullmatch(errors):
+            raise CorruptState(
+                f"{self.keys.state} field consecutive_errors holds {errors!r}, not a count; "
+                f"{REPAIR}"
             )
         return RolloutState(
             percent=percent,
@@ -88,6 +104,69 @@ class RolloutStore:
             paused=paused == "1",
             consecutive_errors=int(errors),
         )
+
+    def snapshot(self) -> Snapshot:
+        return self.client.get(self.keys.percent), self.client.hgetall(self.keys.state)
+
+    def read_for_repair(self, now: float) -> tuple[RolloutState, tuple[str, ...], Snapshot]:
+        """The state with every value that does not parse replaced by its safe one, what was
+        replaced, and the snapshot it came from (for `overwrite`). Safe means closed and slow:
+        a corrupt percentage reads 0% (the gate closes), corrupt change and rollback times
+        read `now` (the dwell and the cooldown start again), a corrupt pause flag reads
+        paused, a corrupt count 0, a corrupt previous percentage none."""
+        snapshot = self.snapshot()
+        raw_percent, raw_state = snapshot
+        problems: list[str] = []
+
+        def field(name: bytes, safe: bytes | None) -> dict[bytes, bytes]:
+            value = raw_state.get(name)
+            try:
+                self._decode(None, {} if value is None else {name: value})
+            except CorruptState as exc:
+                problems.append(str(exc).split(";")[0])
+                return {} if safe is None else {name: safe}
+            return {} if value is None else {name: value}
+
+        percent = raw_percent
+        try:
+            self._decode(raw_percent, {})
+        except CorruptState as exc:
+            problems.append(str(exc).split(";")[0])
+            percent = b"0"
+        moment = repr(now).encode()
+        repaired: dict[bytes, bytes] = {}
+        for name, safe in (
+            (b"last_change_at", moment),
+            (b"last_rollback_at", moment),
+            (b"previous_percent", None),
+            (b"paused", b"1"),
+            (b"consecutive_errors", b"0"),
+        ):
+            repaired |= field(name, safe)
+        return self._decode(percent, repaired), tuple(problems), snapshot
+
+    def overwrite(self, snapshot: Snapshot, new: RolloutState) -> None:
+        """Store `new` if the stored bytes are still `snapshot` (a repair of state that does
+        not parse, so it cannot be compared as a RolloutState); else StateChanged."""
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(self.keys.percent, self.keys.state)
+                if (pipe.get(self.keys.percent), pipe.hgetall(self.keys.state)) != snapshot:
+                    raise StateChanged(
+                        f"{self.keys.state} changed during the repair; nothing written"
+                    )
+                pipe.multi()
+                self._put(pipe, new)
+                pipe.execute()
+            except WatchError as exc:
+                raise StateChanged(
+                    f"{self.keys.state} changed during the repair; nothing written"
+                ) from exc
+
+    def _put(self, pipe: redis.client.Pipeline, new: RolloutState) -> None:
+        pipe.set(self.keys.percent, format_percent(new.percent))
+        pipe.delete(self.keys.state)
+        pipe.hset(self.keys.state, mapping=_fields(new))
 
     def read(self) -> RolloutState:
         return self._decode(
@@ -107,9 +186,7 @@ class RolloutStore:
                         f"{format_percent(current.percent)}); nothing written"
                     )
                 pipe.multi()
-                pipe.set(self.keys.percent, format_percent(new.percent))
-                pipe.delete(self.keys.state)
-                pipe.hset(self.keys.state, mapping=_fields(new))
+                self._put(pipe, new)
                 pipe.execute()
             except WatchError as exc:
                 raise StateChanged(
