@@ -75,15 +75,19 @@ def _record(
     store: RolloutStore,
     outcome: RunOutcome,
     state: RolloutState,
+    entry: dict | None,
     who: str,
     now: float,
     sinks: Sinks,
 ) -> list[str]:
-    """Audit and telemetry of a real run; problems with them are warnings, not failures."""
+    """Audit and telemetry of a real run; problems with them are warnings, not failures.
+    `entry` is the audit record already stored with the state, None when nothing was stored
+    (the run's record is appended to the stream here then)."""
     warnings = []
-    entry = _entry(outcome, who, False, now)
     decision = outcome.decision
-    store.audit(entry, changed=decision is not None and decision.changes)
+    if entry is None:
+        entry = _entry(outcome, who, False, now)
+        store.audit(entry, changed=False)
     if sinks.audit_log is not None:
         append_audit(sinks.audit_log, entry)
     succeeded = outcome.status is Status.DECIDED
@@ -153,16 +157,20 @@ def run_cycle(
     try:
         with store.locked(LOCK_SECONDS):
             outcome, start = _evaluate(specs, provider, store, query, now, measure_fn)
-            stored = start
-            if outcome.decision is not None and start is not None:
+            stored, entry = start, None
+            decision = outcome.decision
+            if decision is not None and start is not None:
+                entry = _entry(outcome, who, False, now)
                 try:
-                    store.write(start, outcome.decision.state)
-                    stored = outcome.decision.state
+                    store.write(start, decision.state, audit=entry, changed=decision.changes)
+                    stored = decision.state
                 except StateChanged as exc:
+                    entry = None
                     outcome = replace(
                         outcome, status=Status.FAILED, message=str(exc), decision=None
                     )
-            warnings = _record(specs, store, outcome, stored or RolloutState(), who, now, sinks)
+            state = stored or RolloutState()
+            warnings = _record(specs, store, outcome, state, entry, who, now, sinks)
     except LockHeld as exc:
         return RunOutcome(provider, Status.LOCKED, str(exc))
     return replace(outcome, warnings=tuple(warnings))

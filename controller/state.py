@@ -173,8 +173,17 @@ class RolloutStore:
             self.client.get(self.keys.percent), self.client.hgetall(self.keys.state)
         )
 
-    def write(self, expected: RolloutState, new: RolloutState) -> None:
-        """Store `new` if the stored state is still `expected`; else StateChanged."""
+    def write(
+        self,
+        expected: RolloutState,
+        new: RolloutState,
+        audit: dict | None = None,
+        changed: bool = False,
+    ) -> None:
+        """Store `new` if the stored state is still `expected`; else StateChanged. With
+        `audit`, its entry (and, when `changed`, its history line) goes into the same
+        transaction: a step is never stored without its audit record, nor the record without
+        the step."""
         with self.client.pipeline() as pipe:
             try:
                 pipe.watch(self.keys.percent, self.keys.state)
@@ -187,6 +196,8 @@ class RolloutStore:
                     )
                 pipe.multi()
                 self._put(pipe, new)
+                if audit is not None:
+                    self._audit_into(pipe, audit, changed)
                 pipe.execute()
             except WatchError as exc:
                 raise StateChanged(
@@ -207,18 +218,21 @@ class RolloutStore:
 
     def audit(self, entry: dict, changed: bool) -> None:
         """Append to the audit stream, and to the history when something changed."""
-        text = json.dumps(entry, sort_keys=True)
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                AUDIT_STREAM,
-                {"provider": self.provider, "entry": text},
-                maxlen=AUDIT_LENGTH,
-                approximate=True,
-            )
-            if changed:
-                pipe.lpush(self.keys.history, text)
-                pipe.ltrim(self.keys.history, 0, HISTORY_LENGTH - 1)
+            self._audit_into(pipe, entry, changed)
             pipe.execute()
+
+    def _audit_into(self, pipe: redis.client.Pipeline, entry: dict, changed: bool) -> None:
+        text = json.dumps(entry, sort_keys=True)
+        pipe.xadd(
+            AUDIT_STREAM,
+            {"provider": self.provider, "entry": text},
+            maxlen=AUDIT_LENGTH,
+            approximate=True,
+        )
+        if changed:
+            pipe.lpush(self.keys.history, text)
+            pipe.ltrim(self.keys.history, 0, HISTORY_LENGTH - 1)
 
     def count(self, *fields: str) -> dict[str, int]:
         """Add one to each telemetry total; return every total."""
