@@ -63,10 +63,12 @@ def prometheus_query(url: str, timeout: float = TIMEOUT_SECONDS) -> Query:
     """Instant queries at an explicit time, one attempt each; one series or none, else
     QueryError."""
     endpoint = f"{url.rstrip('/')}/api/v1/query"
+    # One client for every query of the run: making a client loads the CA bundle (tens of ms).
+    client = httpx.Client(timeout=timeout)
 
     def query(promql: str, at: float) -> float | None:
         try:
-            answer = httpx.get(endpoint, params={"query": promql, "time": at}, timeout=timeout)
+            answer = client.get(endpoint, params={"query": promql, "time": at})
         except httpx.HTTPError as exc:
             raise QueryError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
         result = _vector(url, promql, answer)

@@ -54,21 +54,28 @@ class Timeline:
         gauge_values = dict(gauges)
         for key in gauge_values:
             self._series(self._gauges, key, None)
+        # The last sampled value of each series: a stretch without samples (None) does not
+        # end a series, and searching back through a long one at every step is quadratic.
+        counters = {k: _last(v, 0.0) for k, v in self._counters.items()}
+        held = {k: gauge_values.get(k, _last(v, None)) for k, v in self._gauges.items()}
         for _ in range(seconds // self.step):
             self._present.append(present)
             for key, values in self._counters.items():
-                last = next((v for v in reversed(values) if v is not None), 0.0)
-                values.append(last + per_step.get(key, 0.0) if present else None)
+                if present:
+                    counters[key] += per_step.get(key, 0.0)
+                values.append(counters[key] if present else None)
             for key, values in self._gauges.items():
-                last = next((v for v in reversed(values) if v is not None), None)
-                value = gauge_values.get(key, last)
-                values.append(value if present else None)
+                values.append(held[key] if present else None)
         self.steps += seconds // self.step
         return start
 
     def input_series(self) -> list[InputSeries]:
         table = {**self._counters, **self._gauges}
         return [InputSeries(dict(labels), list(values)) for labels, values in sorted(table.items())]
+
+
+def _last(values: list[float | None], default: float | None) -> float | None:
+    return next((v for v in reversed(values) if v is not None), default)
 
 
 def key(name: str, labels: Mapping[str, str]) -> Labels:
