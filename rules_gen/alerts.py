@@ -125,7 +125,7 @@ class _Builder:
         on = (*AGG, "slo")
         long_w, short_w = tier.long_window, tier.short_window
         condition = guarded(above(burn_rate(long_w), factor), burning(short_w, factor), on)
-        if tier.severity == "critical" and slo.now_window < short_w:
+        if slo.checks_now(tier):
             condition = guarded(condition, burning(slo.now_window, 1), on)
         near_total = guarded(
             above(events(self.names.slo_errors(long_w), long_w), tier.min_bad_events, ">="),
@@ -141,7 +141,7 @@ class _Builder:
         expr = guarded(condition, enough, on)
         now_text = (
             f", and the budget burning over the last {format_duration(slo.now_window)} too"
-            if tier.severity == "critical" and slo.now_window < tier.short_window
+            if slo.checks_now(tier)
             else ""
         )
         long_w, short_w = format_duration(tier.long_window), format_duration(tier.short_window)

@@ -18,11 +18,7 @@ def _condition(alert: AlertDef) -> str:
     wait = f", for {format_duration(alert.rule.for_seconds)}" if alert.rule.for_seconds else ""
     if alert.kind == "burn":
         tier, slo = alert.tier, alert.slo
-        now = (
-            f", burning over {format_duration(slo.now_window)}"
-            if tier.severity == "critical" and slo.now_window < tier.short_window
-            else ""
-        )
+        now = f", burning over {format_duration(slo.now_window)}" if slo.checks_now(tier) else ""
         return (
             f"{tier.name}: > {alert.level:g}× budget burn over {format_duration(tier.long_window)}"
             f" and {format_duration(tier.short_window)} (objective {pct(slo.objective)}){now}, "

@@ -102,7 +102,7 @@ def condition(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
         slo, tier = alert.slo, alert.tier
         now = (
             f", and the budget burning over the last {format_duration(slo.now_window)} too"
-            if tier.severity == "critical" and slo.now_window < tier.short_window
+            if slo.checks_now(tier)
             else ""
         )
         return (

@@ -81,11 +81,10 @@ class Expectation:
                 incs = events(seconds)
                 return self.slo_requests(alert, incs) == 0 or self.burn(alert, incs) > level
 
-            now = slo.now_window
             return (
                 self.burn(alert, long) > factor
                 and burning(tier.short_window, factor)
-                and (tier.severity != "critical" or now >= tier.short_window or burning(now, 1))
+                and (not slo.checks_now(tier) or burning(slo.now_window, 1))
                 and (
                     self.slo_requests(alert, long) >= tier.min_events
                     or (

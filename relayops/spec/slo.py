@@ -144,6 +144,11 @@ class SLO(SpecModel):
         over it (or no request in it), so no page starts once the fault has cleared."""
         return min(t.short_window for t in self.tiers)
 
+    def checks_now(self, tier: BurnTier) -> bool:
+        """Whether `tier` carries the now-window check: a page tier whose own short window is
+        longer than the now window (page_fast's short window already is it)."""
+        return tier.severity == "critical" and self.now_window < tier.short_window
+
     def threshold(self, tier: BurnTier) -> float:
         """Error ratio both windows must exceed: factor × (1 − objective)."""
         return tier.factor(self.period) * self.error_budget
