@@ -3,11 +3,15 @@ statistical properties a rollout relies on (monotonic, uniform, independent per 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import random
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +22,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from controller.bucketing import basis_points, bucket, is_in
-from controller.gate import Gate, KeyReader
+from controller.gate import Gate, KeyReader, gate_client
 from controller.keys import RolloutKeys
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
@@ -302,6 +306,113 @@ def test_unit_from_the_spec(specs: SpecSet, provider: str, unit: str) -> None:
         assert gate.allows(workspace, actor) == is_in(salt, chosen, 50)
     # the other unit does not decide: some pairs differ between the two
     assert any(is_in(salt, w, 50) != is_in(salt, a, 50) for w, a in pairs)
+
+
+class HangingRedis(FakeRedis):
+    """GET blocks until `release` (a Redis that stopped answering, a client without timeouts)."""
+
+    def __init__(self, value: object = None) -> None:
+        super().__init__(value)
+        self.hang = False
+        self.released = threading.Event()
+
+    def get(self, name: str) -> object:
+        if self.hang:
+            self.gets.append(name)
+            self.released.wait(10)
+            return self.value
+        return super().get(name)
+
+
+DEADLINE = 0.05
+
+
+def test_a_read_past_the_deadline_is_abandoned_and_closes(
+    specs: SpecSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, clock = HangingRedis(b"100"), Clock()
+    registry = CollectorRegistry()
+    gate = Gate(specs, "gmail", fake, clock=clock, read_deadline=DEADLINE, registry=registry)
+    assert gate.allows("ws", "actor")
+    fake.hang = True
+    clock.now += 1.0
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="controller.gate"):
+        assert not gate.allows("ws", "actor")  # the reader waited the deadline, then closed
+    assert time.monotonic() - started < DEADLINE + 0.5
+    assert "no answer within the 0.05 s read deadline" in caplog.text
+    assert fail_closed_count(registry, specs, "gmail") == 1
+    fake.released.set()
+
+
+def test_others_decide_on_the_copy_while_a_read_is_in_flight_then_close(specs: SpecSet) -> None:
+    """In flight, the copy serves until cache_seconds + read_deadline after its read started;
+    then every thread is closed, not only the one that reads."""
+    fake, clock = HangingRedis(b"100"), Clock()
+    gate = Gate(specs, "gmail", fake, clock=clock, cache_seconds=1.0, read_deadline=DEADLINE)
+    assert gate.allows("ws", "actor")  # read at t=1000
+    fake.hang = True
+    clock.now += 1.0  # t=1001: the next decision starts a read
+    reader = threading.Thread(target=gate.allows, args=("ws", "reader"))
+    reader.start()
+    while not fake.gets[1:]:
+        time.sleep(0.001)
+    clock.now += DEADLINE / 2  # inside the window: the copy still serves, without waiting
+    started = time.monotonic()
+    assert gate.allows("ws", "other")
+    assert time.monotonic() - started < DEADLINE / 2
+    clock.now += DEADLINE / 2  # t = 1000 + open_window: closed for everyone
+    assert gate.open_window == 1.0 + DEADLINE
+    assert not gate.allows("ws", "other")
+    reader.join(2)
+    assert len(fake.gets) == 2  # one read in flight at a time
+    fake.released.set()
+
+
+def test_reads_stop_while_too_many_are_blocked_then_resume(
+    specs: SpecSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, clock = HangingRedis(b"100"), Clock()
+    gate = Gate(specs, "gmail", fake, clock=clock, read_deadline=DEADLINE)
+    fake.hang = True
+    with caplog.at_level(logging.WARNING, logger="controller.gate"):
+        for _ in range(Gate.max_blocked_reads + 2):
+            assert not gate.allows("ws", "actor")
+            clock.now += 1.0
+    assert len(fake.gets) == Gate.max_blocked_reads
+    assert "still blocked in the Redis client" in caplog.text
+    fake.hang = False
+    fake.released.set()
+    deadline = time.monotonic() + 5
+    while not gate.allows("ws", "actor") and time.monotonic() < deadline:
+        clock.now += 1.0
+        time.sleep(0.01)
+    assert gate.allows("ws", "actor")
+
+
+@pytest.mark.parametrize(("cache", "deadline"), [(-1.0, 0.25), (1.0, 0.0)])
+def test_timing_checked(specs: SpecSet, cache: float, deadline: float) -> None:
+    with pytest.raises(ValueError, match="cache_seconds must be >= 0 and read_deadline > 0"):
+        Gate(specs, "gmail", FakeRedis(), cache_seconds=cache, read_deadline=deadline)
+
+
+def test_gate_client_makes_one_attempt_within_the_deadline() -> None:
+    """Against a server that accepts and never answers, GET gives up after the deadline on
+    the first connection (redis-py's default would retry ten times with backoff)."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(0.01)
+        client = gate_client(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", read_deadline=0.1)
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            client.get(RolloutKeys("gmail").percent)
+        assert time.monotonic() - started < 0.5
+        accepted = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                accepted.append(silent.accept()[0])
+        assert len(accepted) == 1
+        for conn in accepted:
+            conn.close()
 
 
 # --- the gate against a real redis-server ---------------------------------------------------

@@ -44,6 +44,16 @@ class DurableRedis:
         stop(self.running, timeout=2)
         self.running = None
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections are still accepted by the kernel and never answered (a hung
+        server); `thaw` resumes it."""
+        assert self.running is not None
+        os.kill(self.running.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.running is not None
+        os.kill(self.running.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.running is not None:
             stop(self.running)
@@ -74,4 +84,6 @@ def durable_redis(folder: Path) -> Iterator[DurableRedis]:
     try:
         yield server
     finally:
+        if server.running is not None:
+            os.kill(server.running.pid, signal.SIGCONT)
         server.stop()
