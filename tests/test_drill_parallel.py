@@ -3,12 +3,16 @@ and the summary page built from their outcomes."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from relayops.drill.parallel import DrillError, Outcome, run_drills
 from relayops.drill.run import Check, DrillResult, Phases, Timeline
+from relayops.drill.stopping import Cancelled, StopRequest
 from relayops.drill.summary import summary_markdown
 from relayops.spec import load_specs
 from tests.specs_util import SPECS
@@ -104,3 +108,37 @@ def test_summary_lists_every_drill_detection_and_low_traffic_pages():
     assert "pages to `relay-critical-pagerduty`: GmailMetricsMissing/critical." in text
     assert "| low-traffic-noise/gmail | `relay-critical-pagerduty` | 2 | 1 | 1 |" in text
     assert "| low-traffic-noise/gmail | `relay-warning-slack` | 1 | 1 | 0 |" in text
+
+
+def test_a_stop_request_releases_the_start_gate_and_starts_nothing_more():
+    """One drill waits at the start gate for a stack that never comes; the stop request lets
+    it go with Cancelled, and with one job at a time the queued drills never start."""
+    stop = StopRequest()
+    started: list[str] = []
+
+    def work(plan, emit, ready):
+        started.append(plan.scenario.name)
+        if plan.scenario.name == "first":
+            threading.Timer(0.2, stop.request, args=(signal.SIGTERM,)).start()
+            stop.sleep(30)
+        ready()
+        return passed(plan), None
+
+    plans = [fake_plan("first", 50), fake_plan("queued", 5)]
+    began = time.monotonic()
+    with pytest.raises(Cancelled, match="stopped by SIGTERM"):
+        run_drills(plans, work, jobs=1, out=lambda line: None, stop=stop)
+    assert started == ["first"] and time.monotonic() - began < 5
+
+    waiting = StopRequest()
+    threading.Timer(0.2, waiting.request, args=(signal.SIGINT,)).start()
+    never_ready = [fake_plan("ready", 5), fake_plan("never", 5)]
+
+    def hold(plan, emit, ready):
+        if plan.scenario.name == "never":
+            waiting.sleep(30)
+        ready()
+        return passed(plan), None
+
+    with pytest.raises(Cancelled, match="stopped by SIGINT"):
+        run_drills(never_ready, hold, jobs=2, out=lambda line: None, stop=waiting)

@@ -272,7 +272,7 @@ def test_down_never_signals_a_pid_that_is_no_longer_ours(tmp_path: Path) -> None
                     "url": "http://127.0.0.1:1",
                     "port": 1,
                     "pid": stranger.pid,
-                    "identity": "1:python\0-m\0relayops.stack.sink\0",
+                    "identity": "1:python3",
                     "log": str(state / "sink.log"),
                 }
             ],

@@ -16,6 +16,7 @@ from relayops.drill.parallel import DrillError, Emit, Outcome, Ready, Work, run_
 from relayops.drill.plan import DrillPlan, drill_pipeline, plan_drill
 from relayops.drill.report import write_report
 from relayops.drill.run import DrillResult, run_drill
+from relayops.drill.stopping import StopRequest
 from relayops.spec import SpecSet
 from relayops.stack import StackError, running_stack
 from rules_gen.output import write_tree
@@ -39,7 +40,7 @@ class Batch:
     report_dir: Path | None = None
 
 
-def _work(batch: Batch, specs: SpecSet, tree: Path, tmp: Path) -> Work:
+def _work(batch: Batch, specs: SpecSet, tree: Path, tmp: Path, stop: StopRequest) -> Work:
     """One drill on a stack of its own, loading only its provider's rules; reports are drawn
     one at a time (matplotlib)."""
     report_lock = threading.Lock()
@@ -51,7 +52,7 @@ def _work(batch: Batch, specs: SpecSet, tree: Path, tmp: Path) -> Work:
                 batch.specs_dir, run_dir, rendered=tree, redis=False, providers=(plan.provider,)
             ) as stack:
                 ready()
-                result = run_drill(specs, stack, plan, emit)
+                result = run_drill(specs, stack, plan, emit, stop)
                 if batch.report_dir is None:
                     return result, None
                 with report_lock:
@@ -65,9 +66,15 @@ def _work(batch: Batch, specs: SpecSet, tree: Path, tmp: Path) -> Work:
 
 
 def run_batch(
-    batch: Batch, specs: SpecSet, pairs: Sequence[tuple[str, str]], out: Emit = print
+    batch: Batch,
+    specs: SpecSet,
+    pairs: Sequence[tuple[str, str]],
+    out: Emit = print,
+    stop: StopRequest | None = None,
 ) -> tuple[list[Outcome], float]:
-    """Run the (scenario, provider) drills; their outcomes in order, and the wall time."""
+    """Run the (scenario, provider) drills; their outcomes in order, and the wall time.
+    Cancelled once `stop` is requested, after every started stack is stopped."""
+    stop = StopRequest() if stop is None else stop
     catalog = scenarios(specs)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="relayops-drill-") as tmp:
@@ -87,6 +94,7 @@ def run_batch(
                 f"recovery {plan.recovery_seconds:.0f}s, expecting "
                 f"{', '.join(e.ref for e in plan.fires) or 'no alert'}"
             )
-        work = _work(batch, specs, tree, Path(tmp))
-        outcomes = run_drills(plans, work, batch.jobs or len(plans), out)
+        stop.check()
+        work = _work(batch, specs, tree, Path(tmp), stop)
+        outcomes = run_drills(plans, work, batch.jobs or len(plans), out, stop)
     return outcomes, time.monotonic() - began

@@ -14,6 +14,7 @@ from relayops.drill.batch import (
     run_batch,
 )
 from relayops.drill.parallel import Outcome
+from relayops.drill.stopping import Cancelled, StopRequest, stopping_on_signals
 from relayops.drill.summary import write_summary
 from relayops.spec import SpecError, SpecSet, load_specs
 from synth.scenarios import scenarios
@@ -36,7 +37,13 @@ def _drill(args: argparse.Namespace, specs: SpecSet, pairs: list[tuple[str, str]
     batch = Batch(
         args.specs, args.time_scale, args.rate, args.max_seconds, args.jobs, args.report_dir
     )
-    outcomes, wall = run_batch(batch, specs, pairs)
+    stop = StopRequest()
+    try:
+        with stopping_on_signals(stop, _say):
+            outcomes, wall = run_batch(batch, specs, pairs, stop=stop)
+    except Cancelled as exc:
+        _say(f"relayops: drills {exc}; every daemon they started is stopped, no report written")
+        return 128 + stop.signum
     for outcome in outcomes:
         _print_result(outcome)
     if args.report_dir is not None:
@@ -50,8 +57,12 @@ def _drill(args: argparse.Namespace, specs: SpecSet, pairs: list[tuple[str, str]
     return 0 if not failed else 1
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _refuse(message: str) -> int:
-    print(f"relayops: {message}", file=sys.stderr)
+    _say(f"relayops: {message}")
     return 2
 
 
@@ -110,7 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start a local stack with the rules time-scaled, push a synthetic "
         "scenario, and check which alerts fire, where they are routed, what is inhibited "
         "and that everything resolves. Exit 0 when every expectation holds, 1 when one "
-        "fails, 2 on bad arguments or a stack that does not start.",
+        "fails, 2 on bad arguments or a stack that does not start. SIGTERM or SIGINT stops "
+        "the drills and every daemon they started within seconds (exit 143 or 130); a second "
+        "signal forces it.",
     )
     sub = drill.add_subparsers(dest="drill_command", required=True, metavar="SUBCOMMAND")
 

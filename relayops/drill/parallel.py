@@ -16,6 +16,7 @@ from pathlib import Path
 
 from relayops.drill.plan import DrillPlan
 from relayops.drill.run import DrillResult
+from relayops.drill.stopping import StopRequest
 
 Emit = Callable[[str], None]
 Ready = Callable[[], None]
@@ -28,8 +29,9 @@ class StartGate:
     """Holds every drill of a batch until all their stacks have started (or failed to), so no
     drill pushes and measures while other daemons are still starting and taking the CPU."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, stop: StopRequest):
         self._left = count
+        self._stop = stop
         self._changed = threading.Condition()
 
     def arrive(self) -> None:
@@ -38,8 +40,11 @@ class StartGate:
             self._changed.notify_all()
 
     def wait(self) -> None:
+        """Until every stack arrived; Cancelled once a stop is requested."""
         with self._changed:
-            self._changed.wait_for(lambda: self._left <= 0)
+            while self._left > 0 and not self._stop.requested:
+                self._changed.wait(timeout=0.1)
+        self._stop.check()
 
 
 class DrillError(RuntimeError):
@@ -95,18 +100,26 @@ class _Board:
 
 
 def run_drills(
-    plans: Sequence[DrillPlan], work: Work, jobs: int, out: Emit = print
+    plans: Sequence[DrillPlan],
+    work: Work,
+    jobs: int,
+    out: Emit = print,
+    stop: StopRequest | None = None,
 ) -> list[Outcome]:
     """Run `work` for every plan, at most `jobs` at a time, longest first; outcomes in the
     order of `plans`. A DrillError in one drill is recorded as its outcome; others go on.
+    Once `stop` is requested no drill starts and Cancelled is raised when every running one
+    has left its work.
 
     `work` calls its `ready` argument once its stack is up; when every drill runs at once,
     that waits for all the other stacks too (StartGate)."""
+    stop = StopRequest() if stop is None else stop
     board = _Board(len(plans), out)
     finished = threading.Event()
-    gate = StartGate(len(plans)) if jobs >= len(plans) else None
+    gate = StartGate(len(plans), stop) if jobs >= len(plans) else None
 
     def one(plan: DrillPlan) -> Outcome:
+        stop.check()
         prefix = f"[{plan.scenario.name}/{plan.provider}] "
         with board.lock:
             board.running += 1
@@ -142,11 +155,12 @@ def run_drills(
 
     threading.Thread(target=ticker, daemon=True).start()
     order = sorted(range(len(plans)), key=lambda i: -planned_seconds(plans[i]))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {i: pool.submit(one, plans[i]) for i in order}
-            outcomes = [futures[i].result() for i in range(len(plans))]
+        futures = {i: pool.submit(one, plans[i]) for i in order}
+        outcomes = [futures[i].result() for i in range(len(plans))]
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         finished.set()
     board.say(board.status())
     return outcomes

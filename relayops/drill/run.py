@@ -26,6 +26,7 @@ from relayops.drill.observe import (
     firing_records,
 )
 from relayops.drill.plan import DrillPlan, Expected
+from relayops.drill.stopping import StopRequest
 from relayops.drill.theory import reads_pushed_data
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
@@ -374,14 +375,19 @@ def _pages(plan: DrillPlan, timeline: Timeline, phases: Phases) -> list[Check]:
 
 
 def _warm_up(
-    client: httpx.Client, driver: Driver, stack: Stack, plan: DrillPlan, emit: Callable[[str], None]
+    client: httpx.Client,
+    driver: Driver,
+    stack: Stack,
+    plan: DrillPlan,
+    emit: Callable[[str], None],
+    stop: StopRequest,
 ) -> None:
     """Healthy traffic until no alert of the provider is active, so the drill starts clean (a
     new stack has no series yet, and metrics-missing fires until the first push)."""
     own = set(plan.for_seconds)
     deadline = time.monotonic() + WARM_UP_LIMIT
     while time.monotonic() < deadline:
-        driver.run(plan.healthy, 2.0, plan.rate, tick_s=plan.pipeline.tick, time_scale=plan.scale)
+        driver.run(plan.healthy, 2.0, plan.rate, plan.pipeline.tick, stop.sleep, plan.scale)
         loud = own & {ref_of(a.labels) for a in active_alerts(client, stack.prometheus_url)}
         if not loud:
             emit("        warmed up: healthy traffic, nothing of this provider pending or firing")
@@ -404,9 +410,15 @@ def _phases(
 
 
 def run_drill(
-    specs: SpecSet, stack: Stack, plan: DrillPlan, emit: Callable[[str], None] = print
+    specs: SpecSet,
+    stack: Stack,
+    plan: DrillPlan,
+    emit: Callable[[str], None] = print,
+    stop: StopRequest | None = None,
 ) -> DrillResult:
-    """Drive the plan into a running stack (rendered ×plan.scale) and judge what it shows."""
+    """Drive the plan into a running stack (rendered ×plan.scale) and judge what it shows.
+    Every wait goes through `stop`: Cancelled within a poll once it is requested."""
+    stop = StopRequest() if stop is None else stop
     with httpx.Client(timeout=5) as client:
         driver = Driver(
             specs,
@@ -415,7 +427,7 @@ def run_drill(
             heartbeat_s=max(HEARTBEAT_SECONDS / plan.scale, plan.pipeline.tick),
             client=client,
         )
-        return _drive_and_watch(client, stack, plan, driver, emit)
+        return _drive_and_watch(client, stack, plan, driver, emit, stop)
 
 
 def _drive_and_watch(
@@ -424,25 +436,22 @@ def _drive_and_watch(
     plan: DrillPlan,
     driver: Driver,
     emit: Callable[[str], None],
+    stop: StopRequest,
 ) -> DrillResult:
     """Warm up, run the scenario and recovery while polling what the stack shows, then read
     Prometheus' own record. One HTTP client serves the driver and every poll: making one loads
     the CA bundle, 40 ms of CPU, and one per poll kept the drills' process busy with that."""
-    healthy, tick = plan.healthy, plan.pipeline.tick
+    healthy, tick, scale, pause = plan.healthy, plan.pipeline.tick, plan.scale, stop.sleep
     data_since = time.time()
-    _warm_up(client, driver, stack, plan, emit)
+    _warm_up(client, driver, stack, plan, emit, stop)
     runs: list[RunSummary] = []
     errors: list[BaseException] = []
 
     def traffic() -> None:
         try:
-            runs.append(
-                driver.run(plan.scenario, plan.run_seconds, plan.rate, tick, time_scale=plan.scale)
-            )
+            runs.append(driver.run(plan.scenario, plan.run_seconds, plan.rate, tick, pause, scale))
             emit("        scenario over; healthy traffic")
-            runs.append(
-                driver.run(healthy, plan.recovery_seconds, plan.rate, tick, time_scale=plan.scale)
-            )
+            runs.append(driver.run(healthy, plan.recovery_seconds, plan.rate, tick, pause, scale))
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
@@ -454,7 +463,7 @@ def _drive_and_watch(
     label = driver.spec.provider
     while pusher.is_alive():
         _observe(client, stack, label, plan, timeline, started_at, emit, earlier)
-        time.sleep(POLL_SECONDS)
+        stop.sleep(POLL_SECONDS)
     still_firing = _observe(client, stack, label, plan, timeline, started_at, emit, earlier)
     if errors:
         raise errors[0]

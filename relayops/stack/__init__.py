@@ -10,6 +10,7 @@ from relayops.stack.stack import (
     stack_down,
     stack_status,
     stack_up,
+    stop_every_stack,
 )
 from relayops.stack.state import Component, Stack
 
@@ -25,4 +26,5 @@ __all__ = [
     "stack_down",
     "stack_status",
     "stack_up",
+    "stop_every_stack",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
+from relayops.stack.signals import ignore_stop_signals, on_stop_signals
 from relayops.stack.stack import (
     COMPONENTS,
     DEFAULT_STATE,
@@ -18,6 +20,20 @@ from relayops.stack.stack import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT while the stack starts: unwinds like KeyboardInterrupt, so stack_up
+    stops what it started."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    ignore_stop_signals()  # a second signal must not cut the clean-up short
+    raise Interrupted(signum)
 
 
 def _port(text: str) -> tuple[str, int]:
@@ -47,15 +63,19 @@ def _print_status(state_dir: Path) -> bool:
 
 def cmd_up(args: argparse.Namespace) -> int:
     try:
-        stack_up(
-            args.specs,
-            args.state,
-            rendered=args.rendered,
-            scrape_interval=args.scrape_interval,
-            evaluation_interval=args.evaluation_interval,
-            group_wait=args.group_wait,
-            ports=dict(args.port),
-        )
+        with on_stop_signals(_interrupt):
+            stack_up(
+                args.specs,
+                args.state,
+                rendered=args.rendered,
+                scrape_interval=args.scrape_interval,
+                evaluation_interval=args.evaluation_interval,
+                group_wait=args.group_wait,
+                ports=dict(args.port),
+            )
+    except Interrupted as exc:
+        print(f"relayops: stack up stopped by {exc}; stopped what it had started", file=sys.stderr)
+        return 128 + exc.signum
     except StackRunning as exc:
         print(f"relayops: {exc}; run `relayops stack down` first", file=sys.stderr)
         _print_status(args.state)
@@ -104,7 +124,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="start the stack",
         description="Render the drill tree (or use --rendered) and start every daemon. "
         "Exit 0 when all are ready, 1 when a stack is already running there, 2 when a "
-        "binary is missing, a port is taken or a daemon fails (nothing is left running).",
+        "binary is missing, a port is taken or a daemon fails (nothing is left running); "
+        "SIGTERM or SIGINT while starting stops what was started (exit 143 or 130). If this "
+        "command is killed outright, `stack down` stops every daemon it had started: each is "
+        "recorded in the state folder as soon as its process exists.",
     )
     up.add_argument(
         "--specs",

@@ -126,20 +126,21 @@ def redis_ready(port: int) -> Callable[[], bool]:
 
 
 def identity(pid: int) -> str | None:
-    """The command line and kernel start time of `pid`, or None once it is gone (or a zombie).
+    """The kernel start time and command name of `pid`, or None once it is gone (or a zombie).
 
-    Comparing both with what was recorded at start guards against a reused PID.
+    Comparing both with what was recorded at start guards against a reused PID. The command
+    line is not used: Redis rewrites its own once started, so it would differ between the
+    record made at spawn (for `stack down` after a crash) and the one made when ready.
     """
-    proc = Path("/proc") / str(pid)
     try:
-        stat = (proc / "stat").read_text()
-        cmdline = (proc / "cmdline").read_bytes()
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
     except OSError:
         return None
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
     fields = stat.rsplit(")", 1)[1].split()
     if fields[0] == "Z":
         return None
-    return f"{fields[19]}:{cmdline.decode(errors='replace')}"
+    return f"{fields[19]}:{name}"
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -150,11 +151,19 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-def start(name: str, argv: list[str], log: Path, ready: Callable[[], bool]) -> Running:
+def start(
+    name: str,
+    argv: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    spawned: Callable[[Running], None] | None = None,
+) -> Running:
     """Start argv in its own session (it outlives the caller), logging to `log`; wait ready.
 
-    Raises DaemonError with the tail of the log if it exits or is not ready within 10 s;
-    a daemon that is merely slow is stopped first.
+    `spawned` is told the process as soon as it exists, before the wait, so a caller can
+    record it where `stack down` finds it even if the caller dies while waiting. Raises
+    DaemonError with the tail of the log if it exits or is not ready within 10 s; a daemon
+    that is merely slow is stopped first.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
@@ -166,6 +175,8 @@ def start(name: str, argv: list[str], log: Path, ready: Callable[[], bool]) -> R
             start_new_session=True,
         )
     _children[process.pid] = process
+    if spawned is not None:
+        spawned(Running(process.pid, identity(process.pid) or ""))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:

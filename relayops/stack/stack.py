@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +17,7 @@ from relayops.stack.commands import Launch
 from relayops.stack.daemons import (
     LOOPBACK,
     DaemonError,
+    Running,
     find_binaries,
     http_ready,
     identity,
@@ -37,6 +38,7 @@ BINARIES = {
     "redis": "redis-server",
 }
 DEFAULT_STATE = Path(".drill/stack")
+_live: set[Path] = set()  # state folders of the stacks this process started and has not stopped
 
 
 class StackError(RuntimeError):
@@ -88,13 +90,22 @@ def _prepare_state_dir(state_dir: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _launch(name: str, port: int | None, log: Path, launch: Launch) -> Component:
-    """Start one component, on `port` or else on a free one (on_free_port)."""
+def _launch(
+    name: str, port: int | None, log: Path, launch: Launch, record: Callable[[Component], None]
+) -> Component:
+    """Start one component, on `port` or else on a free one (on_free_port); `record` is given
+    it as soon as its process exists, and again once it is ready."""
 
     def attempt(chosen: int) -> Component:
         argv, ready, url = launch(chosen)
-        running = start(name, argv, log, ready)
-        return Component(name, url, chosen, running.pid, running.identity, log)
+
+        def spawned(running: Running) -> None:
+            record(Component(name, url, chosen, running.pid, running.identity, log))
+
+        running = start(name, argv, log, ready, spawned)
+        component = Component(name, url, chosen, running.pid, running.identity, log)
+        record(component)
+        return component
 
     return attempt(port) if port is not None else on_free_port(attempt)
 
@@ -168,13 +179,15 @@ def stack_up(
     stack = Stack(state_dir, tree, time.time(), {})
     logs = state_dir / "logs"
 
-    def launch(name: str, make: Launch) -> Component:
+    def record(component: Component) -> None:
         nonlocal stack
-        component = _launch(name, ports.get(name), logs / f"{name}.log", make)
-        stack = replace(stack, components={**stack.components, name: component})
+        stack = replace(stack, components={**stack.components, component.name: component})
         save(stack)
-        return component
 
+    def launch(name: str, make: Launch) -> Component:
+        return _launch(name, ports.get(name), logs / f"{name}.log", make, record)
+
+    _live.add(state_dir)
     try:
         launch("sink", commands.sink(stack.sink_log))
         if rendered is None:
@@ -234,6 +247,17 @@ def _teardown(stack: Stack) -> list[str]:
     """Stop the stack's processes that are still ours, newest first; remove its state."""
     stopped = [c.name for c in reversed(stack.components.values()) if stop(c.running)]
     shutil.rmtree(stack.state_dir, ignore_errors=True)
+    _live.discard(stack.state_dir)
+    return stopped
+
+
+def stop_every_stack() -> list[str]:
+    """Stop every stack this process started and has not stopped yet (a forced exit)."""
+    stopped = []
+    for state_dir in list(_live):
+        recorded = load(state_dir)
+        stopped += [] if recorded is None else _teardown(recorded)
+        _live.discard(state_dir)
     return stopped
 
 

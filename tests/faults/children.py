@@ -1,0 +1,56 @@
+"""Every process a command starts, found from /proc rather than from the command's own records.
+
+A daemon started in a session of its own is still a child of the process that started it until
+that process exits, so scanning /proc for processes whose parent is the command every few
+milliseconds, until it exits, sees each daemon it started. What a test then asserts about them
+does not depend on the state files the code under test writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from relayops.stack.daemons import identity
+
+_PROC = Path("/proc")
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+class ChildWatcher:
+    def __init__(self, parent: int) -> None:
+        self.parent = parent
+        self._seen: dict[int, str] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._scan, daemon=True)
+        self._thread.start()
+
+    def _scan(self) -> None:
+        while not self._done.wait(0.005):
+            for entry in _PROC.iterdir():
+                if not entry.name.isdigit() or int(entry.name) in self._seen:
+                    continue
+                pid = int(entry.name)
+                if _parent(pid) == self.parent:
+                    found = identity(pid)
+                    if found is not None:
+                        self._seen[pid] = found
+            if identity(self.parent) is None:
+                return
+
+    def finish(self) -> dict[int, str]:
+        """Stop scanning (the parent has exited); every child seen, by PID, with its identity."""
+        self._done.set()
+        self._thread.join(timeout=5)
+        return dict(self._seen)
+
+    def still_running(self) -> dict[int, str]:
+        """The children seen that are still the same processes."""
+        return {pid: who for pid, who in self.finish().items() if identity(pid) == who}
