@@ -20,8 +20,10 @@ sys.path.insert(0, str(REPO))
 
 import redis  # noqa: E402
 
-from controller.cycle import Sinks, run_cycle  # noqa: E402
+from controller.cycle import Sinks, Status, run_cycle  # noqa: E402
+from controller.manual import set_percent  # noqa: E402
 from controller.measure import prometheus_query  # noqa: E402
+from controller.state import RolloutStore  # noqa: E402
 from relayops.spec import load_specs  # noqa: E402
 from relayops.spec.timescale import time_scaled  # noqa: E402
 from relayops.stack import running_stack  # noqa: E402
@@ -60,11 +62,14 @@ def main() -> int:
             client = redis.Redis.from_url(stack.redis_url)
             query = prometheus_query(stack.prometheus_url)
             sinks = Sinks(Path(tmp) / "audit.jsonl", stack.pushgateway_url)
-            timings = []
+            for provider in specs.providers:  # a person starts each rollout
+                store = RolloutStore(client, provider.name)
+                set_percent(store, 0, "bench", "bench", time.time() - 3600, None)
+            timings, undecided = [], []
             for _ in range(CYCLES):
                 began = time.perf_counter()
                 for provider in specs.providers:
-                    run_cycle(
+                    outcome = run_cycle(
                         scaled,
                         provider.name,
                         query,
@@ -74,10 +79,15 @@ def main() -> int:
                         who="bench",
                         sinks=sinks,
                     )
+                    if outcome.status is not Status.DECIDED:
+                        undecided.append(f"{provider.name}: {outcome.message}")
                 timings.append((time.perf_counter() - began) * 1000)
             stop.set()
             for thread in pushers:
                 thread.join()
+    if undecided:
+        print(f"controller cycles that decided nothing: {undecided[:3]}")
+        return 1
     median = statistics.median(timings)
     print(
         f"controller cycle, both providers: median {median:.1f} ms, best {min(timings):.1f} ms, "

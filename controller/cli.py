@@ -17,10 +17,17 @@ from pathlib import Path
 
 import redis
 
+from controller.audit_file import last_known_note
 from controller.cycle import RunOutcome, Sinks, Status, run_cycle
 from controller.manual import set_paused, set_percent
 from controller.measure import prometheus_query
-from controller.state import CorruptState, RolloutStore, StateChanged, parse_percent
+from controller.state import (
+    CorruptState,
+    MissingState,
+    RolloutStore,
+    StateChanged,
+    parse_percent,
+)
 from relayops import env as env_names
 from relayops.spec import SpecError, SpecSet, load_specs
 from relayops.spec.durations import parse_duration
@@ -158,6 +165,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     for provider in _providers(args, specs):
         try:
             state = RolloutStore(client, provider).read()
+        except MissingState as exc:
+            print(f"{provider}: MISSING: {exc}{last_known_note(_audit_log(args), provider)}")
+            code = EXIT_FAILED
+            continue
         except CorruptState as exc:
             print(f"{provider}: CORRUPT: {exc}")
             code = EXIT_FAILED

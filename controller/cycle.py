@@ -6,7 +6,6 @@ lock, no state, no audit stream or file, no telemetry.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -14,9 +13,10 @@ from pathlib import Path
 
 import redis
 
+from controller.audit_file import append_audit, last_known_note
 from controller.measure import Query, measure
 from controller.policy import Decision, Measurement, Result, RolloutState, Verdict, decide
-from controller.state import CorruptState, LockHeld, RolloutStore, StateChanged
+from controller.state import CorruptState, LockHeld, MissingState, RolloutStore, StateChanged
 from controller.telemetry import push, registry_for
 from relayops.spec import SpecSet
 
@@ -64,12 +64,6 @@ def _entry(outcome: RunOutcome, who: str, dry_run: bool, at: float) -> dict:
     }
 
 
-def append_audit(path: Path, entry: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(entry, sort_keys=True) + "\n")
-
-
 def _record(
     specs: SpecSet,
     store: RolloutStore,
@@ -89,7 +83,10 @@ def _record(
         entry = _entry(outcome, who, False, now)
         store.audit(entry, changed=False)
     if sinks.audit_log is not None:
-        append_audit(sinks.audit_log, entry)
+        try:
+            append_audit(sinks.audit_log, entry)
+        except OSError as exc:
+            warnings.append(f"audit file {sinks.audit_log} not written: {exc}")
     succeeded = outcome.status is Status.DECIDED
     result = Result.HOLD if decision is None else decision.result  # unreadable state: a hold
     counted = [f"runs:{'success' if succeeded else 'failure'}", f"decisions:{result}"]
@@ -118,12 +115,16 @@ def _evaluate(
     query: Query,
     now: float,
     measure_fn: Callable,
+    audit_log: Path | None,
 ) -> tuple[RunOutcome, RolloutState | None]:
     """Read, measure and decide; the outcome and the state it started from (None when the
     stored state could not be read: a hold, nothing to write)."""
     spec = specs.provider(provider)
     try:
         state = store.read()
+    except MissingState as exc:
+        message = f"holding: {exc}{last_known_note(audit_log, provider)}"
+        return RunOutcome(provider, Status.FAILED, message), None
     except CorruptState as exc:
         return RunOutcome(provider, Status.FAILED, f"holding: {exc}"), None
     if state.paused:
@@ -153,10 +154,12 @@ def run_cycle(
     """One cycle; Redis errors propagate (redis.RedisError) for the caller to report."""
     store = RolloutStore(client, provider)
     if dry_run:
-        return _evaluate(specs, provider, store, query, now, measure_fn)[0]
+        return _evaluate(specs, provider, store, query, now, measure_fn, sinks.audit_log)[0]
     try:
         with store.locked(LOCK_SECONDS):
-            outcome, start = _evaluate(specs, provider, store, query, now, measure_fn)
+            outcome, start = _evaluate(
+                specs, provider, store, query, now, measure_fn, sinks.audit_log
+            )
             stored, entry = start, None
             decision = outcome.decision
             if decision is not None and start is not None:

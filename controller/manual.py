@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from controller.cycle import append_audit
+from controller.audit_file import append_audit
 from controller.policy import RolloutState
 from controller.state import CorruptState, RolloutStore
 

@@ -37,6 +37,11 @@ class CorruptState(RuntimeError):
     """A stored value does not parse; the message names the key, the field and the value."""
 
 
+class MissingState(CorruptState):
+    """No state hash: the rollout was never started here, or Redis lost its data. Held until
+    a person confirms with a manual command, which writes every field."""
+
+
 class StateChanged(RuntimeError):
     """Someone else wrote the state between our read and our write."""
 
@@ -117,6 +122,8 @@ class RolloutStore:
         snapshot = self.snapshot()
         raw_percent, raw_state = snapshot
         problems: list[str] = []
+        if not raw_state:
+            problems.append(f"{self.keys.state} did not exist (confirmed by hand)")
 
         def field(name: bytes, safe: bytes | None) -> dict[bytes, bytes]:
             value = raw_state.get(name)
@@ -169,8 +176,21 @@ class RolloutStore:
         pipe.hset(self.keys.state, mapping=_fields(new))
 
     def read(self) -> RolloutState:
-        return self._decode(
-            self.client.get(self.keys.percent), self.client.hgetall(self.keys.state)
+        """The stored state; CorruptState when a value does not parse, MissingState when there
+        is no state hash."""
+        raw_percent, raw_state = self.snapshot()
+        if not raw_state:
+            raise MissingState(self._missing(raw_percent))
+        return self._decode(raw_percent, raw_state)
+
+    def _missing(self, raw_percent: bytes | None) -> str:
+        gate = "0%" if raw_percent is None else f"{raw_percent.decode(errors='replace')!r}"
+        return (
+            f"{self.keys.state} does not exist: the rollout was never started here, or Redis "
+            "lost its data (a restart without persistence, a failover to an empty replica); the "
+            f"gate reads {gate} meanwhile. Nothing moves until a person confirms with "
+            f"`relayops controller set-percent {self.provider} <percent> --reason …` (or "
+            "`pause`), which starts or restores the rollout"
         )
 
     def write(

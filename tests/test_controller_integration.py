@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from controller.cycle import Sinks, Status, run_cycle
+from controller.manual import set_percent
 from controller.measure import prometheus_query
 from controller.policy import Result
 from controller.state import RolloutStore
@@ -58,8 +59,14 @@ def stack(specs, tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture
 def client(stack) -> Iterator[redis.Redis]:
+    """An empty Redis in which a person has started both rollouts at 0%, an hour ago (the
+    controller holds a provider with no stored state until someone does)."""
     connection = redis.Redis.from_url(stack.redis_url)
     connection.flushall()
+    for provider in ("gmail", "outlook"):
+        set_percent(
+            RolloutStore(connection, provider), 0, "start", "test", time.time() - 3600, None
+        )
     yield connection
     connection.close()
 
@@ -268,7 +275,7 @@ def test_manual_commands_are_audited(stack, client, tmp_path, capsys):
 
 
 def test_audit_file_path_is_created(tmp_path: Path) -> None:
-    from controller.cycle import append_audit
+    from controller.audit_file import append_audit
 
     append_audit(tmp_path / "deep" / "audit.jsonl", {"a": 1})
     assert (tmp_path / "deep" / "audit.jsonl").read_text() == '{"a": 1}\n'
