@@ -20,7 +20,11 @@ GOOGLE_SCOPE = "https://www.googleapis.com/auth/gmail.send"
 MICROSOFT_AUTH_BASE = "https://login.microsoftonline.com"
 MICROSOFT_SCOPE = "offline_access https://graph.microsoft.com/Mail.Send https://graph.microsoft.com/Mail.ReadWrite"
 _CLIENT_ENV = {"google": "GOOGLE_OAUTH_CLIENT", "microsoft": "MICROSOFT_OAUTH_CLIENT"}
-_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_CONNECT_SECONDS = 5.0
+# How long a refresh waits for the endpoint's answer: far longer than a caller waits
+# (TokenManager's wait_seconds), because a rotating provider has spent the old refresh token once
+# it has answered, and hanging up early loses the new one. The holder renews its lock meanwhile.
+ANSWER_SECONDS = 60.0
 
 
 class ConfigError(ValueError):
@@ -135,10 +139,13 @@ class TokenEndpoint:
         config: ProviderConfig,
         client: ClientCredentials,
         http: httpx.Client | None = None,
+        answer_seconds: float = ANSWER_SECONDS,
     ) -> None:
         self.config = config
         self.client = client
-        self._http = http or httpx.Client(timeout=_TIMEOUT)
+        connect = min(_CONNECT_SECONDS, answer_seconds)
+        self.timeout = httpx.Timeout(answer_seconds, connect=connect)
+        self._http = http or httpx.Client(timeout=self.timeout)
 
     @property
     def provider(self) -> Provider:
@@ -171,7 +178,10 @@ class TokenEndpoint:
         }
         try:
             response = self._http.post(
-                self.config.token_url, data=form, headers={"Accept": "application/json"}
+                self.config.token_url,
+                data=form,
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
             )
         except httpx.HTTPError as exc:
             raise TokenEndpointError(f"{self.provider} token endpoint unreachable: {exc}") from None

@@ -1,17 +1,32 @@
-"""Valid access tokens for the send adapters, refreshed single-flight across processes.
+"""Valid access tokens for the send adapters, refreshed single-flight across processes, and
+never a rotated refresh token lost.
 
-A refresh takes a Redis lock per credential, then re-reads the store: if another worker
-refreshed meanwhile its token is reused, so the provider sees one refresh per expiry. This
-matters for Microsoft, whose refresh tokens rotate: two concurrent refreshes with the same
-refresh token end in invalid_grant. The Redis cache holds only ciphertext.
+A refresh runs in a thread of its own holding a Redis lock per credential (renewed while it
+works: `oauth.lease`), then re-reads the store: if another worker refreshed meanwhile its token
+is reused, so the provider sees one refresh per expiry. This matters for Microsoft, whose
+refresh tokens rotate. The moment the endpoint answers, the refreshed credential goes to the
+recovery slot (`oauth.recovery`) before the store write, which is retried; a holder that dies
+after the answer, or a store that is down, leaves the new refresh token in the slot, and the
+next refresh of the credential writes it to the store instead of spending the old one. A
+caller waits at most `wait_seconds`; a slower refresh goes on in its thread and its result
+serves the next call. The Redis cache and the slot hold only ciphertext.
+
+What no client can recover: a holder killed while its request is at the endpoint, or an
+endpoint that answers after its deadline (`oauth.providers.ANSWER_SECONDS`, 60 s). Google
+keeps the refresh token and Microsoft's documentation says it does not revoke a used one, so
+the next refresh uses the old token; an endpoint that revokes used refresh tokens (as the fake
+does by default, the stricter case) then asks for a reconnect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -19,12 +34,16 @@ import redis
 
 from adapters.transport import TokenError
 from oauth.cipher import DecryptError
+from oauth.lease import renewed
 from oauth.providers import InvalidGrant, TokenEndpoint, TokenEndpointError
+from oauth.recovery import RecoverySlot, stored_form
 from oauth.store import Credential, StoreUnavailable, TokenStore
 
 RefreshResult = Literal["success", "failure"]
 LOCK_KEY = "relayops:oauth:lock:{credential_id}"
 CACHE_KEY = "relayops:oauth:token:{credential_id}"
+
+log = logging.getLogger(__name__)
 
 
 class CredentialNotFound(TokenError):
@@ -77,6 +96,19 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+STORE_WRITE_SECONDS = 15.0
+LOCK_SECONDS = 15.0
+
+
+@dataclass
+class _Flight:
+    """One refresh of one credential in this process, which callers join."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Credential | None = None
+    error: BaseException | None = None
+
+
 class TokenManager:
     def __init__(
         self,
@@ -85,26 +117,40 @@ class TokenManager:
         redis_client: redis.Redis,
         *,
         skew_seconds: float = 300,
-        lock_timeout: float = 30.0,
-        lock_wait: float = 40.0,
+        wait_seconds: float = 10.0,
+        lock_timeout: float = LOCK_SECONDS,
+        lock_wait: float | None = None,
+        store_write_seconds: float = STORE_WRITE_SECONDS,
         clock: Callable[[], datetime] = _utcnow,
         on_refresh: Callable[[RefreshResult], None] | None = None,
     ) -> None:
-        """`lock_timeout` bounds how long a crashed holder blocks others (the lock expires);
-        `lock_wait` is how long a caller waits for another worker's refresh."""
+        """`wait_seconds` is how long a caller waits for a refresh (it goes on afterwards).
+        `lock_timeout` bounds how long a dead holder blocks the others; a live holder renews
+        the lock for as long as it works, however slow the endpoint or the store. `lock_wait`
+        is how long a refresh waits for another worker's (by default past a dead holder's
+        lock). `store_write_seconds` is how long a refreshed credential's store write is
+        retried before it is left in the recovery slot."""
+        self.lock_timeout = lock_timeout
         self.store = store
         self.endpoints = endpoints
         self.redis = redis_client
         self.skew = timedelta(seconds=skew_seconds)
-        self.lock_timeout = lock_timeout
-        self.lock_wait = lock_wait
+        self.wait_seconds = wait_seconds
+        self.lock_wait = lock_timeout + 5.0 if lock_wait is None else lock_wait
+        self.store_write_seconds = store_write_seconds
         self.clock = clock
         self.on_refresh = on_refresh or (lambda result: None)
+        self.recovery = RecoverySlot(redis_client, store.cipher)
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
+        self._unsaved: set[str] = set()  # credentials whose refresh waits in the slot
 
     def access_token(self, credential_id: str) -> str:
         """A token valid for at least `skew_seconds`, refreshed if needed."""
         cached = self._cached(credential_id)
         if cached is not None:
+            if credential_id in self._unsaved:
+                self._save_from_slot(credential_id)
             return cached
         credential = self._get(credential_id)
         if self._fresh(credential):
@@ -135,10 +181,47 @@ class TokenManager:
         return credential
 
     def _refresh(self, credential_id: str, needed: Callable[[Credential], bool]) -> Credential:
+        """Join this process's refresh of the credential, or start one; wait `wait_seconds`.
+        A joined refresh whose result this caller still finds stale is followed by one more."""
+        for _ in range(2):
+            with self._flights_lock:
+                flight = self._flights.get(credential_id)
+                if flight is None:
+                    flight = self._flights[credential_id] = _Flight()
+                    threading.Thread(
+                        target=self._fly,
+                        args=(flight, credential_id, needed),
+                        daemon=True,
+                        name=f"oauth-refresh-{credential_id}",
+                    ).start()
+            if not flight.done.wait(self.wait_seconds):
+                raise RefreshFailed(
+                    f"the refresh of {credential_id!r} is taking longer than "
+                    f"{self.wait_seconds:g} s; it goes on and its token serves the next call"
+                )
+            if flight.error is not None:
+                raise flight.error
+            assert flight.result is not None
+            if not needed(flight.result):
+                return flight.result
+        return flight.result
+
+    def _fly(self, flight: _Flight, credential_id: str, needed: Callable) -> None:
+        try:
+            flight.result = self._refresh_locked(credential_id, needed)
+        except BaseException as exc:  # handed to every caller waiting on the flight
+            flight.error = exc
+        finally:
+            with self._flights_lock:
+                self._flights.pop(credential_id, None)
+            flight.done.set()
+
+    def _refresh_locked(self, credential_id: str, needed: Callable) -> Credential:
         lock = self.redis.lock(
             LOCK_KEY.format(credential_id=credential_id),
             timeout=self.lock_timeout,
             blocking_timeout=self.lock_wait,
+            thread_local=False,  # the renewal thread extends it with the holder's token
         )
         try:
             acquired = lock.acquire()
@@ -148,29 +231,92 @@ class TokenManager:
             raise RefreshFailed(
                 f"waited {self.lock_wait:g} s for another worker's refresh of {credential_id!r}"
             )
-        try:
-            credential = self._get(credential_id)  # re-read: someone may have refreshed
+        with renewed(lock, self.lock_timeout):
+            credential = self._current(credential_id)  # someone may have refreshed
             if not needed(credential):
                 self._cache(credential)
                 return credential
             refreshed = self._call_endpoint(credential)
-            try:
-                stored = self.store.replace_if_version(refreshed, credential.version)
-            except StoreUnavailable as exc:
-                raise RefreshFailed(
-                    f"credential {credential_id!r} was refreshed but could not be stored: {exc}"
-                ) from None
-            if not stored:
-                raise RefreshFailed(
-                    f"credential {credential_id!r} changed during its refresh (set up again?)"
-                )
-            refreshed = replace(refreshed, version=credential.version + 1)
+            kept = self._keep(refreshed)
             self._cache(refreshed)
-            return refreshed
-        finally:
-            # The lock may have expired under a very slow refresh; nothing to release then.
-            with contextlib.suppress(redis.exceptions.LockError):
-                lock.release()
+            return stored_form(refreshed) if kept else refreshed
+
+    def _current(self, credential_id: str) -> Credential:
+        """The newest credential: the recovery slot's when it replaces the stored version
+        (written to the store on the way, if the store takes it), else the stored one. With
+        the store unreachable, the slot alone, when there is one."""
+        try:
+            found = self.recovery.load(credential_id)
+        except redis.RedisError as exc:
+            raise RefreshFailed(f"recovery slot of {credential_id!r} unreadable: {exc}") from None
+        try:
+            stored = self._get(credential_id)
+        except RefreshFailed:
+            if found is None:
+                raise
+            return found[0]
+        if found is None:
+            return stored
+        waiting, sealed = found
+        if waiting.version != stored.version:  # written already, or superseded by a setup
+            self.recovery.clear(credential_id, sealed)
+            return stored
+        return stored_form(waiting) if self._store(waiting, sealed) else waiting
+
+    def _keep(self, refreshed: Credential) -> bool:
+        """Make the refreshed credential durable: the recovery slot first, then the store;
+        whether the store took it."""
+        sealed = self.recovery.save(refreshed)
+        if sealed is None:
+            log.error(
+                "credential %s: refreshed but the recovery slot could not be written; the "
+                "store write is all that keeps the new refresh token",
+                refreshed.credential_id,
+            )
+        return self._store(refreshed, sealed)
+
+    def _store(self, refreshed: Credential, sealed: str | None) -> bool:
+        """Write the refreshed credential over the version it replaces, retrying until
+        `store_write_seconds` are spent; False, the credential left in the slot (and retried
+        by the next call), when the store stays unreachable."""
+        credential_id = refreshed.credential_id
+        deadline = time.monotonic() + self.store_write_seconds
+        pause = 0.1
+        while True:
+            try:
+                written = self.store.replace_if_version(refreshed, refreshed.version)
+                break
+            except StoreUnavailable as exc:
+                if time.monotonic() + pause > deadline:
+                    self._unsaved.add(credential_id)
+                    log.error(
+                        "credential %s was refreshed but the store is unreachable (%s); the new "
+                        "refresh token waits in the recovery slot",
+                        credential_id,
+                        exc,
+                    )
+                    return False
+                time.sleep(pause)
+                pause *= 2
+        self._unsaved.discard(credential_id)
+        if sealed is not None:
+            self.recovery.clear(credential_id, sealed)
+        if not written:
+            raise RefreshFailed(
+                f"credential {credential_id!r} changed during its refresh (set up again?)"
+            )
+        return True
+
+    def _save_from_slot(self, credential_id: str) -> None:
+        """A refresh of this process waits in the slot: try the store again."""
+        try:
+            found = self.recovery.load(credential_id)
+            if found is None:
+                self._unsaved.discard(credential_id)
+                return
+            self._store(*found)
+        except (redis.RedisError, RefreshFailed) as exc:
+            log.warning("credential %s: refreshed token not yet stored: %s", credential_id, exc)
 
     def _call_endpoint(self, credential: Credential) -> Credential:
         endpoint = self.endpoints.get(credential.provider)
@@ -180,6 +326,9 @@ class TokenManager:
             answer = endpoint.refresh(credential.refresh_token, credential.scope)
         except InvalidGrant:
             self.on_refresh("failure")
+            newer = self._refreshed_by_another(credential)
+            if newer is not None:
+                return newer
             raise ReconnectRequired(credential.credential_id, credential.provider) from None
         except TokenEndpointError as exc:
             self.on_refresh("failure")
@@ -192,6 +341,16 @@ class TokenManager:
             expires_at=self.clock() + timedelta(seconds=answer.expires_in),
             scope=answer.scope or credential.scope,
         )
+
+    def _refreshed_by_another(self, spent: Credential) -> Credential | None:
+        """After invalid_grant: a newer refresh token stored or waiting in the slot means
+        another worker refreshed meanwhile (say a lock lost to a stalled holder), not that the
+        grant was revoked."""
+        try:
+            current = self._current(spent.credential_id)
+        except TokenError:
+            return None
+        return None if current.refresh_token == spent.refresh_token else current
 
     def _cached(self, credential_id: str) -> str | None:
         """The cached access token if still fresh; a cache miss on any Redis trouble."""

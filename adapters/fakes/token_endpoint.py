@@ -1,8 +1,11 @@
 """Fake OAuth 2.0 authorization and token endpoints on loopback, in Google's and Microsoft's
 dialects: authorization_code with PKCE (S256), refresh_token, client authentication.
 
-Google keeps a refresh token across refreshes; Microsoft rotates it, and the old one then
-answers 400 invalid_grant, as the real endpoint does for a replayed refresh token.
+Google keeps a refresh token across refreshes; Microsoft rotates it. By default the used one
+then answers 400 invalid_grant: the stricter behaviour of endpoints that revoke a replayed
+refresh token (reuse detection, OAuth 2.0 Security BCP), which our refresh must survive.
+Microsoft's own documentation says its identity platform does not revoke the old refresh
+token when a new one is issued; `revoke_used_refresh_tokens=False` behaves that way.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
 
 class FakeTokenEndpoint(FakeServer[Any]):
     """Google at {url}/o/oauth2/v2/auth and {url}/token; Microsoft at
-    {url}/{tenant}/oauth2/v2.0/authorize and /token. `delay` slows every token call."""
+    {url}/{tenant}/oauth2/v2.0/authorize and /token. `delay` slows every token call, before
+    it is processed: a caller that hangs up meanwhile still has its refresh token rotated."""
 
     def __init__(
         self,
@@ -65,8 +69,10 @@ class FakeTokenEndpoint(FakeServer[Any]):
         expires_in: int = 3600,
         delay: float = 0.0,
         faults: FaultPlan | None = None,
+        revoke_used_refresh_tokens: bool = True,
     ) -> None:
         super().__init__(faults)
+        self.revoke_used_refresh_tokens = revoke_used_refresh_tokens
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(16)
         self.expires_in = expires_in
@@ -190,7 +196,7 @@ class FakeTokenEndpoint(FakeServer[Any]):
                 return _oauth_error(
                     400, "invalid_grant", "the refresh token is invalid, expired or revoked"
                 )
-            if dialect == "microsoft":
+            if dialect == "microsoft" and self.revoke_used_refresh_tokens:
                 found.active = False
         rotated = self.issue_refresh_token(dialect, found.scope) if dialect == "microsoft" else None
         return self._tokens(dialect, found.scope, rotated)

@@ -4,7 +4,8 @@ The stacks' daemons run in sessions of their own (a `stack up` stack outlives it
 a drill process that just exits leaves them running. The first SIGTERM or SIGINT asks every
 drill to stop at its next wait (at most a poll or a push tick away); each then leaves its
 `running_stack` block, which stops its daemons, and the command exits 128 + the signal number.
-A second signal forces it: every stack still recorded is stopped at once and the process exits.
+A second signal forces it: every daemon of every stack still recorded is killed (SIGKILL, no
+grace) and the process exits.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from relayops.stack import stop_every_stack
+from relayops.stack import kill_every_stack
 from relayops.stack.signals import on_stop_signals
 
 
@@ -66,9 +67,9 @@ def stopping_on_signals(stop: StopRequest, say: Callable[[str], None]) -> Iterat
                 "(send it again to force)"
             )
             return
-        stopped = stop_every_stack()
+        killed = kill_every_stack()
         name = signal.Signals(signum).name
-        say(f"relayops: {name} while stopping: stopped {len(stopped)} daemon(s) at once")
+        say(f"relayops: {name} while stopping: killed {len(killed)} daemon(s)")
         os._exit(128 + signum)
 
     with on_stop_signals(handle):

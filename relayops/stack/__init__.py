@@ -5,12 +5,12 @@ from relayops.stack.stack import (
     DEFAULT_STATE,
     StackError,
     StackRunning,
+    kill_every_stack,
     recorded_stack,
     running_stack,
     stack_down,
     stack_status,
     stack_up,
-    stop_every_stack,
 )
 from relayops.stack.state import Component, Stack
 
@@ -20,11 +20,11 @@ __all__ = [
     "Stack",
     "StackError",
     "StackRunning",
+    "kill_every_stack",
     "read_notifications",
     "recorded_stack",
     "running_stack",
     "stack_down",
     "stack_status",
     "stack_up",
-    "stop_every_stack",
 ]

@@ -226,3 +226,14 @@ def stop(running: Running, timeout: float = 5.0) -> bool:
             os.kill(running.pid, signal.SIGKILL)
         _wait_gone(running.pid, timeout)
     return True
+
+
+def kill(running: Running) -> bool:
+    """SIGKILL the process if it is still the one started (no grace: a forced stop); False
+    when the PID is gone or now belongs to another program."""
+    if identity(running.pid) != running.identity:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(running.pid, signal.SIGKILL)
+    _wait_gone(running.pid, 1.0)
+    return True

@@ -21,6 +21,7 @@ from relayops.stack.daemons import (
     find_binaries,
     http_ready,
     identity,
+    kill,
     on_free_port,
     port_is_free,
     redis_ready,
@@ -251,14 +252,17 @@ def _teardown(stack: Stack) -> list[str]:
     return stopped
 
 
-def stop_every_stack() -> list[str]:
-    """Stop every stack this process started and has not stopped yet (a forced exit)."""
-    stopped = []
+def kill_every_stack() -> list[str]:
+    """SIGKILL every daemon of every stack this process started and has not stopped yet, and
+    remove their state (a forced exit: no grace, nothing waited for but the kills)."""
+    killed = []
     for state_dir in list(_live):
         recorded = load(state_dir)
-        stopped += [] if recorded is None else _teardown(recorded)
+        components = [] if recorded is None else reversed(recorded.components.values())
+        killed += [c.name for c in components if kill(c.running)]
+        shutil.rmtree(state_dir, ignore_errors=True)
         _live.discard(state_dir)
-    return stopped
+    return killed
 
 
 def stack_down(state_dir: Path) -> list[str]:

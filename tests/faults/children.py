@@ -45,6 +45,10 @@ class ChildWatcher:
             if identity(self.parent) is None:
                 return
 
+    def seen(self) -> dict[int, str]:
+        """The children seen so far, by PID, with their identities (scanning goes on)."""
+        return dict(self._seen)
+
     def finish(self) -> dict[int, str]:
         """Stop scanning (the parent has exited); every child seen, by PID, with its identity."""
         self._done.set()
