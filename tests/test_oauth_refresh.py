@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from adapters.retry import Backoff, Outcome
 from adapters.transport import send
 from oauth.cipher import TokenCipher
+from oauth.recovery import RecoverySlot
 from oauth.refresh import (
     CACHE_KEY,
     CredentialNotFound,
@@ -342,3 +344,21 @@ def test_postgresql_down_while_reading_is_a_token_error(
         tokens.access_token("mailbox-1")
     assert not caught.value.reconnect
     assert fake_endpoint.token_calls == 0
+
+
+def test_a_recovery_slot_that_does_not_decrypt_is_reported_and_ignored(
+    sqlite_store: SqliteTokenStore,
+    fake_endpoint: FakeTokenEndpoint,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sealed with a key that is gone: it cannot be used, so the refresh goes on from the
+    store and says why the slot was passed over; the slot is left for a person to look at."""
+    seed(sqlite_store, fake_endpoint)
+    redis_client.set(RecoverySlot.key("mailbox-1"), TokenCipher([new_key()]).encrypt("{}"))
+    with caplog.at_level(logging.ERROR, logger="oauth.recovery"):
+        token = manager(sqlite_store, fake_endpoint, redis_client).access_token("mailbox-1")
+    assert token == fake_endpoint.issued_access_tokens[0] and fake_endpoint.token_calls == 1
+    assert "recovery slot of mailbox-1 cannot be read" in caplog.text
+    stored = sqlite_store.get("mailbox-1")
+    assert stored is not None and stored.version == 2

@@ -255,3 +255,29 @@ def test_endpoint_slower_than_the_callers_wait_and_the_lock_ttl(rig: Rig) -> Non
     assert first.access_token(ID) == issued and second.access_token(ID) == issued
     assert rig.fake.token_calls == 1
     assert_usable_without_a_person(rig)
+
+
+def test_store_down_for_two_refreshes_chains_them_through_the_slot(rig: Rig) -> None:
+    """With PostgreSQL still down at the next refresh, the refresh token in the slot is the
+    one used (the stored one is spent: the fake revokes used tokens), and the store later
+    receives the newest credential over the version both refreshes replaced."""
+    worker = rig.manager(store_write_seconds=0.3)
+    rig.pg.switch(Mode.RESET)
+    with pytest.raises(RefreshFailed, match="PostgreSQL token store"):
+        worker.access_token(ID)  # nothing in the slot yet: the store is needed to start
+    rig.pg.switch(Mode.PASS)
+    got: list[str] = []
+    caller = threading.Thread(target=lambda: got.append(worker.access_token(ID)))
+    caller.start()
+    wait_until(lambda: rig.fake.token_calls == 1, "the refresh request")
+    rig.pg.switch(Mode.RESET)  # read before, refused at the write
+    caller.join(10)
+    [first] = got
+    second = worker.force_refresh(ID, first)  # PostgreSQL still down: from the slot
+    assert second != first and rig.fake.token_calls == 2
+    assert rig.stored().version == 1
+    rig.pg.switch(Mode.PASS)
+    assert worker.access_token(ID) == second
+    stored = rig.stored()
+    assert stored.version == 2 and stored.access_token == second
+    assert_usable_without_a_person(rig)
