@@ -61,14 +61,23 @@ def _vector(url: str, promql: str, answer: httpx.Response) -> list:
 
 def prometheus_query(url: str, timeout: float = TIMEOUT_SECONDS) -> Query:
     """Instant queries at an explicit time, one attempt each; one series or none, else
-    QueryError."""
+    QueryError. Once one query of the run has timed out, the others are not asked (each
+    would wait as long again: a hung Prometheus would hold every provider's cycle for a
+    timeout per measurement); they are errors naming the first."""
     endpoint = f"{url.rstrip('/')}/api/v1/query"
     # One client for every query of the run: making a client loads the CA bundle (tens of ms).
     client = httpx.Client(timeout=timeout)
+    timed_out: list[str] = []
 
     def query(promql: str, at: float) -> float | None:
+        if timed_out:
+            raise QueryError(f"{url}: not asked: an earlier query of this run {timed_out[0]}")
         try:
             answer = client.get(endpoint, params={"query": promql, "time": at})
+        except httpx.TimeoutException as exc:
+            timed_out.append(f"timed out after {timeout:g} s")
+            kind = exc.__class__.__name__
+            raise QueryError(f"{url}: {kind}: no answer in {timeout:g} s") from exc
         except httpx.HTTPError as exc:
             raise QueryError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
         result = _vector(url, promql, answer)
