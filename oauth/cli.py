@@ -15,12 +15,16 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import redis
+
 from oauth.cipher import DecryptError
 from oauth.keys import KeyConfigError
 from oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError, open_store
 from oauth.providers import ConfigError, TokenEndpoint, client_credentials, provider_config
+from oauth.recovery import RecoverySlot
 from oauth.setup import SetupError, begin, complete, load_pending, save_pending
 from oauth.store import PROVIDERS, StoreUnavailable, TokenStore
+from relayops import env as env_names
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_REDIRECT_URI = "http://localhost:8765/oauth/callback"
@@ -109,14 +113,41 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _fail(f"token store: {exc}", EXIT_FAILED)
     if not credentials:
         print("no OAuth credentials stored")
-    for credential in credentials:
-        if credential is not None:  # deleted between ids() and get()
-            expires = credential.expires_at.isoformat(timespec="seconds")
-            print(
-                f"{credential.credential_id}\t{credential.provider}\texpires {expires}\t"
-                f"version {credential.version}"
-            )
+        return EXIT_OK
+    present = [c for c in credentials if c is not None]  # deleted between ids() and get()
+    waiting, note = _waiting(store, present)
+    for credential in present:
+        expires = credential.expires_at.isoformat(timespec="seconds")
+        print(
+            f"{credential.credential_id}\t{credential.provider}\texpires {expires}\t"
+            f"version {credential.version}{waiting.get(credential.credential_id, '')}"
+        )
+    if note:
+        print(note)
     return EXIT_OK
+
+
+def _waiting(store: TokenStore, credentials: list) -> tuple[dict[str, str], str | None]:
+    """A remark per credential whose refreshed token waits in the recovery slot for the store
+    (oauth.recovery), and a note when the slots could not be looked at."""
+    url = os.environ.get(env_names.REDIS_URL)
+    if not url:
+        return {}, f"recovery slots not checked: set {env_names.REDIS_URL} to see them"
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    slots = RecoverySlot(client, store.cipher)
+    waiting = {}
+    try:
+        for credential in credentials:
+            found = slots.load(credential.credential_id)
+            if found is not None and found[0].version == credential.version:
+                waiting[credential.credential_id] = (
+                    "\tREFRESHED TOKEN WAITING in the recovery slot: the next refresh stores it"
+                )
+    except redis.RedisError as exc:
+        return {}, f"recovery slots not checked: Redis at {url}: {exc}"
+    finally:
+        client.close()
+    return waiting, None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from oauth.cipher import TokenCipher
 from oauth.cli import register
+from oauth.recovery import RecoverySlot
 from oauth.sqlite_store import SqliteTokenStore
-from tests.oauth_fixtures import new_key
+from tests.oauth_fixtures import credential, new_key
 
 
 def run(argv: list[str]) -> int:
@@ -41,6 +44,7 @@ class Browser(io.StringIO):
 def env(monkeypatch: pytest.MonkeyPatch, fake_endpoint: FakeTokenEndpoint) -> bytes:
     key = new_key()
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("RELAYOPS_TOKEN_KEYS_FILE", raising=False)
     monkeypatch.setenv("RELAYOPS_TOKEN_KEYS", key.decode())
     for prefix in ("GOOGLE", "MICROSOFT"):
@@ -173,3 +177,29 @@ def test_status_of_an_empty_store(
 ) -> None:
     assert run(["oauth", "status", "--store", str(tmp_path / "t.sqlite3")]) == 0
     assert capsys.readouterr().out == "no OAuth credentials stored\n"
+
+
+def test_status_shows_a_refreshed_token_waiting_in_the_recovery_slot(
+    env: bytes,
+    tmp_path: Path,
+    redis_url: str,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refresh whose store write failed left its credential in the slot (over version 1):
+    status says so; without REDIS_URL it says the slots were not looked at."""
+    path = tmp_path / "t.sqlite3"
+    cipher = TokenCipher([env])
+    stored = SqliteTokenStore(path, cipher).put(credential())
+    assert run(["oauth", "status", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "recovery slots not checked: set REDIS_URL" in out and "WAITING" not in out
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert run(["oauth", "status", "--store", str(path)]) == 0
+    assert "WAITING" not in capsys.readouterr().out
+    RecoverySlot(redis_client, cipher).save(replace(stored, refresh_token="rotated"))
+    assert run(["oauth", "status", "--store", str(path)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("mailbox-1\tmicrosoft") and "REFRESHED TOKEN WAITING" in line
+    assert "rotated" not in line
