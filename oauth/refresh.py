@@ -152,11 +152,14 @@ class TokenManager:
             if credential_id in self._unsaved:
                 self._save_from_slot(credential_id)
             return cached
-        credential = self._get(credential_id)
+        try:
+            credential = self._get(credential_id)
+        except RefreshFailed:  # store unreachable: the recovery slot may still hold the newest
+            return self._refresh(credential_id, self._stale).access_token
         if self._fresh(credential):
             self._cache(credential)
             return credential.access_token
-        return self._refresh(credential_id, lambda stored: not self._fresh(stored)).access_token
+        return self._refresh(credential_id, self._stale).access_token
 
     def force_refresh(self, credential_id: str, stale_token: str) -> str:
         """After a provider 401 on `stale_token`: refresh once, unless the stored token has
@@ -168,6 +171,9 @@ class TokenManager:
 
     def _fresh(self, credential: Credential) -> bool:
         return credential.expires_at - self.clock() > self.skew
+
+    def _stale(self, credential: Credential) -> bool:
+        return not self._fresh(credential)
 
     def _get(self, credential_id: str) -> Credential:
         try:

@@ -34,7 +34,7 @@ from adapters.fakes.token_endpoint import FakeTokenEndpoint
 from oauth.cipher import TokenCipher
 from oauth.postgres_store import PostgresTokenStore
 from oauth.recovery import RecoverySlot
-from oauth.refresh import LOCK_KEY, ReconnectRequired, RefreshFailed
+from oauth.refresh import CACHE_KEY, LOCK_KEY, ReconnectRequired, RefreshFailed
 from relayops.stack.daemons import LOOPBACK
 from tests.faults.oauth_holder import manager_from
 from tests.faults.tcp_proxy import FaultProxy, Mode
@@ -231,6 +231,9 @@ def test_store_down_at_write_time_keeps_the_rotated_token(rig: Rig) -> None:
     assert got == [issued]
     assert rig.stored().version == 1 and rig.direct_redis.exists(RecoverySlot.key(ID))
     assert not rig.refresh_token_works(rig.seeded_refresh_token)
+    rig.direct_redis.delete(CACHE_KEY.format(credential_id=ID))
+    other = manager_from(rig.config, store=worker.store)  # a worker started before the outage
+    assert other.access_token(ID) == issued  # from the slot: the store is still down
     rig.pg.switch(Mode.PASS)
     assert worker.access_token(ID) == issued  # from the cache; the slot is stored meanwhile
     assert rig.stored().version == 2 and rig.stored().access_token == issued
