@@ -183,6 +183,12 @@ class TokenEndpoint:
                 headers={"Accept": "application/json"},
                 timeout=self.timeout,
             )
+        except httpx.ReadTimeout:
+            raise TokenEndpointError(
+                f"{self.provider} token endpoint did not answer within {self.timeout.read:g} s; "
+                "if it still refreshes, a provider that revokes used refresh tokens has spent "
+                "this one"
+            ) from None
         except httpx.HTTPError as exc:
             raise TokenEndpointError(f"{self.provider} token endpoint unreachable: {exc}") from None
         try:

@@ -22,7 +22,8 @@ def manager_from(config: dict, store: TokenStore | None = None) -> TokenManager:
     """The TokenManager a config describes (also used in-process by the tests)."""
     cipher = TokenCipher([config["key"]])
     client = ClientCredentials(config["client_id"], config["client_secret"])
-    endpoint = TokenEndpoint(microsoft("common", config["fake_url"]), client, answer_seconds=10)
+    answer = config.get("answer_seconds", 10.0)
+    endpoint = TokenEndpoint(microsoft("common", config["fake_url"]), client, answer_seconds=answer)
     return TokenManager(
         store or PostgresTokenStore(config["pg_url"], cipher),
         {"microsoft": endpoint},

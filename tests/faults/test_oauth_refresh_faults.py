@@ -216,6 +216,30 @@ def test_holder_killed_while_its_request_is_at_the_endpoint(rig: Rig, recovers: 
     assert rig.fake.token_calls == 2
 
 
+@pytest.mark.parametrize(
+    ("rig", "recovers"),
+    [(True, False), (False, True)],
+    ids=["endpoint revokes used refresh tokens", "as Microsoft documents: it keeps them"],
+    indirect=["rig"],
+)
+def test_endpoint_slower_than_the_answer_deadline(rig: Rig, recovers: bool) -> None:
+    """The endpoint answers after the refresh gave up waiting (ANSWER_SECONDS, here 0.5 s):
+    the same limit as a holder killed mid-request, met with the same result."""
+    rig.fake.delay = 1.0
+    worker = rig.manager(answer_seconds=0.5)
+    with pytest.raises(RefreshFailed, match=r"did not answer within 0\.5 s"):
+        worker.access_token(ID)
+    wait_until(lambda: len(rig.fake.issued_access_tokens) == 1, "the late answer")
+    rig.fake.delay = 0.0
+    if recovers:
+        assert worker.access_token(ID) == rig.fake.issued_access_tokens[1]
+        assert_usable_without_a_person(rig)
+    else:
+        with pytest.raises(ReconnectRequired):
+            worker.access_token(ID)
+    assert rig.fake.token_calls == 2
+
+
 def test_store_down_at_write_time_keeps_the_rotated_token(rig: Rig) -> None:
     """PostgreSQL refuses connections from the moment the request reaches the endpoint: the
     caller still gets the new access token, the rotated refresh token waits in the slot, and
