@@ -42,6 +42,14 @@ from tests.oauth_fixtures import seed
 
 REPO = Path(__file__).resolve().parents[2]
 ID = "mailbox-1"
+# The fake endpoint revoking used refresh tokens (the stricter case) or keeping them, as
+# Microsoft documents; `recovers` says whether a lost answer can be made up for.
+BOTH_ENDPOINT_BEHAVIOURS = pytest.mark.parametrize(
+    ("rig", "recovers"),
+    [(True, False), (False, True)],
+    ids=["endpoint revokes used refresh tokens", "as Microsoft documents: it keeps them"],
+    indirect=["rig"],
+)
 
 
 @dataclass
@@ -192,12 +200,7 @@ def test_holder_killed_after_the_store_write_costs_nothing(rig: Rig) -> None:
     assert stored is not None and rig.refresh_token_works(stored.refresh_token)
 
 
-@pytest.mark.parametrize(
-    ("rig", "recovers"),
-    [(True, False), (False, True)],
-    ids=["endpoint revokes used refresh tokens", "as Microsoft documents: it keeps them"],
-    indirect=["rig"],
-)
+@BOTH_ENDPOINT_BEHAVIOURS
 def test_holder_killed_while_its_request_is_at_the_endpoint(rig: Rig, recovers: bool) -> None:
     """The one case no client can recover everywhere: the endpoint rotates the token for a
     caller that is gone. Keeping the old refresh token valid (Google; Microsoft by its own
@@ -216,12 +219,7 @@ def test_holder_killed_while_its_request_is_at_the_endpoint(rig: Rig, recovers: 
     assert rig.fake.token_calls == 2
 
 
-@pytest.mark.parametrize(
-    ("rig", "recovers"),
-    [(True, False), (False, True)],
-    ids=["endpoint revokes used refresh tokens", "as Microsoft documents: it keeps them"],
-    indirect=["rig"],
-)
+@BOTH_ENDPOINT_BEHAVIOURS
 def test_endpoint_slower_than_the_answer_deadline(rig: Rig, recovers: bool) -> None:
     """The endpoint answers after the refresh gave up waiting (ANSWER_SECONDS, here 0.5 s):
     the same limit as a holder killed mid-request, met with the same result."""
