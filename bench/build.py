@@ -37,12 +37,12 @@ from typing import NamedTuple
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from adapters.adapter import GMAIL_JSON_LIMIT  # noqa: E402
-from adapters.built_check import check_graph  # noqa: E402
-from adapters.graph import stand_in_body  # noqa: E402
-from adapters.message import Attachment, Message  # noqa: E402
-from adapters.mime import mime_bytes  # noqa: E402
-from adapters.sanitize import sanitize  # noqa: E402
+from relayops.adapters.adapter import GMAIL_JSON_LIMIT  # noqa: E402
+from relayops.adapters.built_check import check_graph  # noqa: E402
+from relayops.adapters.graph import stand_in_body  # noqa: E402
+from relayops.adapters.message import Attachment, Message  # noqa: E402
+from relayops.adapters.mime import mime_bytes  # noqa: E402
+from relayops.adapters.sanitize import sanitize  # noqa: E402
 
 WARMUP = 5
 RUNS = 20

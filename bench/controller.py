@@ -20,17 +20,17 @@ sys.path.insert(0, str(REPO))
 
 import redis  # noqa: E402
 
-from controller.cycle import Sinks, Status, run_cycle  # noqa: E402
-from controller.manual import set_percent  # noqa: E402
-from controller.measure import prometheus_query  # noqa: E402
-from controller.state import RolloutStore  # noqa: E402
+from relayops.controller.cycle import Sinks, Status, run_cycle  # noqa: E402
+from relayops.controller.manual import set_percent  # noqa: E402
+from relayops.controller.measure import prometheus_query  # noqa: E402
+from relayops.controller.state import RolloutStore  # noqa: E402
+from relayops.rules_gen.output import write_tree  # noqa: E402
+from relayops.rules_gen.render import DRILL_MANAGED, render_time_scaled  # noqa: E402
 from relayops.spec import load_specs  # noqa: E402
 from relayops.spec.timescale import time_scaled  # noqa: E402
 from relayops.stack import running_stack  # noqa: E402
-from rules_gen.output import write_tree  # noqa: E402
-from rules_gen.render import DRILL_MANAGED, render_time_scaled  # noqa: E402
-from synth.driver import Driver  # noqa: E402
-from synth.scenarios import scenarios  # noqa: E402
+from relayops.synth.driver import Driver  # noqa: E402
+from relayops.synth.scenarios import scenarios  # noqa: E402
 
 SCALE = 60
 CYCLES = 20

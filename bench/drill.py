@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO))
 
 from relayops.drill.batch import Batch, run_batch  # noqa: E402
 from relayops.spec import load_specs  # noqa: E402
-from synth.scenarios import scenarios  # noqa: E402
+from relayops.synth.scenarios import scenarios  # noqa: E402
 
 TARGET_SECONDS = 360.0
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 
 import redis  # noqa: E402
 
-from controller.gate import Gate  # noqa: E402
-from controller.keys import RolloutKeys  # noqa: E402
+from relayops.controller.gate import Gate  # noqa: E402
+from relayops.controller.keys import RolloutKeys  # noqa: E402
 from relayops.spec import SpecSet, load_specs  # noqa: E402
 from tests.faults.deciders import Deciders  # noqa: E402
 from tests.faults.redis_kill import DurableRedis, durable_redis  # noqa: E402
@@ -115,7 +115,7 @@ def windows_within_target(specs: SpecSet, server: DurableRedis) -> bool:
 
 
 def main() -> int:
-    logging.getLogger("controller.gate").setLevel(logging.ERROR)  # each fault round warns
+    logging.getLogger("relayops.controller.gate").setLevel(logging.ERROR)  # each fault round warns
     specs = load_specs(REPO / "specs")
     missed = False
     print(f"gate decisions from the local copy (target > {TARGET:,}/s, median of {ROUNDS}):")

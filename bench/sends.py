@@ -16,11 +16,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from adapters.adapter import SendAdapter  # noqa: E402
-from adapters.fakes import FakeGmail, FakeGraph  # noqa: E402
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN  # noqa: E402
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN  # noqa: E402
-from adapters.smoke import PIXEL, AlwaysOpen, StaticToken  # noqa: E402
+from relayops.adapters.adapter import SendAdapter  # noqa: E402
+from relayops.adapters.smoke import PIXEL, AlwaysOpen, StaticToken  # noqa: E402
+from relayops.fakes import FakeGmail, FakeGraph  # noqa: E402
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN  # noqa: E402
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN  # noqa: E402
 from relayops.spec import load_specs  # noqa: E402
 
 SENDS = 300

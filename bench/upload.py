@@ -26,15 +26,15 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from adapters.fakes import FakeGmail, FakeGraph  # noqa: E402
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN  # noqa: E402
-from adapters.fakes.graph import DEFAULT_TOKEN  # noqa: E402
-from adapters.gmail_upload import send_resumable  # noqa: E402
-from adapters.message import Attachment, Message  # noqa: E402
-from adapters.mime import mime_bytes  # noqa: E402
-from adapters.outlook_upload import RANGE_LIMIT, send_large  # noqa: E402
-from adapters.retry import Backoff, Outcome  # noqa: E402
-from adapters.smoke import StaticToken  # noqa: E402
+from relayops.adapters.gmail_upload import send_resumable  # noqa: E402
+from relayops.adapters.message import Attachment, Message  # noqa: E402
+from relayops.adapters.mime import mime_bytes  # noqa: E402
+from relayops.adapters.outlook_upload import RANGE_LIMIT, send_large  # noqa: E402
+from relayops.adapters.retry import Backoff, Outcome  # noqa: E402
+from relayops.adapters.smoke import StaticToken  # noqa: E402
+from relayops.fakes import FakeGmail, FakeGraph  # noqa: E402
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN  # noqa: E402
+from relayops.fakes.graph import DEFAULT_TOKEN  # noqa: E402
 
 SIZE = 100 * 1024 * 1024
 GMAIL_MESSAGE_DATA = 25 * 1024 * 1024  # 36 MB (34 MiB) once base64-encoded in MIME

@@ -10,11 +10,11 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from oauth.cipher import TokenCipher
-from oauth.providers import ClientCredentials, TokenEndpoint, google, microsoft
-from oauth.sqlite_store import SqliteTokenStore
-from oauth.store import Credential, Provider
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.providers import ClientCredentials, TokenEndpoint, google, microsoft
+from relayops.oauth.sqlite_store import SqliteTokenStore
+from relayops.oauth.store import Credential, Provider
 from tests.daemons import run_redis
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from adapters.adapter import SendAdapter
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
-from adapters.idempotency import LookupPolicy
-from adapters.retry import Backoff
-from adapters.smoke import AlwaysOpen, StaticToken
-from adapters.transport import TokenSource
+from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.idempotency import LookupPolicy
+from relayops.adapters.retry import Backoff
+from relayops.adapters.smoke import AlwaysOpen, StaticToken
+from relayops.adapters.transport import TokenSource
+from relayops.fakes import FakeGmail, FakeGraph
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.spec import SpecSet
 
 

@@ -11,14 +11,14 @@ import httpx
 import pytest
 import redis
 
-from adapters.adapter import SendAdapter
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from adapters.retry import Backoff
-from adapters.smoke import AlwaysOpen
-from oauth.refresh import CredentialTokens, TokenManager
-from oauth.sqlite_store import SqliteTokenStore
+from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.errors import ErrorCode
+from relayops.adapters.retry import Backoff
+from relayops.adapters.smoke import AlwaysOpen
+from relayops.fakes import FakeGmail, FakeGraph
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.refresh import CredentialTokens, TokenManager
+from relayops.oauth.sqlite_store import SqliteTokenStore
 from relayops.spec import SpecSet
 from tests.oauth_fixtures import IssuedTokens, endpoints, seed
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.adapter import SendAdapter
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph, FaultPlan, gmail_error
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
-from adapters.idempotency import LookupPolicy
-from adapters.retry import Backoff
+from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.errors import ErrorCode
+from relayops.adapters.idempotency import LookupPolicy
+from relayops.adapters.retry import Backoff
+from relayops.fakes import FakeGmail, FakeGraph, FaultPlan, gmail_error
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.spec import SpecSet
 from tests.test_structured_errors import FIELDS
 
@@ -234,7 +234,7 @@ def test_transient_failures_are_retried_with_backoff(specs, graph, faults):
 
 @pytest.mark.parametrize("form", ["seconds", "date"])
 def test_429_waits_for_retry_after_in_both_forms(specs, gmail, faults, form):
-    from adapters.fakes import retry_after_date
+    from relayops.fakes import retry_after_date
 
     value = "3" if form == "seconds" else retry_after_date(3.0)
     faults.status(429, headers={"Retry-After": value})

@@ -10,7 +10,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.telemetry import adapter_metrics, emitted_keys
+from relayops.adapters.telemetry import adapter_metrics, emitted_keys
 from relayops.spec.metrics import Role
 
 REPO = Path(__file__).resolve().parent.parent

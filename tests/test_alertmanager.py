@@ -11,17 +11,17 @@ import httpx
 import pytest
 import yaml
 
-from rules_gen.alertmanager import (
+from relayops.rules_gen.alertmanager import (
     alertmanager_readme_section,
     expected_routes,
     render_alertmanager,
 )
-from rules_gen.alertmanager.config import CONFIG_PATH
-from rules_gen.alertmanager.inhibition import inhibit_rules, silencers
-from rules_gen.alertmanager.labels import runtime_labels
-from rules_gen.alertmanager.matchers import Matcher, one_of
-from rules_gen.alertmanager.template import TEMPLATE_PATH
-from rules_gen.alertmanager.verify import route_problems
+from relayops.rules_gen.alertmanager.config import CONFIG_PATH
+from relayops.rules_gen.alertmanager.inhibition import inhibit_rules, silencers
+from relayops.rules_gen.alertmanager.labels import runtime_labels
+from relayops.rules_gen.alertmanager.matchers import Matcher, one_of
+from relayops.rules_gen.alertmanager.template import TEMPLATE_PATH
+from relayops.rules_gen.alertmanager.verify import route_problems
 from tests.daemons import ALERTMANAGER, require_binary, run_alertmanager
 from tests.specs_util import REPO
 

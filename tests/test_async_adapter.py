@@ -14,14 +14,14 @@ import anyio
 import httpx
 import pytest
 
-from adapters.adapter import AsyncSendAdapter, Route
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph, FaultPlan
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
-from adapters.idempotency import LookupPolicy
-from adapters.retry import Backoff
-from oauth.cipher import DecryptError
+from relayops.adapters.adapter import AsyncSendAdapter, Route
+from relayops.adapters.errors import ErrorCode
+from relayops.adapters.idempotency import LookupPolicy
+from relayops.adapters.retry import Backoff
+from relayops.fakes import FakeGmail, FakeGraph, FaultPlan
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from relayops.oauth.cipher import DecryptError
 
 pytestmark = pytest.mark.anyio
 PROVIDERS = ["gmail", "outlook"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from controller.keys import RolloutKeys
-from controller.state import CorruptState, RolloutStore
 from relayops.cli import main
+from relayops.controller.keys import RolloutKeys
+from relayops.controller.state import CorruptState, RolloutStore
 from tests.specs_util import SPECS
 
 KEYS = RolloutKeys("gmail")

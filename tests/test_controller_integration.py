@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 import redis
 
-from controller.cycle import Sinks, Status, run_cycle
-from controller.manual import set_percent
-from controller.measure import prometheus_query
-from controller.policy import Result
-from controller.state import RolloutStore
 from relayops.cli import main
+from relayops.controller.cycle import Sinks, Status, run_cycle
+from relayops.controller.manual import set_percent
+from relayops.controller.measure import prometheus_query
+from relayops.controller.policy import Result
+from relayops.controller.state import RolloutStore
+from relayops.rules_gen.output import write_tree
+from relayops.rules_gen.render import DRILL_MANAGED, render_time_scaled
 from relayops.spec.timescale import time_scaled
 from relayops.stack import Stack, running_stack
-from rules_gen.output import write_tree
-from rules_gen.render import DRILL_MANAGED, render_time_scaled
-from synth.driver import Driver
-from synth.scenarios import scenarios
+from relayops.synth.driver import Driver
+from relayops.synth.scenarios import scenarios
 from tests.daemons import require_binary
 from tests.specs_util import SPECS
 
@@ -275,7 +275,7 @@ def test_manual_commands_are_audited(stack, client, tmp_path, capsys):
 
 
 def test_audit_file_path_is_created(tmp_path: Path) -> None:
-    from controller.audit_file import append_audit
+    from relayops.controller.audit_file import append_audit
 
     append_audit(tmp_path / "deep" / "audit.jsonl", {"a": 1})
     assert (tmp_path / "deep" / "audit.jsonl").read_text() == '{"a": 1}\n'

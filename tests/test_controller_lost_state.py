@@ -10,10 +10,10 @@ from pathlib import Path
 
 import redis
 
-from controller.audit_file import last_stored
-from controller.keys import RolloutKeys
-from controller.state import RolloutStore
 from relayops.cli import main
+from relayops.controller.audit_file import last_stored
+from relayops.controller.keys import RolloutKeys
+from relayops.controller.state import RolloutStore
 from tests.specs_util import SPECS
 
 KEYS = RolloutKeys("gmail")

@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import pytest
 
-from controller.measure import QueryError, measure, prometheus_query, queries
-from controller.policy import Verdict
-from controller.state import CorruptState, format_percent, parse_percent
+from relayops.controller.measure import QueryError, measure, prometheus_query, queries
+from relayops.controller.policy import Verdict
+from relayops.controller.state import CorruptState, format_percent, parse_percent
 
 
 def answering(specs, **values):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.policy import (
+from relayops.controller.policy import (
     Decision,
     Measurement,
     Result,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.preflight import prometheus_url, redis_url
+from relayops.controller.preflight import prometheus_url, redis_url
 from tests.specs_util import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "rollout-controller.yml"
@@ -81,7 +81,7 @@ def test_workflow_runs_the_controller_only_after_a_ready_preflight() -> None:
     assert uses == ["actions/checkout", "actions/setup-python"]
     assert steps[1]["with"]["python-version"] == "3.11"
     install = _step(job, "pip install .")
-    preflight = _step(job, "python -m controller.preflight")
+    preflight = _step(job, "python -m relayops.controller.preflight")
     run = _step(job, "relayops controller run")
     assert steps.index(install) < steps.index(preflight) < steps.index(run)
     assert "if" not in preflight
@@ -171,7 +171,7 @@ def test_systemd_service() -> None:
     assert service["EnvironmentFile"] == "/etc/relayops/controller.env"
     python, *condition = service["ExecCondition"].split()
     relayops, *command = service["ExecStart"].split()
-    assert condition == ["-m", "controller.preflight", "--condition"]
+    assert condition == ["-m", "relayops.controller.preflight", "--condition"]
     assert command == ["controller", "run", "--once"]
     assert Path(python).is_absolute() and Path(python).parent == Path(relayops).parent
     assert service["SuccessExitStatus"] == "3"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.digest import message_digest
-from adapters.message import Attachment, Message
+from relayops.adapters.digest import message_digest
+from relayops.adapters.message import Attachment, Message
 
 LOGO = Attachment("logo.png", "image/png", b"\x89PNG-logo", inline=True, content_id="logo")
 PDF = Attachment("report.pdf", "application/pdf", b"%PDF-1.7 report")

@@ -7,7 +7,7 @@ import pytest
 from relayops.cli import main
 from relayops.drill.plan import plan_drill
 from relayops.drill.run import Phases
-from synth.scenarios import scenarios
+from relayops.synth.scenarios import scenarios
 from tests.drill_util import drill_plan, scaled_pipeline
 from tests.specs_util import SPECS
 

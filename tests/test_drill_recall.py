@@ -15,11 +15,11 @@ import pytest
 
 from relayops.drill.observe import ObserveError, PromReader, active_alerts, firing_records, poll
 from relayops.drill.run import Timeline, _measure_data_age, _recall
+from relayops.rules_gen.output import write_tree
+from relayops.rules_gen.render import DRILL_MANAGED, render_time_scaled
 from relayops.stack import running_stack
-from rules_gen.output import write_tree
-from rules_gen.render import DRILL_MANAGED, render_time_scaled
-from synth.driver import Driver
-from synth.scenarios import scenarios
+from relayops.synth.driver import Driver
+from relayops.synth.scenarios import scenarios
 from tests.daemons import require_binary
 from tests.drill_util import drill_plan
 from tests.specs_util import SPECS

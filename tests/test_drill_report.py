@@ -9,15 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dashboards import render_dashboards
+from relayops.dashboards import render_dashboards
 from relayops.drill.plan import DrillPlan
 from relayops.drill.plots import Window, plot_timeline
 from relayops.drill.report import write_report
 from relayops.drill.run import Check, DrillResult, Phases, Timeline
 from relayops.drill.score import OVERVIEW_DASHBOARD, Point, tabletop_score
+from relayops.runbooks import render_runbooks
 from relayops.spec import SpecSet
 from relayops.stack.state import Component, Stack
-from runbooks import render_runbooks
 from tests.drill_util import drill_plan
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,18 +9,18 @@ import math
 import pytest
 
 from relayops.drill.theory import Pipeline, evaluation_hops, first_true, theory_for
+from relayops.rules_gen.alerts import alert_defs, alert_groups
+from relayops.rules_gen.promql import SeriesDB
+from relayops.rules_gen.recording import recording_groups
+from relayops.rules_gen.render import render_time_scaled
+from relayops.rules_gen.simulate import Simulation
+from relayops.rules_gen.testgen.closure import prune
 from relayops.spec import SpecSet
 from relayops.spec.timescale import time_scaled
-from rules_gen.alerts import alert_defs, alert_groups
-from rules_gen.promql import SeriesDB
-from rules_gen.recording import recording_groups
-from rules_gen.render import render_time_scaled
-from rules_gen.simulate import Simulation
-from rules_gen.testgen.closure import prune
-from synth.expect import alert_ref
-from synth.scenarios import scenarios
-from synth.state import GroupState
-from synth.traffic import RequestTraffic
+from relayops.synth.expect import alert_ref
+from relayops.synth.scenarios import scenarios
+from relayops.synth.state import GroupState
+from relayops.synth.traffic import RequestTraffic
 from tests.drill_util import scaled_pipeline
 from tests.specs_util import SPECS
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.fakes import FakeGraph
-from adapters.fakes.graph import DEFAULT_TOKEN, DELETE_AFTER_SUBMIT, UPLOAD_RANGE_LIMIT
+from relayops.fakes import FakeGraph
+from relayops.fakes.graph import DEFAULT_TOKEN, DELETE_AFTER_SUBMIT, UPLOAD_RANGE_LIMIT
 
 TLS = ssl.create_default_context()  # shared: loading CA certificates per client is slow
 MESSAGES = "/v1.0/me/messages"

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.fakes import (
+from relayops.fakes import (
     FakeGmail,
     FakeGraph,
     FakeServer,
@@ -31,8 +31,8 @@ from adapters.fakes import (
     gmail_error,
     retry_after_date,
 )
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 
 GMAIL_SEND = "/gmail/v1/users/me/messages/send"
 GMAIL_UPLOAD = "/upload/gmail/v1/users/me/messages/send"

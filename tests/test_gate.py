@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from controller.bucketing import basis_points, bucket, is_in
-from controller.gate import Gate, KeyReader, gate_client
-from controller.keys import RolloutKeys
+from relayops.controller.bucketing import basis_points, bucket, is_in
+from relayops.controller.gate import Gate, KeyReader, gate_client
+from relayops.controller.keys import RolloutKeys
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.stack.daemons import Running, stop
@@ -59,7 +59,7 @@ class Clock:
 
 
 def reference_bucket(salt: str, unit_id: str) -> int:
-    """The spec computed independently of controller.bucketing."""
+    """The spec computed independently of relayops.controller.bucketing."""
     hexdigest = hashlib.sha256((salt + ":" + unit_id).encode("utf-8")).hexdigest()
     return int(hexdigest[:16], 16) % 10_000
 
@@ -251,7 +251,7 @@ def test_garbage_fails_closed_and_counts(
 ) -> None:
     fake, clock = FakeRedis(raw), Clock()
     gate, registry = make_gate(specs, "gmail", fake, clock)
-    with caplog.at_level(logging.WARNING, logger="controller.gate"):
+    with caplog.at_level(logging.WARNING, logger="relayops.controller.gate"):
         assert not any(gate.allows("ws", f"actor-{i}") for i in range(200))
     assert gate.percent() == 0
     assert fail_closed_count(registry, specs, "gmail") == 1  # once per read, not per decision
@@ -269,7 +269,7 @@ def test_connection_error_fails_closed_then_recovers(
     fake, clock = FakeRedis(b"100"), Clock()
     fake.error = redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
     gate, registry = make_gate(specs, "outlook", fake, clock)
-    with caplog.at_level(logging.WARNING, logger="controller.gate"):
+    with caplog.at_level(logging.WARNING, logger="relayops.controller.gate"):
         assert not gate.allows("ws", "actor")
     assert fail_closed_count(registry, specs, "outlook") == 1
     assert "ConnectionError" in caplog.text and RolloutKeys("outlook").percent in caplog.text
@@ -337,7 +337,7 @@ def test_a_read_past_the_deadline_is_abandoned_and_closes(
     fake.hang = True
     clock.now += 1.0
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="controller.gate"):
+    with caplog.at_level(logging.WARNING, logger="relayops.controller.gate"):
         assert not gate.allows("ws", "actor")  # the reader waited the deadline, then closed
     assert time.monotonic() - started < DEADLINE + 0.5
     assert "no answer within the 0.05 s read deadline" in caplog.text
@@ -375,7 +375,7 @@ def test_reads_stop_while_too_many_are_blocked_then_resume(
     fake, clock = HangingRedis(b"100"), Clock()
     gate = Gate(specs, "gmail", fake, clock=clock, read_deadline=DEADLINE)
     fake.hang = True
-    with caplog.at_level(logging.WARNING, logger="controller.gate"):
+    with caplog.at_level(logging.WARNING, logger="relayops.controller.gate"):
         for _ in range(Gate.max_blocked_reads + 2):
             assert not gate.allows("ws", "actor")
             clock.now += 1.0

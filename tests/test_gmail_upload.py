@@ -1,5 +1,5 @@
-"""Gmail's resumable upload (adapters/gmail_upload.py) and the Message-ID lookup
-(adapters/gmail_lookup.py) against the fake Gmail, over real HTTP on loopback."""
+"""Gmail's resumable upload (relayops.adapters.gmail_upload) and the Message-ID lookup
+(relayops.adapters.gmail_lookup) against the fake Gmail, over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -9,21 +9,21 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from adapters.fakes import FakeGmail, FaultKind, FaultPlan, RecordedRequest, gmail_error
-from adapters.fakes.gmail import DEFAULT_TOKEN
-from adapters.gmail_lookup import find_by_message_id
-from adapters.gmail_upload import (
+from relayops.adapters.gmail_lookup import find_by_message_id
+from relayops.adapters.gmail_upload import (
     GMAIL_UPLOAD_LIMIT,
     UPLOAD_PATH,
     UPLOAD_QUANTUM,
     check_size,
     send_resumable,
 )
-from adapters.idempotency import LookupFailed
-from adapters.message import Attachment, Message
-from adapters.mime import mime_bytes
-from adapters.retry import Backoff, Outcome
-from adapters.transport import Attempted
+from relayops.adapters.idempotency import LookupFailed
+from relayops.adapters.message import Attachment, Message
+from relayops.adapters.mime import mime_bytes
+from relayops.adapters.retry import Backoff, Outcome
+from relayops.adapters.transport import Attempted
+from relayops.fakes import FakeGmail, FaultKind, FaultPlan, RecordedRequest, gmail_error
+from relayops.fakes.gmail import DEFAULT_TOKEN
 from tests.test_fake_servers import wait_for
 
 BACKOFF = Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5)

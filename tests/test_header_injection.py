@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from adapters.adapter import SendAdapter
-from adapters.built_check import BuiltMismatch, check_graph, check_mime
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.message import Message
-from adapters.mime import build_mime
-from oauth.cipher import DecryptError
+from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.built_check import BuiltMismatch, check_graph, check_mime
+from relayops.adapters.errors import ErrorCode
+from relayops.adapters.message import Message
+from relayops.adapters.mime import build_mime
+from relayops.fakes import FakeGmail, FakeGraph
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.oauth.cipher import DecryptError
 from tests.send_util import fake_adapter
 
 PROVIDERS = ["gmail", "outlook"]

@@ -25,7 +25,7 @@ import pytest
 import tinycss2
 from PIL import Image, ImageChops, ImageDraw
 
-from adapters.sanitize import sanitize
+from relayops.adapters.sanitize import sanitize
 
 TEMPLATES = sorted((Path(__file__).parent / "data" / "email_templates").glob("*.html"))
 WIDTHS = (600, 360)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.html_scan import parse_start_tag, start_tags
+from relayops.adapters.html_scan import parse_start_tag, start_tags
 
 
 def tags(html: str) -> list[tuple[str, dict[str, str]]]:

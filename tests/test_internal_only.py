@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.internal_only import blocked_recipients, normal_address, normal_domain
+from relayops.adapters.internal_only import blocked_recipients, normal_address, normal_domain
 
 TEST_RECIPIENT = "Tester.One@Gmail.com"
 

@@ -23,19 +23,19 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from adapters.adapter import SendAdapter
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
-from adapters.gmail_lookup import find_by_message_id
-from adapters.graph import internet_message_id
-from adapters.graph_lookup import find_messages
-from adapters.idempotency import HEADER
-from adapters.retry import Backoff
-from adapters.smoke import OAUTH_PROVIDER, AlwaysOpen, StaticToken
-from adapters.transport import TokenSource
-from oauth.source import stored_tokens
+from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.errors import ErrorCode
+from relayops.adapters.gmail_lookup import find_by_message_id
+from relayops.adapters.graph import internet_message_id
+from relayops.adapters.graph_lookup import find_messages
+from relayops.adapters.idempotency import HEADER
+from relayops.adapters.retry import Backoff
+from relayops.adapters.smoke import OAUTH_PROVIDER, AlwaysOpen, StaticToken
+from relayops.adapters.transport import TokenSource
+from relayops.fakes import FakeGmail, FakeGraph
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from relayops.oauth.source import stored_tokens
 
 pytestmark = pytest.mark.live
 LIVE_ENV = {"gmail": "RELAYOPS_LIVE_GMAIL", "outlook": "RELAYOPS_LIVE_OUTLOOK"}

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.message import Attachment, Message
-from adapters.mime import POLICY, build_mime, mime_bytes, raw_for_gmail
+from relayops.adapters.message import Attachment, Message
+from relayops.adapters.mime import POLICY, build_mime, mime_bytes, raw_for_gmail
 
 NOW = datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC)
 BINARY = bytes(range(256)) + b"\r\n\r\n\n\r" + bytes(range(255, -1, -1))

@@ -13,17 +13,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.adapter import Route, SendAdapter
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph, FaultPlan
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.gmail import UPLOAD_QUANTUM
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
-from adapters.graph_lookup import find_messages
-from adapters.idempotency import HEADER, LookupPolicy, derived_key
-from adapters.params import validate_params
-from adapters.retry import Backoff
-from adapters.smoke import AlwaysOpen, StaticToken
+from relayops.adapters.adapter import Route, SendAdapter
+from relayops.adapters.errors import ErrorCode
+from relayops.adapters.graph_lookup import find_messages
+from relayops.adapters.idempotency import HEADER, LookupPolicy, derived_key
+from relayops.adapters.params import validate_params
+from relayops.adapters.retry import Backoff
+from relayops.adapters.smoke import AlwaysOpen, StaticToken
+from relayops.fakes import FakeGmail, FakeGraph, FaultPlan
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.gmail import UPLOAD_QUANTUM
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 
 SEND_PATH = {"gmail": "/gmail/v1/users/me/messages/send", "outlook": "/v1.0/me/sendMail"}
 SLOW_SECONDS = 0.6

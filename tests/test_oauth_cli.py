@@ -11,11 +11,11 @@ import httpx
 import pytest
 import redis
 
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from oauth.cipher import TokenCipher
-from oauth.cli import register
-from oauth.recovery import RecoverySlot
-from oauth.sqlite_store import SqliteTokenStore
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.cli import register
+from relayops.oauth.recovery import RecoverySlot
+from relayops.oauth.sqlite_store import SqliteTokenStore
 from tests.oauth_fixtures import credential, new_key
 
 

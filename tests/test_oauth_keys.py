@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from oauth.cipher import DecryptError, TokenCipher
-from oauth.keys import GENERATE_HINT, KeyConfigError, load_keys
+from relayops.oauth.cipher import DecryptError, TokenCipher
+from relayops.oauth.keys import GENERATE_HINT, KeyConfigError, load_keys
 from tests.oauth_fixtures import new_key
 
 

@@ -14,13 +14,13 @@ import httpx
 import pytest
 import redis
 
-from adapters.effects import Call
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from adapters.retry import Backoff, Outcome
-from adapters.transport import send
-from oauth.cipher import TokenCipher
-from oauth.recovery import RecoverySlot
-from oauth.refresh import (
+from relayops.adapters.effects import Call
+from relayops.adapters.retry import Backoff, Outcome
+from relayops.adapters.transport import send
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.recovery import RecoverySlot
+from relayops.oauth.refresh import (
     CACHE_KEY,
     CredentialNotFound,
     CredentialTokens,
@@ -29,7 +29,7 @@ from oauth.refresh import (
     RefreshFailed,
     TokenManager,
 )
-from oauth.sqlite_store import SqliteTokenStore
+from relayops.oauth.sqlite_store import SqliteTokenStore
 from tests.oauth_fixtures import credential, endpoints, new_key, seed
 
 MS_TOKEN_PATH = "/common/oauth2/v2.0/token"
@@ -319,7 +319,7 @@ class StoreGoesDown:
     a crash) when `down` is set: every later operation meets the real psycopg error."""
 
     def __init__(self, url: str, cipher: TokenCipher) -> None:
-        from oauth.postgres_store import PostgresTokenStore
+        from relayops.oauth.postgres_store import PostgresTokenStore
 
         self.store = PostgresTokenStore(url, cipher)
 
@@ -356,7 +356,7 @@ def test_a_recovery_slot_that_does_not_decrypt_is_reported_and_ignored(
     store and says why the slot was passed over; the slot is left for a person to look at."""
     seed(sqlite_store, fake_endpoint)
     redis_client.set(RecoverySlot.key("mailbox-1"), TokenCipher([new_key()]).encrypt("{}"))
-    with caplog.at_level(logging.ERROR, logger="oauth.recovery"):
+    with caplog.at_level(logging.ERROR, logger="relayops.oauth.recovery"):
         token = manager(sqlite_store, fake_endpoint, redis_client).access_token("mailbox-1")
     assert token == fake_endpoint.issued_access_tokens[0] and fake_endpoint.token_calls == 1
     assert "recovery slot of mailbox-1 cannot be read" in caplog.text

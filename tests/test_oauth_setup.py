@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from oauth.cipher import TokenCipher
-from oauth.pkce import code_challenge, make_state, make_verifier
-from oauth.providers import (
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.pkce import code_challenge, make_state, make_verifier
+from relayops.oauth.providers import (
     GOOGLE_SCOPE,
     MICROSOFT_SCOPE,
     ClientCredentials,
@@ -27,7 +27,7 @@ from oauth.providers import (
     google,
     microsoft,
 )
-from oauth.setup import (
+from relayops.oauth.setup import (
     AuthorizationRequest,
     SetupError,
     begin,
@@ -35,7 +35,7 @@ from oauth.setup import (
     load_pending,
     save_pending,
 )
-from oauth.sqlite_store import SqliteTokenStore
+from relayops.oauth.sqlite_store import SqliteTokenStore
 
 REDIRECT_URI = "http://localhost:8765/oauth/callback"
 

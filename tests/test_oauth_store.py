@@ -13,12 +13,12 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
-from oauth.cipher import DecryptError, TokenCipher
-from oauth.keys import KeyConfigError
-from oauth.open_store import StoreConfigError, open_store
-from oauth.postgres_store import PostgresTokenStore
-from oauth.sqlite_store import SqliteTokenStore
-from oauth.store import TokenStore
+from relayops.oauth.cipher import DecryptError, TokenCipher
+from relayops.oauth.keys import KeyConfigError
+from relayops.oauth.open_store import StoreConfigError, open_store
+from relayops.oauth.postgres_store import PostgresTokenStore
+from relayops.oauth.sqlite_store import SqliteTokenStore
+from relayops.oauth.store import TokenStore
 from tests.oauth_fixtures import credential, new_key
 
 RAW = "SELECT credential_id, access_token_enc, refresh_token_enc FROM oauth_credentials"

@@ -24,8 +24,8 @@ from relayops.spec.metrics import Role
 from relayops.spec.series import ProviderSeries
 from relayops.stack import running_stack
 from relayops.stack.daemons import free_port
-from synth.driver import Driver
-from synth.scenarios import scenarios
+from relayops.synth.driver import Driver
+from relayops.synth.scenarios import scenarios
 from tests.daemons import require_binary
 from tests.specs_util import REPO, SPECS
 

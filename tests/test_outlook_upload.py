@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.fakes import FakeGraph
-from adapters.fakes.graph import DEFAULT_TOKEN, UPLOAD_RANGE_LIMIT
-from adapters.graph_lookup import find_messages
-from adapters.idempotency import HEADER, LookupFailed
-from adapters.message import Attachment, Message
-from adapters.outlook_upload import send_large
-from adapters.retry import Backoff, Outcome
+from relayops.adapters.graph_lookup import find_messages
+from relayops.adapters.idempotency import HEADER, LookupFailed
+from relayops.adapters.message import Attachment, Message
+from relayops.adapters.outlook_upload import send_large
+from relayops.adapters.retry import Backoff, Outcome
+from relayops.fakes import FakeGraph
+from relayops.fakes.graph import DEFAULT_TOKEN, UPLOAD_RANGE_LIMIT
 
 TLS = ssl.create_default_context()  # shared: loading CA certificates per client is slow
 MIB = 1024 * 1024

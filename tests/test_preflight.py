@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.preflight import check_prometheus, check_redis, main, redact
+from relayops.controller.preflight import check_prometheus, check_redis, main, redact
 from relayops.stack.commands import redis
 from relayops.stack.daemons import Running, free_port, on_free_port, start, stop
 from tests.daemons import require_binary
@@ -226,11 +226,11 @@ def test_redact(url: str, shown: str) -> None:
 
 
 def test_module_entry_point(tmp_path: Path, prometheus_url: str, redis_url: str) -> None:
-    """`python -m controller.preflight` as the workflow and the systemd unit run it."""
+    """`python -m relayops.controller.preflight` as the workflow and the systemd unit run it."""
     output = tmp_path / "github_output"
     env = {"PROMETHEUS_URL": prometheus_url, "REDIS_URL": redis_url, "GITHUB_OUTPUT": str(output)}
     done = subprocess.run(
-        [sys.executable, "-m", "controller.preflight"],
+        [sys.executable, "-m", "relayops.controller.preflight"],
         cwd=REPO,
         env=env,
         capture_output=True,

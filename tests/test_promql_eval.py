@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rules_gen.promql import (
+from relayops.rules_gen.promql import (
     STALE_NAN,
     Absent,
     Aggregate,
@@ -36,7 +36,12 @@ from rules_gen.promql import (
     format_series,
     labels_of,
 )
-from rules_gen.series import InputSeries, load_into, promtool_input_series, to_promtool_values
+from relayops.rules_gen.series import (
+    InputSeries,
+    load_into,
+    promtool_input_series,
+    to_promtool_values,
+)
 from tests.promtool_util import needs_promtool, run_promtool_test
 
 

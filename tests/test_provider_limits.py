@@ -17,10 +17,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.adapter import Route, SendAdapter
-from adapters.errors import ErrorCode
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from relayops.adapters.adapter import Route, SendAdapter
+from relayops.adapters.errors import ErrorCode
+from relayops.fakes import FakeGmail, FakeGraph
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from tests.send_util import fake_adapter
 
 MIB = 1024 * 1024

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from relayops.cli import main
+from relayops.rules_gen.docs import with_sections
+from relayops.rules_gen.render import MANAGED, readme_sections, render_all
 from relayops.spec import load_specs
-from rules_gen.docs import with_sections
-from rules_gen.render import MANAGED, readme_sections, render_all
 from tests.specs_util import REPO, SPECS, copy_specs, edit_yaml
 
 RENDERED = REPO / "rendered"

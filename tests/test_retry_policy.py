@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
+from relayops.adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
 
 NOW = 1_800_000_000.0
 

@@ -37,7 +37,7 @@ def test_a_wrong_command_is_reported_with_its_file_and_the_parsers_reason():
 
 def test_render_refuses_a_runbook_command_the_cli_refuses(tmp_path, monkeypatch, capsys):
     """The render writes nothing when a template tells on-call something the CLI refuses."""
-    import runbooks.render as runbook_render
+    import relayops.runbooks.render as runbook_render
 
     real = runbook_render.render_runbooks
 
@@ -48,7 +48,7 @@ def test_render_refuses_a_runbook_command_the_cli_refuses(tmp_path, monkeypatch,
         return files
 
     monkeypatch.setattr(runbook_render, "render_runbooks", with_a_typo)
-    monkeypatch.setattr("rules_gen.render.render_runbooks", with_a_typo, raising=False)
+    monkeypatch.setattr("relayops.rules_gen.render.render_runbooks", with_a_typo, raising=False)
     out = tmp_path / "rendered"
     code = build_parser().parse_args(["render", "--specs", str(SPECS), "--out", str(out)])
     assert code.func(code) == 2

@@ -9,16 +9,16 @@ import pytest
 import yaml
 from jinja2 import ChoiceLoader, DictLoader
 
+from relayops.rules_gen.alerts import AlertDef, alert_defs
+from relayops.rules_gen.recording import recording_groups
+from relayops.runbooks import check_runbook_links, render_runbooks
+from relayops.runbooks.anchors import github_anchor, heading_anchors
+from relayops.runbooks.queries import KINDS
+from relayops.runbooks.relations import Inhibition
+from relayops.runbooks.render import TEMPLATES, environment
 from relayops.spec import SpecSet, load_specs
 from relayops.spec.durations import format_duration
 from relayops.spec.links import runbook_path
-from rules_gen.alerts import AlertDef, alert_defs
-from rules_gen.recording import recording_groups
-from runbooks import check_runbook_links, render_runbooks
-from runbooks.anchors import github_anchor, heading_anchors
-from runbooks.queries import KINDS
-from runbooks.relations import Inhibition
-from runbooks.render import TEMPLATES, environment
 from tests.promtool_util import needs_promtool
 from tests.specs_util import copy_specs, edit_yaml
 

@@ -16,8 +16,8 @@ import tinycss2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters import sanitize as sanitize_module
-from adapters.sanitize import (
+from relayops.adapters import sanitize as sanitize_module
+from relayops.adapters.sanitize import (
     TAGS,
     URL_SCHEMES,
     ChangeType,

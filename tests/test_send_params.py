@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.errors import ErrorCode, SendError
-from adapters.message import Attachment
-from adapters.params import SendParams, validate_params
+from relayops.adapters.errors import ErrorCode, SendError
+from relayops.adapters.message import Attachment
+from relayops.adapters.params import SendParams, validate_params
 from relayops.spec import load_specs
 from relayops.spec.send import SendPolicy
 from tests.specs_util import SPECS

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.adapter import SendAdapter
-from adapters.errors import StructuredError
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.params import MAX_DETAILS
-from adapters.smoke import AlwaysOpen, StaticToken
+from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.errors import StructuredError
+from relayops.adapters.params import MAX_DETAILS
+from relayops.adapters.smoke import AlwaysOpen, StaticToken
+from relayops.fakes import FakeGmail, FakeGraph
 from tests.send_util import fake_adapter
 
 EXAMPLES = 500

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from adapters.fakes import FakeGmail, FakeGraph
-from adapters.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from adapters.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from oauth.cipher import TokenCipher
-from oauth.sqlite_store import SqliteTokenStore
 from relayops.cli import main
+from relayops.fakes import FakeGmail, FakeGraph
+from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
+from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.sqlite_store import SqliteTokenStore
 from tests.oauth_fixtures import IssuedTokens, credential, new_key, seed
 from tests.specs_util import SPECS
 

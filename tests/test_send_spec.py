@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.internal_only import blocked_by
+from relayops.adapters.internal_only import blocked_by
 from relayops.spec import SpecError, load_specs
 from relayops.spec.send import MIB, InternalOnly, SendPolicy, normalize_address
 from tests.specs_util import SPECS, copy_specs, edit_yaml

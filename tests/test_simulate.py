@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rules_gen.promql import (
+from relayops.rules_gen.promql import (
     Absent,
     Aggregate,
     AvgOverTime,
@@ -30,8 +30,8 @@ from rules_gen.promql import (
     format_series,
     labels_of,
 )
-from rules_gen.series import InputSeries, load_into, promtool_input_series
-from rules_gen.simulate import (
+from relayops.rules_gen.series import InputSeries, load_into, promtool_input_series
+from relayops.rules_gen.simulate import (
     AlertRule,
     FiringAlert,
     RecordingRule,

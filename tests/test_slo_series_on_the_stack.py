@@ -18,16 +18,16 @@ import httpx
 import pytest
 from prometheus_client import pushadd_to_gateway
 
-from adapters.telemetry import adapter_metrics
+from relayops.adapters.telemetry import adapter_metrics
 from relayops.drill.batch import DEFAULT_SCALE, PLACEHOLDER_WEBHOOK
+from relayops.rules_gen.output import write_tree
+from relayops.rules_gen.recording import slo_windows
+from relayops.rules_gen.render import DRILL_MANAGED, render_time_scaled
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.series import ProviderSeries
 from relayops.spec.timescale import time_scaled
 from relayops.stack import Stack, stack_down, stack_up
-from rules_gen.output import write_tree
-from rules_gen.recording import slo_windows
-from rules_gen.render import DRILL_MANAGED, render_time_scaled
 from tests.daemons import require_binary
 from tests.specs_util import SPECS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.splice import splice, stand_in
+from relayops.adapters.splice import splice, stand_in
 
 
 def test_each_stand_in_is_replaced_in_place():

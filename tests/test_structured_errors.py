@@ -9,7 +9,7 @@ from typing import get_args
 
 import pytest
 
-from adapters.errors import (
+from relayops.adapters.errors import (
     TAXONOMY,
     ErrorCode,
     Reason,

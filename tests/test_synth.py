@@ -20,13 +20,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from relayops.rules_gen.alerts import alert_defs
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
-from rules_gen.alerts import alert_defs
-from synth.cli import register
-from synth.driver import Driver
-from synth.expect import alert_ref
-from synth.scenarios import SIGNAL_FAULTS, scenarios
+from relayops.synth.cli import register
+from relayops.synth.driver import Driver
+from relayops.synth.expect import alert_ref
+from relayops.synth.scenarios import SIGNAL_FAULTS, scenarios
 from tests.daemons import free_port, require_binary
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"

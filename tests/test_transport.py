@@ -1,14 +1,14 @@
-"""adapters.transport.send on transport errors: what happened before the request was written
-in full is retried; what happened after it may have been accepted and is not."""
+"""relayops.adapters.transport.send on transport errors: what happened before the request was
+written in full is retried; what happened after it may have been accepted and is not."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from adapters.effects import Call
-from adapters.retry import Backoff, Outcome
-from adapters.transport import send
+from relayops.adapters.effects import Call
+from relayops.adapters.retry import Backoff, Outcome
+from relayops.adapters.transport import send
 
 
 class Tokens:

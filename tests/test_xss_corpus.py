@@ -17,7 +17,7 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from adapters.sanitize import MissingInlineImage, sanitize
+from relayops.adapters.sanitize import MissingInlineImage, sanitize
 
 REPO = Path(__file__).resolve().parent.parent
 CLASSICS = [

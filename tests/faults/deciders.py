@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from controller.gate import Gate
+from relayops.controller.gate import Gate
 
 THREADS = 8
 

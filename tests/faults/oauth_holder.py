@@ -11,11 +11,11 @@ import sys
 
 import redis
 
-from oauth.cipher import TokenCipher
-from oauth.postgres_store import PostgresTokenStore
-from oauth.providers import ClientCredentials, TokenEndpoint, microsoft
-from oauth.refresh import TokenManager
-from oauth.store import TokenStore
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.postgres_store import PostgresTokenStore
+from relayops.oauth.providers import ClientCredentials, TokenEndpoint, microsoft
+from relayops.oauth.refresh import TokenManager
+from relayops.oauth.store import TokenStore
 
 
 def manager_from(config: dict, store: TokenStore | None = None) -> TokenManager:

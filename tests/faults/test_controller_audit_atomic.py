@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from controller.cycle import Sinks, run_cycle
-from controller.keys import AUDIT_STREAM, RolloutKeys
-from controller.policy import Measurement, Verdict
+from relayops.controller.cycle import Sinks, run_cycle
+from relayops.controller.keys import AUDIT_STREAM, RolloutKeys
+from relayops.controller.policy import Measurement, Verdict
 from relayops.spec.specset import load_specs
 from tests.faults.redis_kill import durable_redis
 from tests.specs_util import SPECS

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from controller.cycle import Sinks, Status, run_cycle
-from controller.manual import set_percent
-from controller.measure import prometheus_query
-from controller.policy import Verdict
-from controller.state import RolloutStore
+from relayops.controller.cycle import Sinks, Status, run_cycle
+from relayops.controller.manual import set_percent
+from relayops.controller.measure import prometheus_query
+from relayops.controller.policy import Verdict
+from relayops.controller.state import RolloutStore
 from relayops.spec import SpecSet
 from relayops.stack.daemons import LOOPBACK, free_port, http_ready, start, stop
 from tests.daemons import require_binary

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from controller.gate import Gate
-from controller.keys import RolloutKeys
+from relayops.controller.gate import Gate
+from relayops.controller.keys import RolloutKeys
 from relayops.spec import SpecSet
 from relayops.stack.daemons import LOOPBACK
 from tests.daemons import run_redis

@@ -30,11 +30,11 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from adapters.fakes.token_endpoint import FakeTokenEndpoint
-from oauth.cipher import TokenCipher
-from oauth.postgres_store import PostgresTokenStore
-from oauth.recovery import RecoverySlot
-from oauth.refresh import CACHE_KEY, LOCK_KEY, ReconnectRequired, RefreshFailed
+from relayops.fakes.token_endpoint import FakeTokenEndpoint
+from relayops.oauth.cipher import TokenCipher
+from relayops.oauth.postgres_store import PostgresTokenStore
+from relayops.oauth.recovery import RecoverySlot
+from relayops.oauth.refresh import CACHE_KEY, LOCK_KEY, ReconnectRequired, RefreshFailed
 from relayops.stack.daemons import LOOPBACK
 from tests.faults.oauth_holder import manager_from
 from tests.faults.tcp_proxy import FaultProxy, Mode

@@ -1,7 +1,0 @@
-"""Grafana dashboards built with grafana-foundation-sdk from the specs, and their offline checks."""
-
-from dashboards.checks import check_dashboards
-from dashboards.linkcheck import check_dashboard_links
-from dashboards.render import render_dashboards
-
-__all__ = ["check_dashboard_links", "check_dashboards", "render_dashboards"]

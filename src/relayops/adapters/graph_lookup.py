@@ -1,0 +1,113 @@
+"""Look for messages by internetMessageId in Graph mail folders: how a caller finds out whether
+an ambiguous send (or draft creation) went through before doing it again.
+
+Graph has no idempotency key; the message id, and optionally a custom header carrying a key,
+are what identify an earlier attempt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from relayops.adapters.effects import Call, Steps, run_sync
+from relayops.adapters.idempotency import LookupFailed
+from relayops.adapters.retry import Backoff, Outcome
+from relayops.adapters.transport import TokenSource, send_steps
+
+_SELECT = "id,internetMessageId,internetMessageHeaders,isDraft"
+# With an idempotency header, a folder where the internetMessageId filter finds nothing has its
+# newest messages read for the header as well: the header is what Graph surely keeps on the
+# Sent Items copy, whereas whether it keeps a client-set internetMessageId is not verified here.
+RECENT = 50
+
+
+@dataclass(frozen=True)
+class FoundMessage:
+    id: str
+    folder: str  # the well-known folder name it was found in
+    is_draft: bool
+
+
+def odata_string(value: str) -> str:
+    """`value` as an OData string literal: quoted, each `'` doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def find_messages(
+    client: httpx.Client,
+    base_url: str,
+    tokens: TokenSource,
+    backoff: Backoff,
+    internet_message_id: str,
+    folders: tuple[str, ...] = ("sentitems", "drafts"),
+    idempotency_header: tuple[str, str] | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[FoundMessage]:
+    """`find_messages_steps` with blocking I/O."""
+    steps = find_messages_steps(base_url, backoff, internet_message_id, folders, idempotency_header)
+    return run_sync(steps, client, tokens, sleep)
+
+
+def find_messages_steps(
+    base_url: str,
+    backoff: Backoff,
+    internet_message_id: str,
+    folders: tuple[str, ...] = ("sentitems", "drafts"),
+    idempotency_header: tuple[str, str] | None = None,
+) -> Steps[list[FoundMessage]]:
+    """Messages with this internetMessageId (`<left@right>`) in `folders`, in that order; when
+    `idempotency_header` (name, value) is given, only those carrying that header value, or
+    failing any, the folder's RECENT newest messages carrying it.
+
+    Raises LookupFailed when a folder could not be searched: that is not "not found".
+    """
+    found: list[FoundMessage] = []
+    by_id = {
+        "$filter": f"internetMessageId eq {odata_string(internet_message_id)}",
+        "$select": _SELECT,
+    }
+    for folder in folders:
+        listed = yield from _list(base_url, backoff, folder, by_id)
+        items = [
+            item
+            for item in listed
+            if item.get("internetMessageId") == internet_message_id
+            and (idempotency_header is None or _has_header(item, idempotency_header))
+        ]
+        if not items and idempotency_header is not None:
+            recent = {"$select": _SELECT, "$top": str(RECENT)}
+            listed = yield from _list(base_url, backoff, folder, recent)
+            items = [item for item in listed if _has_header(item, idempotency_header)]
+        found += [FoundMessage(item["id"], folder, bool(item.get("isDraft"))) for item in items]
+    return found
+
+
+def _list(
+    base_url: str, backoff: Backoff, folder: str, params: dict[str, str]
+) -> Steps[list[dict]]:
+    """The `value` of one folder listing; LookupFailed when there is none."""
+    url = f"{base_url.rstrip('/')}/v1.0/me/mailFolders/{folder}/messages"
+
+    def build(token: str) -> Call:
+        return Call("GET", url, params=params, headers={"Authorization": f"Bearer {token}"})
+
+    attempted = yield from send_steps("outlook", build, backoff)
+    if attempted.outcome is not Outcome.SENT or attempted.body is None:
+        raise LookupFailed(
+            f"looking in {folder} failed: {attempted.outcome} "
+            f"(HTTP {attempted.status}) {attempted.detail}".rstrip()
+        )
+    return [item for item in attempted.body.get("value") or [] if isinstance(item, dict)]
+
+
+def _has_header(item: dict, header: tuple[str, str]) -> bool:
+    name, value = header
+    return any(
+        h.get("name", "").lower() == name.lower() and h.get("value") == value
+        for h in item.get("internetMessageHeaders") or []
+    )

@@ -1,0 +1,441 @@
+"""Alerting rules of one provider: SLO burn tiers, thresholds, operations, signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relayops.rules_gen.build import Group, above, div, guarded, sel, sum_rate
+from relayops.rules_gen.promql import Absent, Aggregate, Binary, Expr, Number, Time
+from relayops.rules_gen.simulate import AlertRule
+from relayops.spec import SpecSet
+from relayops.spec.base import camel
+from relayops.spec.durations import format_duration
+from relayops.spec.links import dashboard_url, runbook_url
+from relayops.spec.metrics import Role
+from relayops.spec.provider import ProviderSpec
+from relayops.spec.series import ProviderSeries, quantile_key
+from relayops.spec.signals import ALERT_SUFFIX, Signal
+from relayops.spec.slo import SLO, BurnTier
+
+AGG = ("provider", "action")
+
+
+def pct(ratio: float) -> str:
+    return f"{ratio * 100:g}%"
+
+
+def secs(seconds: float) -> str:
+    return f"{seconds:g}s" if seconds >= 1 else f"{seconds * 1000:g}ms"
+
+
+RATIO_KINDS = frozenset({"error_ratio", "validation", "controller_failing", "signal_ratio_above"})
+
+
+def level_text(alert: AlertDef) -> str:
+    """An alert's level in its quantity's own unit: 1%, 500ms, 30m, 0.5."""
+    if alert.kind in ("latency", "signal_quantile_above"):
+        return secs(alert.level)
+    if alert.kind in RATIO_KINDS:
+        return pct(alert.level)
+    if alert.kind == "stalled":
+        return format_duration(int(alert.level))
+    return f"{alert.level:g}"
+
+
+@dataclass(frozen=True)
+class AlertDef:
+    """A rendered alert and what the test generator needs to drive it."""
+
+    rule: AlertRule
+    kind: str
+    severity: str
+    level: float | None = None
+    guard: float | None = None
+    slo: SLO | None = None
+    tier: BurnTier | None = None
+    signal: Signal | None = None
+
+    @property
+    def name(self) -> str:
+        return self.rule.alert
+
+
+class _Builder:
+    def __init__(self, specs: SpecSet, spec: ProviderSpec):
+        self.specs = specs
+        self.spec = spec
+        self.names = ProviderSeries(specs.service, spec)
+        self.window = format_duration(specs.service.rate_window)
+        self.match = spec.selector
+
+    def labels(self, severity: str, component: str, **extra: str) -> dict[str, str]:
+        service = self.specs.service
+        return {
+            "severity": severity,
+            "service": service.service,
+            "provider": self.spec.provider,
+            "component": component,
+            "team": service.team,
+            **extra,
+        }
+
+    def annotations(
+        self, name: str, summary: str, description: str, dashboard: str, **variables: str
+    ) -> dict[str, str]:
+        service = self.specs.service
+        return {
+            "summary": summary,
+            "description": description,
+            "dashboard_url": dashboard_url(
+                service, dashboard, provider=self.spec.provider, **variables
+            ),
+        }
+
+    def rule(
+        self, name: str, expr: Expr, for_: int, labels: dict[str, str], annotations: dict[str, str]
+    ) -> AlertRule:
+        """The rule, with its runbook link pointing at the section for its tier or severity."""
+        anchor = labels.get("burn_tier", labels["severity"])
+        notes = {
+            "summary": annotations["summary"],
+            "description": annotations["description"],
+            "runbook_url": runbook_url(self.specs.service, name, anchor),
+            "dashboard_url": annotations["dashboard_url"],
+        }
+        return AlertRule(alert=name, expr=expr, for_seconds=for_, labels=labels, annotations=notes)
+
+    # SLO burn tiers ---------------------------------------------------------------------------
+    def burn(self, slo: SLO, tier: BurnTier) -> AlertDef:
+        name = f"{self.spec.display_name}{camel(slo.name)}BudgetBurn"
+        factor = tier.factor(slo.period)
+        match = {**self.match, "slo": slo.name}
+
+        def burn_rate(seconds: int) -> Expr:
+            return div(sel(self.names.slo_error_ratio(seconds), match), Number(slo.error_budget))
+
+        def events(name: str, seconds: int) -> Expr:
+            return Binary("*", sel(name, match), Number(seconds))
+
+        def burning(seconds: int, level: float) -> Expr:
+            """Burn above `level` over the window, or no request in it: at low traffic a short
+            window is often empty, which is no sign of recovery."""
+            idle = above(sel(self.names.slo_requests(seconds), match), 0, "==")
+            return Binary("or", above(burn_rate(seconds), level), idle, on=on)
+
+        on = (*AGG, "slo")
+        long_w, short_w = tier.long_window, tier.short_window
+        condition = guarded(above(burn_rate(long_w), factor), burning(short_w, factor), on)
+        if slo.checks_now(tier):
+            condition = guarded(condition, burning(slo.now_window, 1), on)
+        near_total = guarded(
+            above(events(self.names.slo_errors(long_w), long_w), tier.min_bad_events, ">="),
+            above(sel(self.names.slo_error_ratio(long_w), match), tier.low_traffic_bad_share, ">="),
+            on,
+        )
+        enough = Binary(
+            "or",
+            above(events(self.names.slo_requests(long_w), long_w), tier.min_events, ">="),
+            near_total,
+            on=on,
+        )
+        expr = guarded(condition, enough, on)
+        now_text = (
+            f", and the budget burning over the last {format_duration(slo.now_window)} too"
+            if slo.checks_now(tier)
+            else ""
+        )
+        long_w, short_w = format_duration(tier.long_window), format_duration(tier.short_window)
+        period = format_duration(slo.period)
+        summary = (
+            f"{self.spec.display_name} {slo.name} SLO is burning its error budget "
+            f"over {factor:g}× too fast."
+        )
+        description = (
+            f"{{{{ $labels.action }}}}: bad events over the last {long_w} are "
+            f"{{{{ $value | humanize }}}}× the rate the {period} error budget allows "
+            f"(objective {pct(slo.objective)}; this {tier.name} tier fires above {factor:g}× over "
+            f"both {long_w} and {short_w} (an empty {short_w} counts as still failing), with at "
+            f"least {tier.min_events} requests in {long_w} or, below that, at least "
+            f"{tier.min_bad_events} bad events making up {pct(tier.low_traffic_bad_share)} of them"
+            f"{now_text}, and means {pct(tier.budget_consumed)} of the budget is gone)."
+        )
+        labels = self.labels(tier.severity, "slo", slo=slo.name, burn_tier=tier.name)
+        annotations = self.annotations(name, summary, description, "slo", slo=slo.name)
+        return AlertDef(
+            self.rule(name, expr, tier.for_, labels, annotations),
+            "burn",
+            tier.severity,
+            level=factor,
+            guard=tier.min_events,
+            slo=slo,
+            tier=tier,
+        )
+
+    # thresholds -------------------------------------------------------------------------------
+    def _leveled(
+        self,
+        name: str,
+        kind: str,
+        quantity: Expr,
+        levels,
+        component: str,
+        summary: str,
+        describe,
+        guard: Expr | None,
+        guard_level: float | None,
+        dashboard: str = "overview",
+    ) -> list[AlertDef]:
+        alerts = []
+        for severity, level in levels.levels():
+            condition = above(quantity, level)
+            expr = (
+                condition if guard is None else guarded(condition, above(guard, guard_level), AGG)
+            )
+            rule = self.rule(
+                name,
+                expr,
+                levels.for_,
+                self.labels(severity, component),
+                self.annotations(name, summary, describe(severity, level), dashboard),
+            )
+            alerts.append(AlertDef(rule, kind, severity, level=level, guard=guard_level))
+        return alerts
+
+    def thresholds(self) -> list[AlertDef]:
+        t = self.spec.thresholds
+        d = self.spec.display_name
+        request_rate = sel(self.names.request_rate, self.match)
+        w = self.window
+        alerts = self._leveled(
+            f"{d}ErrorRatioHigh",
+            "error_ratio",
+            sel(self.names.outcome_ratio("error"), self.match),
+            t.error_ratio,
+            "send_path",
+            f"{d} send requests are failing.",
+            lambda sev, lvl: (
+                f"{{{{ $value | humanizePercentage }}}} of {{{{ $labels.action }}}} requests "
+                f"failed over the last {w} ({sev} above {pct(lvl)}, judged only above "
+                f"{t.error_ratio.min_request_rate:g} req/s)."
+            ),
+            request_rate,
+            t.error_ratio.min_request_rate,
+        )
+        key = quantile_key(t.latency.quantile)
+        alerts += self._leveled(
+            f"{d}LatencyHigh",
+            "latency",
+            sel(self.names.latency_quantile(key, by_status=False), self.match),
+            t.latency,
+            "send_path",
+            f"{d} send requests are slow.",
+            lambda sev, lvl: (
+                f"{key} latency of {{{{ $labels.action }}}} over the last {w} is "
+                f"{{{{ $value | humanizeDuration }}}} ({sev} above {secs(lvl)}, judged only above "
+                f"{t.latency.min_request_rate:g} req/s)."
+            ),
+            request_rate,
+            t.latency.min_request_rate,
+        )
+        alerts += self._leveled(
+            f"{d}ValidationErrorSpike",
+            "validation",
+            sel(self.names.structured_source_ratio("validation"), self.match),
+            t.validation_error_ratio,
+            "validation",
+            f"{d} requests are failing validation.",
+            lambda sev, lvl: (
+                f"{{{{ $value | humanizePercentage }}}} of {{{{ $labels.action }}}} requests were "
+                f"rejected by validation over the last {w} ({sev} above {pct(lvl)} of traffic)."
+            ),
+            request_rate,
+            t.validation_error_ratio.min_request_rate,
+        )
+        return alerts
+
+    # operations -------------------------------------------------------------------------------
+    def single(
+        self,
+        name: str,
+        kind: str,
+        severity: str,
+        expr: Expr,
+        for_: int,
+        component: str,
+        summary: str,
+        description: str,
+        dashboard: str,
+        level: float | None = None,
+    ) -> AlertDef:
+        """An alert with one severity."""
+        rule = self.rule(
+            name,
+            expr,
+            for_,
+            self.labels(severity, component),
+            self.annotations(name, summary, description, dashboard),
+        )
+        return AlertDef(rule, kind, severity, level=level)
+
+    def operations(self) -> list[AlertDef]:
+        t = self.spec.thresholds
+        d = self.spec.display_name
+        requests = self.specs.metric(Role.REQUESTS)
+        by_provider = ("provider",)
+        provider_match = {"provider": self.spec.provider}
+        last = self.specs.metric(Role.CONTROLLER_LAST_SUCCESS)
+        age = Binary("-", Time(), Aggregate("max", sel(last.name, provider_match), by_provider))
+        runs = self.specs.metric(Role.CONTROLLER_RUNS)
+        cw = t.controller_failing.window
+        failures = div(
+            sum_rate(sel(runs.name, provider_match, status="failure"), cw, by_provider),
+            sum_rate(sel(runs.name, provider_match), cw, by_provider),
+        )
+        codes = sel(self.names.structured_error_code_count, self.match)
+        limit = t.error_code_cardinality.max_codes
+        return [
+            self.single(
+                f"{d}MetricsMissing",
+                "missing",
+                t.metrics_missing.severity,
+                Absent(sel(requests.name, self.match)),
+                t.metrics_missing.for_,
+                "telemetry",
+                f"{d} send-path metrics are missing.",
+                f"No {requests.name} series for {{{{ $labels.action }}}} on "
+                f"{{{{ $labels.provider }}}} for {format_duration(t.metrics_missing.for_)}: "
+                "the adapter is down or not scraped, and every SLO alert of this provider is "
+                "blind.",
+                "overview",
+            ),
+            self.single(
+                f"{d}RolloutControllerStalled",
+                "stalled",
+                "warning",
+                above(age, t.controller_stalled.max_age),
+                t.controller_stalled.for_,
+                "controller",
+                f"{d} rollout controller has not succeeded recently.",
+                f"The rollout controller last succeeded for {{{{ $labels.provider }}}} "
+                f"{{{{ $value | humanizeDuration }}}} ago (warning above "
+                f"{format_duration(t.controller_stalled.max_age)}); the rollout percentage is "
+                "frozen.",
+                "controller",
+                level=t.controller_stalled.max_age,
+            ),
+            self.single(
+                f"{d}RolloutControllerFailing",
+                "controller_failing",
+                "warning",
+                above(failures, t.controller_failing.failure_ratio),
+                t.controller_failing.for_,
+                "controller",
+                f"{d} rollout controller runs are failing.",
+                f"{{{{ $value | humanizePercentage }}}} of rollout controller runs for "
+                f"{{{{ $labels.provider }}}} failed over the last {format_duration(cw)} "
+                f"(warning above {pct(t.controller_failing.failure_ratio)}).",
+                "controller",
+                level=t.controller_failing.failure_ratio,
+            ),
+            self.single(
+                f"{d}ErrorCodeCardinalityHigh",
+                "cardinality",
+                "info",
+                above(codes, limit),
+                t.error_code_cardinality.for_,
+                "errors",
+                f"{d} is returning many distinct error codes.",
+                f"{{{{ $value | humanize }}}} distinct structured error codes for "
+                f"{{{{ $labels.action }}}} over the last {self.window} (info above {limit}); "
+                "dashboards show only the top codes.",
+                "structured_errors",
+                level=limit,
+            ),
+        ]
+
+    # signals ----------------------------------------------------------------------------------
+    def signal(self, signal: Signal) -> list[AlertDef]:
+        alert = signal.alert
+        if alert is None:
+            return []
+        d = self.spec.display_name
+        name = f"{d}{camel(signal.name)}{ALERT_SUFFIX[alert.kind]}"
+        w = self.window
+        metric = self.names.signal_metric(signal)
+        if alert.kind == "quantile_above":
+            key = quantile_key(alert.quantile)
+            quantity = sel(self.names.signal_quantile(signal, key), self.match)
+            guard = sel(self.names.signal_buckets(signal), self.match, le="+Inf")
+            guard_level = alert.min_event_rate
+            summary = f"{d} {signal.name.replace('_', ' ')} is slow."
+            text = (
+                f"{key} of {metric.name} for {{{{ $labels.action }}}} over the last {w} is "
+                f"{{{{ $value | humanizeDuration }}}}"
+            )
+            describe = lambda sev, lvl: f"{text} ({sev} above {secs(lvl)})."  # noqa: E731
+        elif alert.kind == "per_request_above":
+            quantity = sel(self.names.signal_per_request(signal), self.match)
+            guard = sel(self.names.request_rate, self.match)
+            guard_level = alert.min_request_rate
+            summary = f"{d} {signal.name.replace('_', ' ')} events per request spiked."
+            text = (
+                f"{signal.summary.rstrip('.')}: {{{{ $value | humanize }}}} per request of "
+                f"{{{{ $labels.action }}}} over the last {w}"
+            )
+            describe = lambda sev, lvl: f"{text} ({sev} above {lvl:g})."  # noqa: E731
+        else:
+            quantity = sel(self.names.signal_ratio(signal, alert.numerator), self.match)
+            by_label = self.names.signal_rate(signal, alert.label)
+            base = {alert.label: "|".join(alert.denominator)} if alert.denominator else {}
+            guard = (
+                Aggregate("sum", sel(by_label, self.match, **base), AGG)
+                if base
+                else sel(self.names.signal_rate(signal), self.match)
+            )
+            guard_level = alert.min_denominator_rate
+            summary = f"{d} {signal.name.replace('_', ' ')} are failing."
+            text = (
+                f"{signal.summary.rstrip('.')}: {{{{ $value | humanizePercentage }}}} over "
+                f"the last {w} for {{{{ $labels.action }}}}"
+            )
+            describe = lambda sev, lvl: f"{text} ({sev} above {pct(lvl)})."  # noqa: E731
+        alerts = self._leveled(
+            name,
+            f"signal_{alert.kind}",
+            quantity,
+            alert,
+            signal.component,
+            summary,
+            describe,
+            guard,
+            guard_level,
+        )
+        return [
+            AlertDef(a.rule, a.kind, a.severity, a.level, a.guard, signal=signal) for a in alerts
+        ]
+
+
+def alert_defs(specs: SpecSet, spec: ProviderSpec) -> list[AlertDef]:
+    """Every alert of a provider, in rendering order."""
+    builder = _Builder(specs, spec)
+    alerts = [builder.burn(slo, tier) for slo in spec.slos for tier in slo.tiers]
+    alerts += builder.thresholds()
+    alerts += builder.operations()
+    for signal in spec.signals:
+        alerts += builder.signal(signal)
+    return alerts
+
+
+def alert_groups(specs: SpecSet, spec: ProviderSpec) -> list[Group]:
+    prefix = f"{specs.service.service}-{spec.name}"
+    defs = alert_defs(specs, spec)
+    slo = tuple(a.rule for a in defs if a.kind == "burn")
+    ops = tuple(a.rule for a in defs if a.kind in ("missing", "stalled", "controller_failing"))
+    rest = tuple(
+        a.rule for a in defs if a.kind not in ("burn", "missing", "stalled", "controller_failing")
+    )
+    return [
+        Group(f"{prefix}-slo.alerts", slo),
+        Group(f"{prefix}-send-path.alerts", rest),
+        Group(f"{prefix}-operations.alerts", ops),
+    ]

@@ -1,0 +1,107 @@
+"""Turn rule groups into rule-file YAML, and write a set of rendered files all-or-nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from relayops.rules_gen.build import Group
+from relayops.rules_gen.simulate import AlertRule, RecordingRule
+from relayops.rules_gen.yamltext import dumps
+from relayops.spec.durations import format_duration
+
+
+def dump_yaml(data: dict, header: str) -> str:
+    return "".join(f"# {line}\n" for line in header.splitlines()) + dumps(data)
+
+
+_SET_OPS = re.compile(r" (and|or|unless)( (?:on|ignoring) \([^)]*\))? ")
+
+
+def pretty(promql: str) -> str:
+    """One line per operand of the top-level `and`/`or`/`unless`, for reviewable rule files.
+
+    Newlines are whitespace to PromQL, so the expression means exactly the same.
+    """
+    depth, quoted, cuts = 0, False, []
+    for index, char in enumerate(promql):
+        if char == '"' and promql[index - 1] != "\\":
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+        elif not quoted and depth == 0 and char == " ":
+            match = _SET_OPS.match(promql, index)
+            if match:
+                cuts.append(match)
+    if not cuts:
+        return promql
+    parts, start = [], 0
+    for match in cuts:
+        parts += [promql[start : match.start()], match.group(0).strip()]
+        start = match.end()
+    return "\n".join([*parts, promql[start:]])
+
+
+def _rule(rule: RecordingRule | AlertRule) -> dict:
+    if isinstance(rule, RecordingRule):
+        out: dict = {"record": rule.record, "expr": rule.expr.render()}
+        if rule.labels:
+            out["labels"] = dict(rule.labels)
+        return out
+    out = {"alert": rule.alert, "expr": pretty(rule.expr.render())}
+    if rule.for_seconds:
+        out["for"] = format_duration(rule.for_seconds)
+    out["labels"] = dict(rule.labels)
+    out["annotations"] = dict(rule.annotations)
+    return out
+
+
+def rule_file(groups: Iterable[Group], header: str) -> str:
+    data = {"groups": []}
+    for group in groups:
+        entry: dict = {"name": group.name}
+        if group.interval:
+            entry["interval"] = format_duration(group.interval)
+        entry["rules"] = [_rule(r) for r in group.rules]
+        data["groups"].append(entry)
+    return dump_yaml(data, header)
+
+
+def write_tree(root: Path, files: Mapping[str, str], managed: Iterable[str]) -> list[str]:
+    """Write `files` (relative path -> text) under root; delete stale files in managed folders.
+
+    Every file is first written beside its target and renamed into place, so a failure leaves
+    each file either old or new, never half-written. Returns the relative paths that changed.
+    """
+    root = Path(root)
+    changed = []
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for rel, text in sorted(files.items()):
+            target = root / rel
+            if target.is_file() and target.read_text(encoding="utf-8") == text:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            staged.append((Path(tmp), target))
+            changed.append(rel)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    for folder in managed:
+        for path in sorted((root / folder).rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and rel not in files:
+                path.unlink()
+                changed.append(rel)
+    return changed

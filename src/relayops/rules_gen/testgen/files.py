@@ -1,0 +1,167 @@
+"""promtool unit-test files for one provider, with every expectation predicted exactly."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from relayops.rules_gen.alerts import RATIO_KINDS, AlertDef, alert_defs, alert_groups
+from relayops.rules_gen.build import Group
+from relayops.rules_gen.output import dump_yaml
+from relayops.rules_gen.promql import SeriesDB, format_duration
+from relayops.rules_gen.recording import period_group, rate_groups
+from relayops.rules_gen.render_paths import for_tests, rule_paths
+from relayops.rules_gen.series import load_into, promtool_input_series
+from relayops.rules_gen.simulate import FiringAlert, Simulation
+from relayops.rules_gen.testgen.closure import prune
+from relayops.rules_gen.testgen.period import period_tests
+from relayops.rules_gen.testgen.recorded import recording_test
+from relayops.rules_gen.testgen.scenarios import GenerationError, Scenario, Scenarios
+from relayops.spec import SpecSet
+from relayops.spec.provider import ProviderSpec
+
+GUARDED_KINDS = {"burn", "error_ratio", "latency"}
+
+
+def fire_level(alert: AlertDef, defs: list[AlertDef]) -> float:
+    """A value between this level and the next one up, or 1.5 × the level for the top one."""
+    higher = [d.level for d in defs if d.name == alert.name and d.level > alert.level]
+    if higher:
+        return (alert.level + min(higher)) / 2
+    target = alert.level * 1.5
+    return min(target, (1 + alert.level) / 2) if alert.kind in RATIO_KINDS else target
+
+
+def scenarios_for(specs: SpecSet, spec: ProviderSpec) -> list[Scenario]:
+    defs = alert_defs(specs, spec)
+    make = Scenarios(specs, spec)
+    out: list[Scenario] = []
+    for alert in defs:
+        if alert.kind == "burn":
+            out += [make.burn_under(alert), *make.fault_burns(alert)]
+        elif alert.kind == "missing":
+            out.append(make.missing(alert))
+        elif alert.kind == "stalled":
+            out.append(make.stalled(alert))
+        else:
+            out.append(make.threshold(alert, fire_level(alert, defs)))
+    guarded = tuple(dict.fromkeys(a.name for a in defs if a.kind in GUARDED_KINDS))
+    out.append(make.low_traffic(guarded))
+    return out
+
+
+def _matches(alert: FiringAlert, scenario: Scenario) -> bool:
+    return all(alert.labels.get(k) == v for k, v in scenario.instance.items())
+
+
+def _exp(alert: FiringAlert) -> dict:
+    labels = {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
+    return {"exp_labels": labels, "exp_annotations": dict(sorted(alert.annotations.items()))}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the simulation predicts for a scenario: firing alerts per step, and when the
+    alert under test fired and resolved."""
+
+    states: dict[int, list[FiringAlert]]
+    checkpoints: tuple[int, ...]
+    fired_at: int | None
+    resolved_at: int | None
+
+
+def simulate(scenario: Scenario, groups: list[Group]) -> Outcome:
+    """Run the scenario through the rules and check its expectations against the prediction."""
+    timeline = scenario.timeline
+    step = timeline.step
+    db = SeriesDB()
+    load_into(db, timeline.input_series(), step)
+    sim = Simulation(prune(groups, set(scenario.alertnames)), db, step)
+    states: dict[int, list[FiringAlert]] = {}
+    for t in range(0, timeline.end + 1, step):
+        sim.run_until(t)
+        states[t] = [a for a in sim.firing(t) if a.labels["alertname"] in scenario.alertnames]
+
+    def under_test(t: int) -> bool:
+        return any(_matches(a, scenario) for a in states[t])
+
+    checkpoints: set[int] = set()
+    found: dict[str, int] = {}
+    for expect in scenario.expectations:
+        times = [t for t in states if t >= expect.start]
+        if expect.kind == "silent":
+            window = [t for t in times if t <= expect.end]
+            loud = [t for t in window if under_test(t)]
+            if loud:
+                raise GenerationError(f"{scenario.name}: fires at {loud[0]}s where it must not")
+            checkpoints |= {window[len(window) // 2], window[-1]}
+            continue
+        wanted = expect.kind == "fires"
+        hit = next((t for t in times if under_test(t) == wanted), None)
+        if hit is None or hit == expect.start:
+            raise GenerationError(f"{scenario.name}: never {expect.kind} after {expect.start}s")
+        found[expect.kind] = hit - expect.start
+        checkpoints |= {hit - step, hit}
+    return Outcome(states, tuple(sorted(checkpoints)), found.get("fires"), found.get("resolves"))
+
+
+def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
+    """The promtool test of a scenario: its input series and checks at every checkpoint."""
+    return {
+        "name": scenario.name,
+        "interval": format_duration(scenario.timeline.step),
+        "input_series": promtool_input_series(scenario.timeline.input_series()),
+        "alert_rule_test": [
+            {
+                "eval_time": format_duration(t) if t else "0s",
+                "alertname": name,
+                "exp_alerts": [_exp(a) for a in outcome.states[t] if a.labels["alertname"] == name],
+            }
+            for t in outcome.checkpoints
+            for name in scenario.alertnames
+        ],
+    }
+
+
+def test_file(
+    rule_files: list[str], groups: list[Group], step: int, tests: list[dict], header: str
+) -> str:
+    data = {
+        "rule_files": [for_tests(path) for path in rule_files],
+        "evaluation_interval": format_duration(step),
+        "group_eval_order": [g.name for g in groups],
+        "tests": tests,
+    }
+    return dump_yaml(data, header)
+
+
+@dataclass(frozen=True)
+class ProviderTests:
+    files: dict[str, str]
+    outcomes: list[tuple[Scenario, Outcome]]
+
+
+def test_files(specs: SpecSet, spec: ProviderSpec, header: str) -> ProviderTests:
+    paths = rule_paths(spec.name)
+    groups = [*rate_groups(specs, spec), *alert_groups(specs, spec)]
+    rule_files = [paths.recording, paths.alerts]
+    by_step: dict[int, list[dict]] = defaultdict(list)
+    outcomes = []
+    for scenario in scenarios_for(specs, spec):
+        outcome = simulate(scenario, groups)
+        outcomes.append((scenario, outcome))
+        by_step[scenario.timeline.step].append(alert_test(scenario, outcome))
+    files = {
+        f"tests/{spec.name}.alerts-{format_duration(step)}.test.yml": test_file(
+            rule_files, groups, step, tests, header
+        )
+        for step, tests in sorted(by_step.items())
+    }
+    step, tests = recording_test(specs, spec, groups)
+    files[f"tests/{spec.name}.rules.test.yml"] = test_file(rule_files, groups, step, tests, header)
+    period = period_group(specs, spec)
+    step, tests = period_tests(specs, spec)
+    files[f"tests/{spec.name}.period.test.yml"] = test_file(
+        [paths.period], [period], step, tests, header
+    )
+    return ProviderTests(files, outcomes)

@@ -1,0 +1,393 @@
+"""Input timelines and expectations that drive each rendered alert in promtool tests."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from relayops.rules_gen.alerts import AlertDef
+from relayops.rules_gen.simulate import humanize_duration
+from relayops.rules_gen.testgen.detection import BURNS, burn_of, detection_seconds
+from relayops.rules_gen.testgen.timeline import Timeline, key
+from relayops.rules_gen.testgen.traffic import Traffic, merge
+from relayops.spec import SpecSet
+from relayops.spec.durations import format_duration
+from relayops.spec.metrics import Role
+from relayops.spec.provider import ProviderSpec
+from relayops.spec.slo import SLO, BurnTier
+
+MINUTE = 60
+BUSY = 6000  # requests per minute of "busy" traffic: fine-grained ratios, integer counts
+
+
+class GenerationError(ValueError):
+    """A spec whose alerts cannot be exercised by a generated test; the message says why."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    kind: Literal["silent", "fires", "resolves"]
+    start: int
+    end: int = 0
+
+
+@dataclass
+class Scenario:
+    name: str
+    alertnames: tuple[str, ...]
+    timeline: Timeline
+    expectations: list[Expect] = field(default_factory=list)
+    instance: dict[str, str] = field(default_factory=dict)  # labels picking the alert under test
+    detection: tuple[str, float] | None = None  # (burn label, theoretical seconds to fire)
+
+
+def fire_and_resolve(
+    name: str,
+    alert: AlertDef,
+    timeline: Timeline,
+    fault: int,
+    recovery: int,
+    instance: dict[str, str],
+    detection: tuple[str, float] | None = None,
+) -> Scenario:
+    """Silent until `fault`, fires after it, resolves after `recovery`."""
+    return Scenario(
+        name,
+        (alert.name,),
+        timeline,
+        [Expect("silent", 0, fault), Expect("fires", fault), Expect("resolves", recovery)],
+        instance,
+        detection,
+    )
+
+
+def _ceil_to(seconds: float, step: int) -> int:
+    return int(math.ceil(seconds / step) * step)
+
+
+def tier_step(tier: BurnTier) -> int:
+    """Coarsest test step that still puts six samples in the short window."""
+    for step in (3600, 900, 300):
+        if (
+            tier.short_window >= 6 * step
+            and tier.for_ % step == 0
+            and tier.long_window % step == 0
+            and tier.short_window % step == 0
+        ):
+            return step
+    return MINUTE
+
+
+class Scenarios:
+    def __init__(self, specs: SpecSet, spec: ProviderSpec):
+        self.specs = specs
+        self.spec = spec
+        self.traffic = Traffic(specs, spec)
+        self.window = specs.service.rate_window
+
+    # SLO burn tiers ---------------------------------------------------------------------------
+    def _bad_traffic(self, slo: SLO, total: float, bad: float):
+        if slo.sli.type == "error_ratio":
+            return self.traffic.send(success=total - bad, error=bad)
+        buckets = self.specs.metric(Role.LATENCY).buckets
+        slow = next((b for b in buckets if b > slo.sli.threshold_seconds), None)
+        if slow is None:
+            raise GenerationError(
+                f"{self.spec.name}: SLO {slo.name} threshold {slo.sli.threshold_seconds}s has no "
+                "finite latency bucket above it, so no request can be counted slow; add one"
+            )
+        return self.traffic.send(success=total, slow={slow: bad} if bad else None)
+
+    def burn_under(self, alert: AlertDef) -> Scenario:
+        slo, tier = alert.slo, alert.tier
+        step = tier_step(tier)
+        threshold = slo.threshold(tier)
+        bad = math.ceil(threshold * BUSY - 1e-9) - 1
+        timeline = Timeline(step)
+        end = _ceil_to(tier.long_window + tier.for_ + tier.short_window, step)
+        timeline.run(end, self._bad_traffic(slo, BUSY, bad))
+        return Scenario(
+            f"{alert.name} {tier.name}: silent at a steady {bad / BUSY / slo.error_budget:.4g}x "
+            f"burn, just under {tier.factor(slo.period):g}x",
+            (alert.name,),
+            timeline,
+            [Expect("silent", 0, timeline.end)],
+            {"burn_tier": tier.name},
+        )
+
+    def burn_fault(self, alert: AlertDef, label: str, burn: float | None) -> Scenario | None:
+        slo, tier = alert.slo, alert.tier
+        multiple = burn_of(slo, burn)
+        theory = detection_seconds(slo, tier, multiple)
+        if theory is None:
+            return None
+        step = tier_step(tier)
+        total, bad = self._burn_counts(slo, burn)
+        timeline = Timeline(step)
+        healthy = self._bad_traffic(slo, total, 0)
+        timeline.run(_ceil_to(tier.long_window, step), healthy)
+        fault = timeline.run(_ceil_to(theory, step) + 3 * step, self._bad_traffic(slo, total, bad))
+        recovery = timeline.run(_ceil_to(tier.short_window, step) + 3 * step, healthy)
+        return fire_and_resolve(
+            f"{alert.name} {tier.name}: {label} after a healthy {format_duration(tier.long_window)}"
+            f" fires {humanize_duration(theory)} after it starts (theory), resolves once it ends",
+            alert,
+            timeline,
+            fault,
+            recovery,
+            {"burn_tier": tier.name},
+            (label, theory),
+        )
+
+    def _burn_counts(self, slo: SLO, burn: float | None) -> tuple[float, float]:
+        """(requests, bad requests) per minute with whole numbers for the given burn."""
+        if burn is None:
+            return 600, 600
+        for total in (600, 3000, 6000, 30000, 60000, 600000):
+            bad = burn * slo.error_budget * total
+            if abs(bad - round(bad)) < 1e-9:
+                return total, round(bad)
+        raise GenerationError(
+            f"{self.spec.name}: SLO {slo.name}: no whole-number traffic gives "
+            f"a {burn}x burn at objective {slo.objective}"
+        )
+
+    def low_traffic(self, alertnames: tuple[str, ...]) -> Scenario:
+        """Three requests an hour for four hours: one fails, one is slow; nothing may fire."""
+        timeline = Timeline(MINUTE)
+        slow = {
+            b: 1
+            for b in self.specs.metric(Role.LATENCY).buckets
+            if all(b > s.sli.threshold_seconds for s in self.spec.slos if s.sli.type == "latency")
+        }
+        slow = dict([min(slow.items())])
+        hour = (
+            (9, None),
+            (1, self.traffic.send(success=1)),
+            (19, None),
+            (1, self.traffic.send(error=1)),
+            (19, None),
+            (1, self.traffic.send(success=1, slow=slow)),
+            (10, None),
+        )
+        for _ in range(4):
+            for minutes, increments in hour:
+                timeline.run(minutes * MINUTE, increments or {})
+        return Scenario(
+            "low traffic: 1 failed and 1 slow request of 3 an hour page nobody",
+            alertnames,
+            timeline,
+            [Expect("silent", 0, timeline.end)],
+        )
+
+    # leveled alerts ---------------------------------------------------------------------------
+    def leveled(
+        self,
+        alert: AlertDef,
+        under: dict,
+        fire: dict,
+        healthy: dict,
+        window: int | None = None,
+        step: int = MINUTE,
+    ) -> Scenario:
+        span = _ceil_to(alert.rule.for_seconds + (window or self.window), step) + 5 * step
+        timeline = Timeline(step)
+        timeline.run(span, under)
+        fault = timeline.run(span, fire)
+        recovery = timeline.run(span + (window or self.window), healthy)
+        level = alert.level
+        return fire_and_resolve(
+            f"{alert.name} {alert.severity}: silent just under {level:g}, fires above it, "
+            "resolves after",
+            alert,
+            timeline,
+            fault,
+            recovery,
+            {"severity": alert.severity},
+        )
+
+    def threshold(self, alert: AlertDef, fire_level: float) -> Scenario:
+        """Scenario for a leveled alert; `fire_level` is the quantity to drive it with."""
+        t = self.traffic
+        busy = t.send(success=BUSY)
+        level = alert.level
+
+        def just_under(total: float) -> float:
+            return math.ceil(level * total - 1e-9) - 1
+
+        if alert.kind == "error_ratio":
+            return self.leveled(
+                alert,
+                t.send(success=BUSY - just_under(BUSY), error=just_under(BUSY)),
+                t.send(success=BUSY - round(fire_level * BUSY), error=round(fire_level * BUSY)),
+                busy,
+            )
+        if alert.kind == "validation":
+
+            def rejected(n: float) -> dict:
+                return {
+                    **t.send(success=BUSY - n, rejected=n),
+                    **t.structured("validation_failed", "validation", n),
+                }
+
+            return self.leveled(
+                alert, rejected(just_under(BUSY)), rejected(round(fire_level * BUSY)), busy
+            )
+        if alert.kind == "latency":
+            metric = self.specs.metric(Role.LATENCY)
+            q = self.spec.thresholds.latency.quantile
+            return self.leveled(
+                alert,
+                t.send(
+                    success=BUSY, slow=quantile_counts(metric.buckets, q, level, BUSY, under=True)
+                ),
+                t.send(
+                    success=BUSY, slow=quantile_counts(metric.buckets, q, level, BUSY, under=False)
+                ),
+                busy,
+            )
+        if alert.kind == "cardinality":
+            codes = self.specs.metric(Role.STRUCTURED_ERRORS).values["code"]
+            limit = int(level)
+            if len(codes) <= limit:
+                raise GenerationError(
+                    f"{alert.name}: the taxonomy has only {len(codes)} codes, "
+                    f"so more than {limit} can never be seen"
+                )
+
+            def spread(n: int) -> dict:
+                out = dict(busy)
+                for code in codes[:n]:
+                    out.update(t.structured(code, "provider", 15))
+                return out
+
+            return self.leveled(alert, spread(limit), spread(limit + 1), spread(limit))
+        if alert.kind == "controller_failing":
+            runs = 20
+
+            def ratio(failed: float) -> dict:
+                return {
+                    **t.counter(Role.CONTROLLER_RUNS, runs - failed, status="success"),
+                    **t.counter(Role.CONTROLLER_RUNS, failed, status="failure"),
+                }
+
+            window = self.spec.thresholds.controller_failing.window
+            return self.leveled(alert, ratio(just_under(runs)), ratio(runs), ratio(0), window)
+        return self._signal(alert, fire_level, busy, just_under)
+
+    def _signal(self, alert: AlertDef, fire_level: float, busy: dict, just_under) -> Scenario:
+        signal = alert.signal
+        spec_alert = signal.alert
+        metric = self.specs.metric(signal.metric)
+        t = self.traffic
+        if alert.kind == "signal_per_request_above":
+            change = {label: values[0] for label, values in metric.values.items()}
+
+            def per_request(n: float) -> dict:
+                return {**busy, **t.counter(signal.metric, n, **change)}
+
+            return self.leveled(
+                alert, per_request(just_under(BUSY)), per_request(round(fire_level * BUSY)), busy
+            )
+        if alert.kind == "signal_quantile_above":
+            events = 600
+
+            def observed(under: bool) -> dict:
+                counts = quantile_counts(
+                    metric.buckets, spec_alert.quantile, alert.level, events, under
+                )
+                rest = events - sum(counts.values())
+                return t.histogram(signal.metric, merge({metric.buckets[0]: rest}, counts))
+
+            healthy = t.histogram(signal.metric, {metric.buckets[0]: events})
+            return self.leveled(alert, observed(True), observed(False), healthy)
+        base = 600
+
+        def ratio(failed: float) -> dict:
+            try:
+                return t.ratio_events(signal, failed, base)
+            except ValueError as exc:
+                raise GenerationError(f"{alert.name}: {exc}") from exc
+
+        return self.leveled(
+            alert, ratio(just_under(base)), ratio(round(fire_level * base)), ratio(0)
+        )
+
+    # operations -------------------------------------------------------------------------------
+    def missing(self, alert: AlertDef) -> Scenario:
+        """Series vanish briefly (silent), then for longer than lookback + `for` (fires)."""
+        timeline = Timeline(MINUTE)
+        busy = self.traffic.send(success=600)
+        lookback = 5 * MINUTE
+        timeline.run(20 * MINUTE, busy)
+        timeline.run(lookback, busy, present=False)
+        timeline.run(20 * MINUTE, busy)
+        gap = timeline.run(lookback + alert.rule.for_seconds + 5 * MINUTE, busy, present=False)
+        back = timeline.run(10 * MINUTE, busy)
+        return fire_and_resolve(
+            f"{alert.name}: a {format_duration(lookback)} gap is tolerated, a longer one fires, "
+            "resolves when series return",
+            alert,
+            timeline,
+            gap,
+            back,
+            {"severity": alert.severity},
+        )
+
+    def stalled(self, alert: AlertDef) -> Scenario:
+        """The controller succeeds every 5 minutes, pauses just under the limit, then stalls."""
+        timeline = Timeline(MINUTE)
+        gauge = key(
+            self.specs.metric(Role.CONTROLLER_LAST_SUCCESS).name, {"provider": self.spec.provider}
+        )
+        max_age = int(alert.level)
+        every = 5 * MINUTE
+
+        def running(seconds: int) -> None:
+            for _ in range(seconds // every):
+                timeline.run(every, {}, gauges={gauge: float(timeline.end + every)})
+
+        running(30 * MINUTE)
+        timeline.run(_ceil_to(max_age, MINUTE) - 2 * MINUTE, {})
+        running(30 * MINUTE)
+        stall = timeline.run(_ceil_to(max_age + alert.rule.for_seconds, MINUTE) + 5 * MINUTE, {})
+        back = timeline.end
+        running(15 * MINUTE)
+        return fire_and_resolve(
+            f"{alert.name}: a pause just under {format_duration(max_age)} is tolerated, a "
+            "longer one fires, resolves on the next success",
+            alert,
+            timeline,
+            stall,
+            back,
+            {"severity": alert.severity},
+        )
+
+    def fault_burns(self, alert: AlertDef) -> list[Scenario]:
+        return [
+            s
+            for label, burn in BURNS.items()
+            if (s := self.burn_fault(alert, label, burn)) is not None
+        ]
+
+
+def quantile_counts(
+    buckets: tuple[float, ...], q: float, level: float, events: float, under: bool
+) -> dict[float, float]:
+    """Observations that put the q-quantile mid-bucket just above (or at most at) `level`.
+
+    A share 2 × (1 − q) of the events in bucket (lo, hi] places the quantile at its midpoint.
+    """
+    bounds = (0.0, *buckets)
+    if under:
+        index = max((i for i, b in enumerate(bounds) if 0 < b <= level), default=None)
+    else:
+        index = next((i + 1 for i, b in enumerate(bounds[:-1]) if b >= level), None)
+    if index is None:
+        raise GenerationError(
+            f"no latency bucket lets a generated test put the {q} quantile "
+            f"{'under' if under else 'above'} {level}; add buckets around it"
+        )
+    share = round(2 * (1 - q) * events)
+    return {bounds[index]: share}

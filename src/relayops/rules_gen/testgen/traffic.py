@@ -1,0 +1,124 @@
+"""Per-minute increments of a provider's series, built from the metric catalog."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from relayops.rules_gen.build import le_value
+from relayops.rules_gen.promql import Labels
+from relayops.rules_gen.testgen.timeline import key
+from relayops.spec import SpecSet
+from relayops.spec.metrics import MetricDef, Role
+from relayops.spec.provider import ProviderSpec
+from relayops.spec.signals import Signal
+
+
+def observe(
+    metric: MetricDef, labels: Mapping[str, str], counts: Mapping[float, float]
+) -> dict[Labels, float]:
+    """Histogram increments for `counts` observations at the given values (_bucket and _count)."""
+    out: dict[Labels, float] = {}
+    total = sum(counts.values())
+    for bound in (*(metric.buckets or ()), float("inf")):
+        below = sum(n for value, n in counts.items() if value <= bound)
+        out[key(metric.series("_bucket"), {**labels, "le": le_value(bound)})] = below
+    out[key(metric.series("_count"), labels)] = total
+    return out
+
+
+def merge(*parts: Mapping[Labels, float]) -> dict[Labels, float]:
+    total: Counter[Labels] = Counter()
+    for part in parts:
+        total.update(part)
+    return dict(total)
+
+
+class Traffic:
+    """Builders of increments per minute for one provider's send path and signals."""
+
+    def __init__(self, specs: SpecSet, spec: ProviderSpec):
+        self.specs = specs
+        self.spec = spec
+        self.match = spec.selector
+
+    def metric(self, role: str) -> MetricDef:
+        return self.specs.metric(role)
+
+    @property
+    def fast_seconds(self) -> float:
+        """Ordinary requests land in the first latency bucket."""
+        return self.metric(Role.LATENCY).buckets[0]
+
+    def send(
+        self,
+        success: float = 0,
+        error: float = 0,
+        rejected: float = 0,
+        slow: Mapping[float, float] | None = None,
+    ) -> dict[Labels, float]:
+        """Requests per minute by status; `slow` moves that many successes to other latencies."""
+        requests = self.metric(Role.REQUESTS)
+        latency = self.metric(Role.LATENCY)
+        slow = dict(slow or {})
+        parts = []
+        for status, count in (("success", success), ("error", error), ("rejected", rejected)):
+            if not count:
+                continue
+            parts.append({key(requests.name, {**self.match, "status": status}): count})
+            observed = {
+                self.fast_seconds: count - (sum(slow.values()) if status == "success" else 0)
+            }
+            if status == "success":
+                observed = merge(observed, slow)
+            parts.append(
+                observe(
+                    latency,
+                    {**self.match, "status": status},
+                    {v: n for v, n in observed.items() if n},
+                )
+            )
+        return merge(*parts)
+
+    def structured(self, code: str, source: str, count: float) -> dict[Labels, float]:
+        metric = self.metric(Role.STRUCTURED_ERRORS)
+        return {key(metric.name, {**self.match, "code": code, "source": source}): count}
+
+    def error_reasons(self, reason: str, count: float) -> dict[Labels, float]:
+        metric = self.metric(Role.ERRORS)
+        return {key(metric.name, {**self.match, "reason": reason}): count}
+
+    def counter(self, role: str, count: float, **labels: str) -> dict[Labels, float]:
+        metric = self.metric(role)
+        base = {k: v for k, v in self.match.items() if k in metric.labels}
+        return {key(metric.name, {**base, **labels}): count}
+
+    def ratio_events(self, signal: Signal, failing: float, volume: float) -> dict[Labels, float]:
+        """Events of a signal with a ratio alert: `failing` of `volume` base events fall in
+        the numerator; a value on neither side (e.g. completed uploads) takes the rest."""
+        alert = signal.alert
+        values = self.metric(signal.metric).values[alert.label]
+        denominator = alert.denominator or values
+        bad = alert.numerator[0]
+        counts = {bad: failing}
+        if bad in denominator:
+            good = next((v for v in denominator if v not in alert.numerator), None)
+            if good is None:
+                raise ValueError(
+                    "the denominator has no value outside the numerator, so the ratio is "
+                    "always 100%"
+                )
+            counts[good] = volume - failing
+        else:
+            counts[denominator[0]] = volume
+            rest = [v for v in values if v not in alert.numerator and v not in denominator]
+            if rest:
+                counts[rest[0]] = volume - failing
+        return merge(
+            *(self.counter(signal.metric, n, **{alert.label: v}) for v, n in counts.items())
+        )
+
+    def histogram(self, role: str, counts: Mapping[float, float]) -> dict[Labels, float]:
+        metric = self.metric(role)
+        base = {k: v for k, v in self.match.items() if k in metric.labels}
+        return observe(metric, base, counts)

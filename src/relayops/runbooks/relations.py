@@ -1,0 +1,78 @@
+"""Which alerts silence which, read from the generated Alertmanager inhibit rules, and which
+alerts tell a related story."""
+
+from __future__ import annotations
+
+from relayops.rules_gen.alertmanager.inhibition import InhibitRule, inhibit_rules
+from relayops.rules_gen.alertmanager.labels import firing_alerts
+from relayops.rules_gen.alertmanager.matchers import match_all
+from relayops.rules_gen.alerts import AlertDef
+from relayops.spec import SpecSet
+
+_TOPICS = {
+    "error_ratio": "availability",
+    "latency": "latency",
+    "validation": "structured_errors",
+    "cardinality": "structured_errors",
+    "stalled": "controller",
+    "controller_failing": "controller",
+    "signal_quantile_above": "latency",
+}
+
+
+def anchor_of(alert: AlertDef) -> str:
+    """The section of the runbook this rule links to (the fragment of its runbook_url)."""
+    return alert.rule.annotations["runbook_url"].partition("#")[2]
+
+
+def _key(provider: str, name: str, anchor: str) -> tuple[str, str, str]:
+    return provider, name, anchor
+
+
+class Inhibition:
+    """The inhibit rules of the Alertmanager config, applied to the labels alerts fire with."""
+
+    def __init__(self, specs: SpecSet):
+        self.rules = inhibit_rules(specs)
+        actions = {spec.provider: spec.action for spec in specs.providers}
+        self.labels = {
+            _key(a.provider, a.definition.name, anchor_of(a.definition)): a.runtime(
+                actions[a.provider]
+            )
+            for a in firing_alerts(specs)
+        }
+
+    def _labels(self, alert: AlertDef) -> dict[str, str]:
+        return self.labels[_key(alert.rule.labels["provider"], alert.name, anchor_of(alert))]
+
+    def silences(self, source: AlertDef, target: AlertDef) -> bool:
+        """Whether `source`, while firing, silences `target`."""
+        if source is target:
+            return False
+        src, tgt = self._labels(source), self._labels(target)
+        return any(rule.silences(src, tgt) for rule in self.rules)
+
+    def involving(self, alerts: list[AlertDef]) -> list[InhibitRule]:
+        """The rules in which any of `alerts` is a source or a target."""
+        labels = [self._labels(a) for a in alerts]
+        return [
+            rule
+            for rule in self.rules
+            if any(match_all(rule.source, lb) or match_all(rule.target, lb) for lb in labels)
+        ]
+
+
+def topic(alert: AlertDef) -> str | None:
+    """What the alert watches, so that alerts on the same thing can point at each other."""
+    if alert.kind == "burn":
+        return "availability" if alert.slo.sli.type == "error_ratio" else "latency"
+    return _TOPICS.get(alert.kind)
+
+
+def same_subject(a: AlertDef, b: AlertDef) -> bool:
+    """The same alert on another provider: same kind and same SLO or signal name."""
+    return (
+        a.kind == b.kind
+        and (a.slo.name if a.slo else None) == (b.slo.name if b.slo else None)
+        and (a.signal.name if a.signal else None) == (b.signal.name if b.signal else None)
+    )

@@ -1,0 +1,175 @@
+"""Which alerts a scenario's traffic drives above their level, read off the traffic itself.
+
+Each phase's per-request increments are evaluated the way the rules read them (ratios of sums,
+bucket quantiles, traffic guards). An alert "fires" when some phase holds its quantity above the
+level; it then fires once that phase lasts the alert's detection time (README alert table).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+
+from relayops.rules_gen.alerts import AlertDef, alert_defs
+from relayops.rules_gen.build import le_value
+from relayops.rules_gen.promql import Labels
+from relayops.rules_gen.promql.quantile import bucket_quantile
+from relayops.spec import SpecSet
+from relayops.spec.metrics import MetricDef, Role
+from relayops.spec.provider import ProviderSpec
+from relayops.synth.traffic import VALIDATION, RequestTraffic, Shape
+
+Increments = Mapping[Labels, float]
+
+
+def alert_ref(alert: AlertDef) -> str:
+    """`Name/burn_tier` or `Name/severity`, as the README's inhibition matrix names alerts."""
+    return f"{alert.name}/{alert.tier.name if alert.tier else alert.severity}"
+
+
+def _sum(incs: Increments, name: str, **labels: Iterable[str] | str) -> float:
+    total = 0.0
+    for key, value in incs.items():
+        series = dict(key)
+        if series["__name__"] != name:
+            continue
+        if all(
+            series.get(k) == v if isinstance(v, str) else series.get(k) in v
+            for k, v in labels.items()
+        ):
+            total += value
+    return total
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
+def _quantile(incs: Increments, metric: MetricDef, q: float) -> float:
+    bounds = (*(metric.buckets or ()), float("inf"))
+    buckets = [(b, _sum(incs, metric.series("_bucket"), le=le_value(b))) for b in bounds]
+    return bucket_quantile(q, buckets)
+
+
+class Expectation:
+    def __init__(self, specs: SpecSet, spec: ProviderSpec):
+        self.specs = specs
+        self.spec = spec
+        self.traffic = RequestTraffic(specs, spec)
+
+    def fires(self, alert: AlertDef, shape: Shape | None, heartbeat: bool, rate: float) -> bool:
+        """Whether `shape` at `rate` requests/s (None: no series at all) crosses the alert."""
+        if alert.kind == "stalled":
+            return not heartbeat
+        if alert.kind == "missing" or shape is None:
+            return alert.kind == "missing" and shape is None
+        incs = self.traffic.per_request(shape)
+        per_second = rate * shape.rate
+        return self.holds(
+            alert, lambda seconds: {k: v * per_second * seconds for k, v in incs.items()}
+        )
+
+    def holds(self, alert: AlertDef, events: Callable[[float], Increments]) -> bool:
+        """Whether a leveled or burn alert's condition is true, given `events(seconds)`: the
+        events of the last `seconds` of traffic (each rule window reads its own)."""
+        if alert.kind == "burn":
+            tier, slo = alert.tier, alert.slo
+            factor = tier.factor(slo.period)
+            long = events(tier.long_window)
+
+            def burning(seconds: int, level: float) -> bool:
+                incs = events(seconds)
+                return self.slo_requests(alert, incs) == 0 or self.burn(alert, incs) > level
+
+            return (
+                self.burn(alert, long) > factor
+                and burning(tier.short_window, factor)
+                and (not slo.checks_now(tier) or burning(slo.now_window, 1))
+                and (
+                    self.slo_requests(alert, long) >= tier.min_events
+                    or (
+                        self.bad_events(alert, long) >= tier.min_bad_events
+                        and self.burn(alert, long) * slo.error_budget >= tier.low_traffic_bad_share
+                    )
+                )
+            )
+        window = self.specs.service.rate_window
+        quantity, guarded = self.quantity(alert, events(window))
+        if math.isnan(quantity) or quantity <= alert.level:
+            return False
+        return alert.guard is None or guarded / window > alert.guard
+
+    def burn(self, alert: AlertDef, incs: Increments) -> float:
+        """The budget-burn multiple of a burn alert's SLO over the events `incs`."""
+        m = self.specs.metric
+        slo = alert.slo
+        if slo.sli.type == "error_ratio":
+            requests = _sum(incs, m(Role.REQUESTS).name)
+            bad = _ratio(_sum(incs, m(Role.REQUESTS).name, status=slo.sli.error_statuses), requests)
+        else:
+            latency = m(Role.LATENCY)
+            fast = _sum(incs, latency.series("_bucket"), le=le_value(slo.sli.threshold_seconds))
+            bad = 1 - _ratio(fast, _sum(incs, latency.series("_count")))
+        return bad / slo.error_budget
+
+    def slo_requests(self, alert: AlertDef, incs: Increments) -> float:
+        """The events a burn alert's SLO counts: requests, or latency observations."""
+        m = self.specs.metric
+        if alert.slo.sli.type == "error_ratio":
+            return _sum(incs, m(Role.REQUESTS).name)
+        return _sum(incs, m(Role.LATENCY).series("_count"))
+
+    def bad_events(self, alert: AlertDef, incs: Increments) -> float:
+        burn = self.burn(alert, incs)
+        return (
+            0.0
+            if math.isnan(burn)
+            else burn * alert.slo.error_budget * self.slo_requests(alert, incs)
+        )
+
+    def requests(self, incs: Increments) -> float:
+        return _sum(incs, self.specs.metric(Role.REQUESTS).name)
+
+    def quantity(self, alert: AlertDef, incs: Increments) -> tuple[float, float]:
+        """(the leveled alert's quantity, the events its guard counts) over the events `incs`;
+        NaN where the quantity has no events to be computed from."""
+        m = self.specs.metric
+        kind = alert.kind
+        requests = self.requests(incs)
+        if kind == "error_ratio":
+            return _ratio(_sum(incs, m(Role.REQUESTS).name, status="error"), requests), requests
+        if kind == "latency":
+            q = self.spec.thresholds.latency.quantile
+            return _quantile(incs, m(Role.LATENCY), q), requests
+        if kind == "validation":
+            rejected = _sum(incs, m(Role.STRUCTURED_ERRORS).name, source=VALIDATION)
+            return _ratio(rejected, requests), requests
+        if kind == "cardinality":
+            name = m(Role.STRUCTURED_ERRORS).name
+            codes = {dict(k)["code"] for k, v in incs.items() if dict(k)["__name__"] == name and v}
+            return len(codes), requests
+        if kind == "controller_failing":
+            return 0.0, requests
+        signal = alert.signal
+        metric = m(signal.metric)
+        spec_alert = signal.alert
+        if kind == "signal_quantile_above":
+            return _quantile(incs, metric, spec_alert.quantile), _sum(incs, metric.series("_count"))
+        if kind == "signal_per_request_above":
+            return _ratio(_sum(incs, metric.name), requests), requests
+        label = spec_alert.label
+        base = spec_alert.denominator or metric.values[label]
+        denominator = _sum(incs, metric.name, **{label: base})
+        numerator = _sum(incs, metric.name, **{label: spec_alert.numerator})
+        return _ratio(numerator, denominator), denominator
+
+    def split(
+        self, phases: Iterable[Shape | None], heartbeat: bool, rate: float
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(alerts some phase fires, alerts that stay silent), as alert refs."""
+        shapes = list(phases)
+        fires, silent = [], []
+        for alert in alert_defs(self.specs, self.spec):
+            hit = any(self.fires(alert, shape, heartbeat, rate) for shape in shapes)
+            (fires if hit else silent).append(alert_ref(alert))
+        return tuple(dict.fromkeys(fires)), tuple(dict.fromkeys(silent))
