@@ -49,9 +49,10 @@ test: venv tools ## Run the tests; collecting no tests is a failure
 	fi; \
 	exit $$status
 
-lint: venv ## Lint and check formatting with ruff
+lint: venv ## Lint, check formatting (ruff) and the package layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 drill: venv tools ## Run every drill on both providers (relayops drill all); reports in .drill/report
 	$(BIN)/relayops drill all --report-dir .drill/report
