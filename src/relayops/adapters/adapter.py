@@ -56,7 +56,8 @@ from relayops.adapters.params import validate_params
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.sanitize import MissingInlineImage, UnexpectedMarkup, sanitize
 from relayops.adapters.telemetry import AdapterMetrics, adapter_metrics
-from relayops.adapters.transport import Attempted, TokenError, TokenSource, send_steps
+from relayops.adapters.transport import Attempted, TokenSource, send_steps
+from relayops.oauth.token_error import TokenError
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 

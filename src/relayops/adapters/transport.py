@@ -16,13 +16,6 @@ from relayops.adapters.effects import REFRESH, TOKEN, Call, Sleep, Steps, TokenS
 from relayops.adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
 
 
-class TokenError(Exception):
-    """No access token could be had. `reconnect`: the grant is gone (revoked, expired, never
-    set up) and a person must connect the mailbox again; otherwise a later try may work."""
-
-    reconnect: bool = False
-
-
 @dataclass(frozen=True)
 class Attempted:
     outcome: Outcome

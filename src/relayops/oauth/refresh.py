@@ -32,12 +32,12 @@ from typing import Literal
 
 import redis
 
-from relayops.adapters.transport import TokenError
 from relayops.oauth.cipher import DecryptError
 from relayops.oauth.lease import renewed
 from relayops.oauth.providers import InvalidGrant, TokenEndpoint, TokenEndpointError
 from relayops.oauth.recovery import RecoverySlot, stored_form
 from relayops.oauth.store import Credential, StoreUnavailable, TokenStore
+from relayops.oauth.token_error import TokenError
 
 RefreshResult = Literal["success", "failure"]
 LOCK_KEY = "relayops:oauth:lock:{credential_id}"
