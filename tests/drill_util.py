@@ -11,7 +11,7 @@ from relayops.drill.batch import (
 )
 from relayops.drill.plan import DrillPlan, drill_pipeline, plan_drill
 from relayops.drill.theory import Pipeline
-from relayops.rules_gen.render import render_time_scaled
+from relayops.render import render_time_scaled
 from relayops.spec import SpecSet
 from relayops.synth.scenarios import scenarios
 from tests.specs_util import SPECS

@@ -9,10 +9,10 @@ import math
 import pytest
 
 from relayops.drill.theory import Pipeline, evaluation_hops, first_true, theory_for
+from relayops.render import render_time_scaled
 from relayops.rules_gen.alerts import alert_defs, alert_groups
 from relayops.rules_gen.promql import SeriesDB
 from relayops.rules_gen.recording import recording_groups
-from relayops.rules_gen.render import render_time_scaled
 from relayops.rules_gen.simulate import Simulation
 from relayops.rules_gen.testgen.closure import prune
 from relayops.spec import SpecSet

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from relayops.cli import main
-from relayops.rules_gen.docs import with_sections
-from relayops.rules_gen.render import MANAGED, readme_sections, render_all
+from relayops.render import MANAGED, readme_sections, render_all
+from relayops.render.readme import with_sections
 from relayops.spec import load_specs
 from tests.specs_util import REPO, SPECS, copy_specs, edit_yaml
 

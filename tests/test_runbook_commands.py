@@ -48,7 +48,7 @@ def test_render_refuses_a_runbook_command_the_cli_refuses(tmp_path, monkeypatch,
         return files
 
     monkeypatch.setattr(runbook_render, "render_runbooks", with_a_typo)
-    monkeypatch.setattr("relayops.rules_gen.render.render_runbooks", with_a_typo, raising=False)
+    monkeypatch.setattr("relayops.render.render_runbooks", with_a_typo, raising=False)
     out = tmp_path / "rendered"
     code = build_parser().parse_args(["render", "--specs", str(SPECS), "--out", str(out)])
     assert code.func(code) == 2

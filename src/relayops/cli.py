@@ -55,8 +55,8 @@ def _readme(args: argparse.Namespace) -> Path | None:
 
 
 def _readme_text(specs, rendered, readme: Path) -> str:
-    from relayops.rules_gen.docs import with_sections
-    from relayops.rules_gen.render import readme_sections
+    from relayops.render import readme_sections
+    from relayops.render.readme import with_sections
 
     amtool = shutil.which("amtool")
     if amtool is None:
@@ -66,8 +66,8 @@ def _readme_text(specs, rendered, readme: Path) -> str:
 
 
 def _render_time_scaled(args: argparse.Namespace) -> int:
+    from relayops.render import DRILL_MANAGED, render_time_scaled
     from relayops.rules_gen.output import write_tree
-    from relayops.rules_gen.render import DRILL_MANAGED, render_time_scaled
 
     specs = _load(args.specs)
     if specs is None:
@@ -91,8 +91,8 @@ def _render_time_scaled(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from relayops.render import MANAGED, render_all
     from relayops.rules_gen.output import write_tree
-    from relayops.rules_gen.render import MANAGED, render_all
     from relayops.rules_gen.testgen.scenarios import GenerationError
     from relayops.runbook_commands import broken_commands
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import redis
 
-from relayops import env as env_names
 from relayops.controller.audit_file import last_known_note
 from relayops.controller.cycle import RunOutcome, Sinks, Status, run_cycle
 from relayops.controller.manual import set_paused, set_percent
@@ -30,6 +29,7 @@ from relayops.controller.state import (
     parse_percent,
 )
 from relayops.spec import SpecError, SpecSet, load_specs
+from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
 from relayops.spec.timescale import time_scaled
 

@@ -24,7 +24,7 @@ import httpx
 import redis
 from redis.connection import parse_url
 
-from relayops import env as env_names
+from relayops.spec import env as env_names
 
 TIMEOUT_SECONDS = 3.0
 PROMETHEUS_SCHEMES = ("http", "https")

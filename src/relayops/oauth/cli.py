@@ -17,7 +17,6 @@ from pathlib import Path
 
 import redis
 
-from relayops import env as env_names
 from relayops.oauth.cipher import DecryptError
 from relayops.oauth.keys import KeyConfigError
 from relayops.oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError, open_store
@@ -25,6 +24,7 @@ from relayops.oauth.providers import ConfigError, TokenEndpoint, client_credenti
 from relayops.oauth.recovery import RecoverySlot
 from relayops.oauth.setup import SetupError, begin, complete, load_pending, save_pending
 from relayops.oauth.store import PROVIDERS, StoreUnavailable, TokenStore
+from relayops.spec import env as env_names
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_REDIRECT_URI = "http://localhost:8765/oauth/callback"

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from relayops import env as env_names
 from relayops.oauth.cipher import TokenCipher
 from relayops.oauth.postgres_store import PostgresTokenStore
 from relayops.oauth.sqlite_store import SqliteTokenStore
 from relayops.oauth.store import TokenStore
+from relayops.spec import env as env_names
 
 DATABASE_URL_ENV = env_names.DATABASE_URL
 DEFAULT_SQLITE_PATH = Path(".relayops/tokens.sqlite3")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import redis
 
-from relayops import env as env_names
 from relayops.oauth.open_store import open_store
 from relayops.oauth.providers import ConfigError, TokenEndpoint, client_credentials, provider_config
 from relayops.oauth.refresh import CredentialTokens, RefreshResult, TokenManager
+from relayops.spec import env as env_names
 
 REDIS_ENV = env_names.REDIS_URL
 

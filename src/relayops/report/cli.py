@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from relayops import env as env_names
 from relayops.drill.observe import ObserveError
 from relayops.report.observation import observe
 from relayops.report.render import write_report
 from relayops.spec import SpecError, load_specs
+from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
 
 EXIT_GO, EXIT_NO_GO, EXIT_BAD = 0, 1, 2

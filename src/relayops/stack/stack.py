@@ -112,8 +112,8 @@ def _launch(
 
 
 def _render(specs_dir: Path, out: Path, webhook_url: str) -> None:
+    from relayops.render import MANAGED, render_all
     from relayops.rules_gen.output import write_tree
-    from relayops.rules_gen.render import MANAGED, render_all
 
     try:
         rendered = render_all(load_specs(specs_dir), specs_dir, drill_webhook_url=webhook_url)

@@ -8,8 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from relayops import env as env_names
 from relayops.spec import SpecError, SpecSet, load_specs
+from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
 from relayops.synth.driver import Driver, PushError
 from relayops.synth.scenarios import NOMINAL_RATE, scenarios

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relayops.dashboards import render_dashboards
+from relayops.render.readme import alert_table
 from relayops.rules_gen.alertmanager import alertmanager_readme_section, render_alertmanager
 from relayops.rules_gen.alerts import alert_defs, alert_groups
-from relayops.rules_gen.docs import alert_table
 from relayops.rules_gen.output import rule_file
 from relayops.rules_gen.recording import period_group, rate_groups
 from relayops.rules_gen.render_paths import rule_paths
