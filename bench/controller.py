@@ -25,7 +25,7 @@ from relayops.controller.manual import set_percent  # noqa: E402
 from relayops.controller.measure import prometheus_query  # noqa: E402
 from relayops.controller.state import RolloutStore  # noqa: E402
 from relayops.render import DRILL_MANAGED, render_time_scaled  # noqa: E402
-from relayops.rules_gen.output import write_tree  # noqa: E402
+from relayops.rules.output import write_tree  # noqa: E402
 from relayops.spec import load_specs  # noqa: E402
 from relayops.spec.timescale import time_scaled  # noqa: E402
 from relayops.stack import running_stack  # noqa: E402

@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from relayops.render import render_all  # noqa: E402
-from relayops.rules_gen.alerts import alert_groups  # noqa: E402
-from relayops.rules_gen.output import rule_file  # noqa: E402
-from relayops.rules_gen.recording import recording_groups  # noqa: E402
+from relayops.rules.alerts import alert_groups  # noqa: E402
+from relayops.rules.output import rule_file  # noqa: E402
+from relayops.rules.recording import recording_groups  # noqa: E402
 from relayops.spec import SpecSet, load_specs  # noqa: E402
 from relayops.spec.slo import SLO  # noqa: E402
 

@@ -11,17 +11,17 @@ import httpx
 import pytest
 import yaml
 
-from relayops.rules_gen.alertmanager import (
+from relayops.alertmanager import (
     alertmanager_readme_section,
     expected_routes,
     render_alertmanager,
 )
-from relayops.rules_gen.alertmanager.config import CONFIG_PATH
-from relayops.rules_gen.alertmanager.inhibition import inhibit_rules, silencers
-from relayops.rules_gen.alertmanager.labels import runtime_labels
-from relayops.rules_gen.alertmanager.matchers import Matcher, one_of
-from relayops.rules_gen.alertmanager.template import TEMPLATE_PATH
-from relayops.rules_gen.alertmanager.verify import route_problems
+from relayops.alertmanager.config import CONFIG_PATH
+from relayops.alertmanager.inhibition import inhibit_rules, silencers
+from relayops.alertmanager.labels import runtime_labels
+from relayops.alertmanager.matchers import Matcher, one_of
+from relayops.alertmanager.template import TEMPLATE_PATH
+from relayops.alertmanager.verify import route_problems
 from tests.daemons import ALERTMANAGER, require_binary, run_alertmanager
 from tests.specs_util import REPO
 

@@ -23,7 +23,7 @@ from relayops.controller.measure import prometheus_query
 from relayops.controller.policy import Result
 from relayops.controller.state import RolloutStore
 from relayops.render import DRILL_MANAGED, render_time_scaled
-from relayops.rules_gen.output import write_tree
+from relayops.rules.output import write_tree
 from relayops.spec.timescale import time_scaled
 from relayops.stack import Stack, running_stack
 from relayops.synth.driver import Driver

@@ -12,7 +12,7 @@ import yaml
 from relayops.dashboards import check_dashboard_links, check_dashboards, render_dashboards
 from relayops.dashboards.checks import known_series
 from relayops.dashboards.promql import bare_counters, series_names, substitute
-from relayops.rules_gen.alerts import alert_defs
+from relayops.rules.alerts import alert_defs
 from relayops.spec import SpecSet, load_specs
 from relayops.spec.links import DASHBOARDS, dashboard_uid
 from tests.specs_util import REPO, copy_specs, edit_yaml

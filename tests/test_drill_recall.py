@@ -16,7 +16,7 @@ import pytest
 from relayops.drill.observe import ObserveError, PromReader, active_alerts, firing_records, poll
 from relayops.drill.run import Timeline, _measure_data_age, _recall
 from relayops.render import DRILL_MANAGED, render_time_scaled
-from relayops.rules_gen.output import write_tree
+from relayops.rules.output import write_tree
 from relayops.stack import running_stack
 from relayops.synth.driver import Driver
 from relayops.synth.scenarios import scenarios

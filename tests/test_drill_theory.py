@@ -9,12 +9,12 @@ import math
 import pytest
 
 from relayops.drill.theory import Pipeline, evaluation_hops, first_true, theory_for
+from relayops.promql import SeriesDB
+from relayops.promql.simulate import Simulation
+from relayops.promtest.closure import prune
 from relayops.render import render_time_scaled
-from relayops.rules_gen.alerts import alert_defs, alert_groups
-from relayops.rules_gen.promql import SeriesDB
-from relayops.rules_gen.recording import recording_groups
-from relayops.rules_gen.simulate import Simulation
-from relayops.rules_gen.testgen.closure import prune
+from relayops.rules.alerts import alert_defs, alert_groups
+from relayops.rules.recording import recording_groups
 from relayops.spec import SpecSet
 from relayops.spec.timescale import time_scaled
 from relayops.synth.expect import alert_ref

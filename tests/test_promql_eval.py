@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from relayops.rules_gen.promql import (
+from relayops.promql import (
     STALE_NAN,
     Absent,
     Aggregate,
@@ -36,7 +36,7 @@ from relayops.rules_gen.promql import (
     format_series,
     labels_of,
 )
-from relayops.rules_gen.series import (
+from relayops.rules.series import (
     InputSeries,
     load_into,
     promtool_input_series,

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from jinja2 import ChoiceLoader, DictLoader
 
-from relayops.rules_gen.alerts import AlertDef, alert_defs
-from relayops.rules_gen.recording import recording_groups
+from relayops.rules.alerts import AlertDef, alert_defs
+from relayops.rules.recording import recording_groups
 from relayops.runbooks import check_runbook_links, render_runbooks
 from relayops.runbooks.anchors import github_anchor, heading_anchors
 from relayops.runbooks.queries import KINDS

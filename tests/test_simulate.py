@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relayops.rules_gen.promql import (
+from relayops.promql import (
     Absent,
     Aggregate,
     AvgOverTime,
@@ -30,8 +30,7 @@ from relayops.rules_gen.promql import (
     format_series,
     labels_of,
 )
-from relayops.rules_gen.series import InputSeries, load_into, promtool_input_series
-from relayops.rules_gen.simulate import (
+from relayops.promql.simulate import (
     AlertRule,
     FiringAlert,
     RecordingRule,
@@ -43,6 +42,7 @@ from relayops.rules_gen.simulate import (
     humanize_duration,
     humanize_percentage,
 )
+from relayops.rules.series import InputSeries, load_into, promtool_input_series
 from tests.promtool_util import needs_promtool, run_promtool_test
 
 # --- humanize and templates ------------------------------------------------------------------

@@ -21,8 +21,8 @@ from prometheus_client import pushadd_to_gateway
 from relayops.adapters.telemetry import adapter_metrics
 from relayops.drill.batch import DEFAULT_SCALE, PLACEHOLDER_WEBHOOK
 from relayops.render import DRILL_MANAGED, render_time_scaled
-from relayops.rules_gen.output import write_tree
-from relayops.rules_gen.recording import slo_windows
+from relayops.rules.output import write_tree
+from relayops.rules.recording import slo_windows
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.series import ProviderSeries

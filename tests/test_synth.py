@@ -20,7 +20,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from relayops.rules_gen.alerts import alert_defs
+from relayops.rules.alerts import alert_defs
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.synth.cli import register

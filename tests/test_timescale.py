@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from relayops.cli import main
-from relayops.rules_gen.testgen.detection import detection_seconds
+from relayops.promtest.detection import detection_seconds
 from relayops.spec.timescale import time_scaled
 from tests.specs_util import SPECS
 

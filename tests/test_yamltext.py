@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from relayops.rules_gen.output import pretty
-from relayops.rules_gen.yamltext import dumps, scalar
+from relayops.rules.output import pretty
+from relayops.rules.yamltext import dumps, scalar
 
 TRICKY = [
     "yes",

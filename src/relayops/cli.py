@@ -67,7 +67,7 @@ def _readme_text(specs, rendered, readme: Path) -> str:
 
 def _render_time_scaled(args: argparse.Namespace) -> int:
     from relayops.render import DRILL_MANAGED, render_time_scaled
-    from relayops.rules_gen.output import write_tree
+    from relayops.rules.output import write_tree
 
     specs = _load(args.specs)
     if specs is None:
@@ -91,9 +91,9 @@ def _render_time_scaled(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from relayops.promtest.scenarios import GenerationError
     from relayops.render import MANAGED, render_all
-    from relayops.rules_gen.output import write_tree
-    from relayops.rules_gen.testgen.scenarios import GenerationError
+    from relayops.rules.output import write_tree
     from relayops.runbook_commands import broken_commands
 
     if (args.drill_webhook or args.time_scale) and args.out is None:
@@ -216,7 +216,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check_dashboards(specs_dir: Path, out: Path, promtool: str) -> bool:
     """Offline dashboard checks on the files under out/grafana, and every alert's link."""
     from relayops.dashboards import check_dashboard_links, check_dashboards
-    from relayops.rules_gen.alerts import alert_defs
+    from relayops.rules.alerts import alert_defs
 
     specs = load_specs(specs_dir)
     files = {

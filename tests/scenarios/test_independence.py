@@ -21,7 +21,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_no_scenario_module_imports_the_project() -> None:
-    """Not the simulator (relayops.rules_gen.simulate), not the drill theory
+    """Not the simulator (relayops.promql.simulate), not the drill theory
     (relayops.drill.theory), nor anything else of the project, nor a test helper that might:
     only the standard library, yaml, pytest and this suite's own oracle and inputs."""
     offenders = {}
@@ -42,6 +42,6 @@ def test_no_scenario_module_imports_the_project() -> None:
 def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
-        "from relayops.rules_gen.simulate import Simulation\nimport relayops.drill.theory\n"
+        "from relayops.promql.simulate import Simulation\nimport relayops.drill.theory\n"
     )
-    assert _imports(sample) == {"relayops.rules_gen.simulate", "relayops.drill.theory"}
+    assert _imports(sample) == {"relayops.promql.simulate", "relayops.drill.theory"}

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import httpx
 
 from relayops.controller.policy import Measurement, Verdict
-from relayops.rules_gen.alerts import alert_defs
-from relayops.rules_gen.build import div, sel
-from relayops.rules_gen.promql import Aggregate, Expr
-from relayops.rules_gen.promql.functions import Increase
-from relayops.rules_gen.promql.selectors import Range
+from relayops.promql import Aggregate, Expr
+from relayops.promql.functions import Increase
+from relayops.promql.selectors import Range
+from relayops.rules.alerts import alert_defs
+from relayops.rules.build import div, sel
 from relayops.spec import SpecSet
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import ProviderSeries, quantile_key

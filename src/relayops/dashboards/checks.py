@@ -12,7 +12,7 @@ from relayops.dashboards.promql import BUILTINS, VARIABLE, bare_counters, series
 from relayops.dashboards.promtool import Located, parse_problems
 from relayops.dashboards.render import GRAFANA_DIR, PROVISIONING_PATH
 from relayops.dashboards.rendered import dashboard_files, panels_of, variables_of
-from relayops.rules_gen.recording import recording_groups
+from relayops.rules.recording import recording_groups
 from relayops.spec import SpecSet
 
 CURRENT_PANEL_TYPES = frozenset(

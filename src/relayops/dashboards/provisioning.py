@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relayops.rules_gen.output import dump_yaml
+from relayops.rules.output import dump_yaml
 from relayops.spec import SpecSet
 
 DASHBOARD_DIR = "/var/lib/grafana/dashboards/relayops"

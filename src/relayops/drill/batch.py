@@ -18,7 +18,7 @@ from relayops.drill.report import write_report
 from relayops.drill.run import DrillResult, run_drill
 from relayops.drill.stopping import StopRequest
 from relayops.render import DRILL_MANAGED, render_time_scaled
-from relayops.rules_gen.output import write_tree
+from relayops.rules.output import write_tree
 from relayops.spec import SpecSet
 from relayops.stack import StackError, running_stack
 from relayops.synth.driver import PushError

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from relayops.alertmanager.receivers import receiver_name
 from relayops.drill.theory import Pipeline, Theory, evaluation_hops, theory_for
-from relayops.rules_gen.alertmanager.receivers import receiver_name
-from relayops.rules_gen.alerts import AlertDef, alert_defs
+from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.spec import SpecSet
 from relayops.spec.timescale import DRILL_SCRAPE_SECONDS, time_scaled
 from relayops.synth.expect import alert_ref

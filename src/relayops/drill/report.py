@@ -19,9 +19,9 @@ from relayops.drill.plan import DrillPlan, Expected
 from relayops.drill.plots import Panel, Points, Window, plot_burn, plot_signal, plot_timeline
 from relayops.drill.run import DrillResult, Timeline, clearing, detection
 from relayops.drill.score import Point, inhibitors, tabletop_score
-from relayops.rules_gen.alerts import AlertDef
-from relayops.rules_gen.promql.base import Expr
-from relayops.rules_gen.promql.binary import COMPARISONS, Binary
+from relayops.promql.base import Expr
+from relayops.promql.binary import COMPARISONS, Binary
+from relayops.rules.alerts import AlertDef
 from relayops.runbooks import render_runbooks
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration

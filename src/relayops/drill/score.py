@@ -11,11 +11,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from relayops.alertmanager.inhibition import inhibit_rules, silencers
+from relayops.alertmanager.labels import FiringAlert, firing_alerts, runtime_labels
+from relayops.alertmanager.receivers import receiver_name
 from relayops.drill.plan import DrillPlan
 from relayops.drill.run import POLL_SECONDS, DrillResult, Timeline, clearing, detection
-from relayops.rules_gen.alertmanager.inhibition import inhibit_rules, silencers
-from relayops.rules_gen.alertmanager.labels import FiringAlert, firing_alerts, runtime_labels
-from relayops.rules_gen.alertmanager.receivers import receiver_name
 from relayops.runbooks.anchors import heading_anchors
 from relayops.spec import SpecSet
 from relayops.spec.links import runbook_path

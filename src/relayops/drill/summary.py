@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from relayops.alertmanager.receivers import receiver_name
 from relayops.drill.parallel import Outcome
 from relayops.drill.run import detection, page_tally
-from relayops.rules_gen.alertmanager.receivers import receiver_name
 from relayops.spec import SpecSet
 
 SUMMARY_FILE = "drill-summary.md"

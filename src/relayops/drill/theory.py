@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from relayops.rules_gen.alerts import AlertDef
+from relayops.rules.alerts import AlertDef
 from relayops.spec import SpecSet
 from relayops.synth.expect import Expectation, Increments
 from relayops.synth.traffic import Shape

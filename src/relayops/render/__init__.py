@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from relayops.alertmanager import alertmanager_readme_section, render_alertmanager
 from relayops.dashboards import render_dashboards
+from relayops.promtest.files import Outcome, test_files
+from relayops.promtest.scenarios import Scenario
 from relayops.render.readme import alert_table
-from relayops.rules_gen.alertmanager import alertmanager_readme_section, render_alertmanager
-from relayops.rules_gen.alerts import alert_defs, alert_groups
-from relayops.rules_gen.output import rule_file
-from relayops.rules_gen.recording import period_group, rate_groups
-from relayops.rules_gen.render_paths import rule_paths
-from relayops.rules_gen.testgen.files import Outcome, test_files
-from relayops.rules_gen.testgen.scenarios import Scenario
+from relayops.rules.alerts import alert_defs, alert_groups
+from relayops.rules.output import rule_file
+from relayops.rules.recording import period_group, rate_groups
+from relayops.rules.render_paths import rule_paths
 from relayops.runbooks import check_runbook_links, render_runbooks
 from relayops.spec import SpecSet
 from relayops.spec.specset import SERVICE_FILE

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from relayops.rules_gen.alerts import AlertDef, alert_defs, level_text, pct
-from relayops.rules_gen.simulate import humanize_duration
-from relayops.rules_gen.testgen.detection import BURNS, burn_of, detection_seconds
-from relayops.rules_gen.testgen.files import Outcome
-from relayops.rules_gen.testgen.scenarios import Scenario
+from relayops.promql.simulate import humanize_duration
+from relayops.promtest.detection import BURNS, burn_of, detection_seconds
+from relayops.promtest.files import Outcome
+from relayops.promtest.scenarios import Scenario
+from relayops.rules.alerts import AlertDef, alert_defs, level_text, pct
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.provider import ProviderSpec

@@ -8,12 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from relayops.alertmanager import expected_routes, render_alertmanager
+from relayops.alertmanager.config import CONFIG_PATH
+from relayops.alertmanager.verify import route_problems
 from relayops.dashboards import check_dashboard_links, check_dashboards, render_dashboards
 from relayops.report.model import Point
-from relayops.rules_gen.alertmanager import expected_routes, render_alertmanager
-from relayops.rules_gen.alertmanager.config import CONFIG_PATH
-from relayops.rules_gen.alertmanager.verify import route_problems
-from relayops.rules_gen.alerts import alert_defs
+from relayops.rules.alerts import alert_defs
 from relayops.runbooks import check_runbook_links, render_runbooks
 from relayops.spec import SpecSet
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relayops.rules_gen.alertmanager.receivers import receiver_name
-from relayops.rules_gen.alerts import AlertDef, alert_defs, level_text, pct
-from relayops.rules_gen.render_paths import rule_paths
+from relayops.alertmanager.receivers import receiver_name
+from relayops.rules.alerts import AlertDef, alert_defs, level_text, pct
+from relayops.rules.render_paths import rule_paths
 from relayops.runbooks.queries import Step, tier_steps, triage_steps
 from relayops.runbooks.relations import Inhibition, anchor_of, same_subject, topic
 from relayops.spec import SpecSet

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relayops.rules_gen.alerts import AlertDef
-from relayops.rules_gen.build import div, sel, sum_rate
-from relayops.rules_gen.promql import (
+from relayops.promql import (
     Absent,
     Aggregate,
     Binary,
@@ -19,6 +17,8 @@ from relayops.rules_gen.promql import (
     Selector,
     Time,
 )
+from relayops.rules.alerts import AlertDef
+from relayops.rules.build import div, sel, sum_rate
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role

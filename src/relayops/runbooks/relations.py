@@ -3,10 +3,10 @@ alerts tell a related story."""
 
 from __future__ import annotations
 
-from relayops.rules_gen.alertmanager.inhibition import InhibitRule, inhibit_rules
-from relayops.rules_gen.alertmanager.labels import firing_alerts
-from relayops.rules_gen.alertmanager.matchers import match_all
-from relayops.rules_gen.alerts import AlertDef
+from relayops.alertmanager.inhibition import InhibitRule, inhibit_rules
+from relayops.alertmanager.labels import firing_alerts
+from relayops.alertmanager.matchers import match_all
+from relayops.rules.alerts import AlertDef
 from relayops.spec import SpecSet
 
 _TOPICS = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from relayops.rules_gen.alerts import pct
+from relayops.rules.alerts import pct
 from relayops.runbooks.model import by_severity, pages, receiver_text
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration

@@ -104,7 +104,7 @@ class ProviderSeries:
         return self._name((), "slo_requests", f"rate{format_duration(seconds)}")
 
     def slo_errors_increase(self, seconds: int) -> str:
-        """Bad events counted in one tile of the period sum (see relayops.rules_gen.recording)."""
+        """Bad events counted in one tile of the period sum (see relayops.rules.recording)."""
         return self._name((), "slo_errors", f"increase{format_duration(seconds)}")
 
     def slo_requests_increase(self, seconds: int) -> str:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from relayops.rules_gen.render_paths import rule_paths
+from relayops.rules.render_paths import rule_paths
 from relayops.spec import SpecError, load_specs
 from relayops.stack import commands, config
 from relayops.stack.commands import Launch
@@ -113,7 +113,7 @@ def _launch(
 
 def _render(specs_dir: Path, out: Path, webhook_url: str) -> None:
     from relayops.render import MANAGED, render_all
-    from relayops.rules_gen.output import write_tree
+    from relayops.rules.output import write_tree
 
     try:
         rendered = render_all(load_specs(specs_dir), specs_dir, drill_webhook_url=webhook_url)

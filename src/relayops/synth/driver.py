@@ -15,8 +15,8 @@ from urllib.parse import quote
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from relayops.rules_gen.promql import Labels
-from relayops.rules_gen.testgen.timeline import key
+from relayops.promql import Labels
+from relayops.promtest.timeline import key
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 
-from relayops.rules_gen.alerts import AlertDef, alert_defs
-from relayops.rules_gen.build import le_value
-from relayops.rules_gen.promql import Labels
-from relayops.rules_gen.promql.quantile import bucket_quantile
+from relayops.promql import Labels
+from relayops.promql.quantile import bucket_quantile
+from relayops.rules.alerts import AlertDef, alert_defs
+from relayops.rules.build import le_value
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec

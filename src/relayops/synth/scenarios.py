@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from relayops.rules_gen.testgen.scenarios import quantile_counts
+from relayops.promtest.scenarios import quantile_counts
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec

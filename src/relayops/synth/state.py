@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from relayops.rules_gen.promql import Labels
-from relayops.rules_gen.promql.storage import without
+from relayops.promql import Labels
+from relayops.promql.storage import without
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from relayops.rules_gen.promql import Labels
-from relayops.rules_gen.testgen.traffic import Traffic, merge
+from relayops.promql import Labels
+from relayops.promtest.traffic import Traffic, merge
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec

@@ -6,8 +6,8 @@ people instead of being dropped.
 
 from __future__ import annotations
 
-from relayops.rules_gen.alertmanager.matchers import equals
-from relayops.rules_gen.alertmanager.receivers import receiver_name
+from relayops.alertmanager.matchers import equals
+from relayops.alertmanager.receivers import receiver_name
 from relayops.spec.durations import format_duration
 from relayops.spec.service import SEVERITIES, Receiver, ServiceSpec
 

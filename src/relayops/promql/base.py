@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from relayops.rules_gen.promql.storage import Labels, SeriesDB, Vector, to_ms
+from relayops.promql.storage import Labels, SeriesDB, Vector, to_ms
 
 ATOM = 100
 """Precedence of nodes that never need parentheses (selectors, calls, literals)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relayops.rules_gen.alerts import AlertDef, alert_defs
+from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.spec import SpecSet
 
 CONTROLLER = "controller"

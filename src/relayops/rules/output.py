@@ -8,9 +8,9 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from relayops.rules_gen.build import Group
-from relayops.rules_gen.simulate import AlertRule, RecordingRule
-from relayops.rules_gen.yamltext import dumps
+from relayops.promql.simulate import AlertRule, RecordingRule
+from relayops.rules.build import Group
+from relayops.rules.yamltext import dumps
 from relayops.spec.durations import format_duration
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from relayops.rules_gen.promql.base import Expr, put
-from relayops.rules_gen.promql.storage import Labels, SeriesDB, Vector, keep_only, without
+from relayops.promql.base import Expr, put
+from relayops.promql.storage import Labels, SeriesDB, Vector, keep_only, without
 
 _PRECEDENCE = {
     "or": 1,

@@ -1,9 +1,9 @@
 """A small PromQL expression tree that renders rule text and evaluates like Prometheus 2.42."""
 
-from relayops.rules_gen.promql.aggregations import Aggregate, TopK
-from relayops.rules_gen.promql.base import Expr
-from relayops.rules_gen.promql.binary import Binary
-from relayops.rules_gen.promql.functions import (
+from relayops.promql.aggregations import Aggregate, TopK
+from relayops.promql.base import Expr
+from relayops.promql.binary import Binary
+from relayops.promql.functions import (
     AvgOverTime,
     HistogramQuantile,
     Increase,
@@ -13,8 +13,8 @@ from relayops.rules_gen.promql.functions import (
     Time,
     VectorOf,
 )
-from relayops.rules_gen.promql.selectors import Absent, Matcher, Offset, Range, Selector
-from relayops.rules_gen.promql.storage import (
+from relayops.promql.selectors import Absent, Matcher, Offset, Range, Selector
+from relayops.promql.storage import (
     STALE_NAN,
     Labels,
     SeriesDB,
@@ -22,7 +22,7 @@ from relayops.rules_gen.promql.storage import (
     is_stale,
     labels_of,
 )
-from relayops.rules_gen.promql.text import format_duration, format_number, format_series
+from relayops.promql.text import format_duration, format_number, format_series
 
 __all__ = [
     "STALE_NAN",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 
-from relayops.rules_gen.build import Group
-from relayops.rules_gen.promql import Expr, Range, Selector
-from relayops.rules_gen.simulate import AlertRule, RecordingRule, RuleGroup
+from relayops.promql import Expr, Range, Selector
+from relayops.promql.simulate import AlertRule, RecordingRule, RuleGroup
+from relayops.rules.build import Group
 
 
 def selectors(node: object) -> Iterator[Selector]:

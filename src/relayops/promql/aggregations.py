@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from relayops.rules_gen.promql.base import Expr, put, require_vector
-from relayops.rules_gen.promql.storage import Labels, SeriesDB, Vector, keep_only
+from relayops.promql.base import Expr, put, require_vector
+from relayops.promql.storage import Labels, SeriesDB, Vector, keep_only
 
 _OPS = ("sum", "max", "min", "count", "avg")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from relayops.rules_gen.promql.storage import Sample
+from relayops.promql.storage import Sample
 
 
 def extrapolated_rate(

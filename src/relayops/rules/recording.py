@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from relayops.rules_gen.build import Group, above, div, le_match, sel, sum_rate
-from relayops.rules_gen.promql import (
+from relayops.promql import (
     Aggregate,
     Binary,
     Expr,
@@ -16,7 +15,8 @@ from relayops.rules_gen.promql import (
     TopK,
     VectorOf,
 )
-from relayops.rules_gen.simulate import RecordingRule
+from relayops.promql.simulate import RecordingRule
+from relayops.rules.build import Group, above, div, le_match, sel, sum_rate
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from relayops.rules_gen.promql.base import Expr
-from relayops.rules_gen.promql.storage import Labels, Sample, SeriesDB, Vector, labels_of
-from relayops.rules_gen.promql.text import format_compound, format_duration, quote
+from relayops.promql.base import Expr
+from relayops.promql.storage import Labels, Sample, SeriesDB, Vector, labels_of
+from relayops.promql.text import format_compound, format_duration, quote
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _MATCH_OPS = ("=", "!=", "=~", "!~")

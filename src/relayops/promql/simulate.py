@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from relayops.rules_gen.promql import STALE_NAN, Expr, Labels, SeriesDB, Vector, labels_of
-from relayops.rules_gen.promql.storage import to_ms, without
+from relayops.promql import STALE_NAN, Expr, Labels, SeriesDB, Vector, labels_of
+from relayops.promql.storage import to_ms, without
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from relayops.rules_gen.alertmanager.labels import CONTROLLER, TELEMETRY, FiringAlert, firing_alerts
-from relayops.rules_gen.alertmanager.matchers import Matcher, equals, match_all, one_of
+from relayops.alertmanager.labels import CONTROLLER, TELEMETRY, FiringAlert, firing_alerts
+from relayops.alertmanager.matchers import Matcher, equals, match_all, one_of
 from relayops.spec import SpecSet
 
 RANK = {"info": 0, "warning": 1, "critical": 2}

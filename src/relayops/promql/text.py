@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from relayops.rules_gen.promql.storage import Labels
+from relayops.promql.storage import Labels
 from relayops.spec.durations import format_compound, format_duration
 
 __all__ = ["format_compound", "format_duration", "format_number", "format_series", "quote"]

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from relayops.rules_gen.alerts import RATIO_KINDS, AlertDef, alert_defs, alert_groups
-from relayops.rules_gen.build import Group
-from relayops.rules_gen.output import dump_yaml
-from relayops.rules_gen.promql import SeriesDB, format_duration
-from relayops.rules_gen.recording import period_group, rate_groups
-from relayops.rules_gen.render_paths import for_tests, rule_paths
-from relayops.rules_gen.series import load_into, promtool_input_series
-from relayops.rules_gen.simulate import FiringAlert, Simulation
-from relayops.rules_gen.testgen.closure import prune
-from relayops.rules_gen.testgen.period import period_tests
-from relayops.rules_gen.testgen.recorded import recording_test
-from relayops.rules_gen.testgen.scenarios import GenerationError, Scenario, Scenarios
+from relayops.promql import SeriesDB, format_duration
+from relayops.promql.simulate import FiringAlert, Simulation
+from relayops.promtest.closure import prune
+from relayops.promtest.period import period_tests
+from relayops.promtest.recorded import recording_test
+from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios
+from relayops.rules.alerts import RATIO_KINDS, AlertDef, alert_defs, alert_groups
+from relayops.rules.build import Group
+from relayops.rules.output import dump_yaml
+from relayops.rules.recording import period_group, rate_groups
+from relayops.rules.render_paths import for_tests, rule_paths
+from relayops.rules.series import load_into, promtool_input_series
 from relayops.spec import SpecSet
 from relayops.spec.provider import ProviderSpec
 

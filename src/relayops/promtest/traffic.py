@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from relayops.rules_gen.build import le_value
-from relayops.rules_gen.promql import Labels
-from relayops.rules_gen.testgen.timeline import key
+from relayops.promql import Labels
+from relayops.promtest.timeline import key
+from relayops.rules.build import le_value
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec

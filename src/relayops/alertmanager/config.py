@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from relayops.rules_gen.alertmanager.inhibition import inhibit_rules
-from relayops.rules_gen.alertmanager.labels import firing_alerts
-from relayops.rules_gen.alertmanager.receivers import receiver_name, receivers
-from relayops.rules_gen.alertmanager.routes import route_tree
-from relayops.rules_gen.alertmanager.template import TEMPLATE, TEMPLATE_PATH
-from relayops.rules_gen.output import dump_yaml
+from relayops.alertmanager.inhibition import inhibit_rules
+from relayops.alertmanager.labels import firing_alerts
+from relayops.alertmanager.receivers import receiver_name, receivers
+from relayops.alertmanager.routes import route_tree
+from relayops.alertmanager.template import TEMPLATE, TEMPLATE_PATH
+from relayops.rules.output import dump_yaml
 from relayops.spec import SpecSet
 
 CONFIG_PATH = "alertmanager/alertmanager.yml"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
 
-from relayops.rules_gen.promql import (
+from relayops.promql import (
     Aggregate,
     Binary,
     Expr,
@@ -18,7 +18,7 @@ from relayops.rules_gen.promql import (
     Rate,
     Selector,
 )
-from relayops.rules_gen.simulate import AlertRule, RecordingRule, RuleGroup
+from relayops.promql.simulate import AlertRule, RecordingRule, RuleGroup
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ day of steady traffic, evaluated while the burst leaves the period. The exact ra
 evaluation is counted here from the per-step events put into the input, not from any rule:
 bad events over all events in the period that ends there. A step right after a stretch
 without samples counts nothing: a counter without a sample one step earlier is not read as
-having gained its whole value (see relayops.rules_gen.recording.tile).
+having gained its whole value (see relayops.rules.recording.tile).
 
 promtool evaluates every group at the test's interval, so the tests run at the period group's
 own interval, as Prometheus does, and leave the month mostly empty: each evaluation sums the
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relayops.rules_gen.promql import format_duration, format_number, format_series
-from relayops.rules_gen.recording import HOUR
-from relayops.rules_gen.series import promtool_input_series
-from relayops.rules_gen.testgen.timeline import Timeline
-from relayops.rules_gen.testgen.traffic import Traffic
+from relayops.promql import format_duration, format_number, format_series
+from relayops.promtest.timeline import Timeline
+from relayops.promtest.traffic import Traffic
+from relayops.rules.recording import HOUR
+from relayops.rules.series import promtool_input_series
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec

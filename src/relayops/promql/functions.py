@@ -7,12 +7,12 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from relayops.rules_gen.promql.base import Expr, put, require_vector
-from relayops.rules_gen.promql.quantile import Bucket, bucket_quantile, parse_go_float
-from relayops.rules_gen.promql.rangefuncs import average_over_time, extrapolated_rate
-from relayops.rules_gen.promql.selectors import Range
-from relayops.rules_gen.promql.storage import Labels, Sample, SeriesDB, Vector, without
-from relayops.rules_gen.promql.text import format_number
+from relayops.promql.base import Expr, put, require_vector
+from relayops.promql.quantile import Bucket, bucket_quantile, parse_go_float
+from relayops.promql.rangefuncs import average_over_time, extrapolated_rate
+from relayops.promql.selectors import Range
+from relayops.promql.storage import Labels, Sample, SeriesDB, Vector, without
+from relayops.promql.text import format_number
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relayops.rules_gen.build import Group, above, div, guarded, sel, sum_rate
-from relayops.rules_gen.promql import Absent, Aggregate, Binary, Expr, Number, Time
-from relayops.rules_gen.simulate import AlertRule
+from relayops.promql import Absent, Aggregate, Binary, Expr, Number, Time
+from relayops.promql.simulate import AlertRule
+from relayops.rules.build import Group, above, div, guarded, sel, sum_rate
 from relayops.spec import SpecSet
 from relayops.spec.base import camel
 from relayops.spec.durations import format_duration

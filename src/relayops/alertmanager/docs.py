@@ -6,10 +6,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from relayops.rules_gen.alertmanager.inhibition import inhibit_rules, silencers
-from relayops.rules_gen.alertmanager.labels import runtime_labels
-from relayops.rules_gen.alertmanager.receivers import receiver_name
-from relayops.rules_gen.alertmanager.template import TEMPLATE, TEMPLATE_PATH
+from relayops.alertmanager.inhibition import inhibit_rules, silencers
+from relayops.alertmanager.labels import runtime_labels
+from relayops.alertmanager.receivers import receiver_name
+from relayops.alertmanager.template import TEMPLATE, TEMPLATE_PATH
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.service import SEVERITIES

@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from relayops.rules_gen.alerts import AlertDef
-from relayops.rules_gen.simulate import humanize_duration
-from relayops.rules_gen.testgen.detection import BURNS, burn_of, detection_seconds
-from relayops.rules_gen.testgen.timeline import Timeline, key
-from relayops.rules_gen.testgen.traffic import Traffic, merge
+from relayops.promql.simulate import humanize_duration
+from relayops.promtest.detection import BURNS, burn_of, detection_seconds
+from relayops.promtest.timeline import Timeline, key
+from relayops.promtest.traffic import Traffic, merge
+from relayops.rules.alerts import AlertDef
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role

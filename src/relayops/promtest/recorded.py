@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from relayops.rules_gen.build import Group
-from relayops.rules_gen.promql import Matcher, Selector, SeriesDB, format_duration, format_series
-from relayops.rules_gen.series import load_into, promtool_input_series
-from relayops.rules_gen.simulate import RecordingRule, Simulation
-from relayops.rules_gen.testgen.scenarios import MINUTE, GenerationError
-from relayops.rules_gen.testgen.timeline import Timeline
-from relayops.rules_gen.testgen.traffic import Traffic, merge
+from relayops.promql import Matcher, Selector, SeriesDB, format_duration, format_series
+from relayops.promql.simulate import RecordingRule, Simulation
+from relayops.promtest.scenarios import MINUTE, GenerationError
+from relayops.promtest.timeline import Timeline
+from relayops.promtest.traffic import Traffic, merge
+from relayops.rules.build import Group
+from relayops.rules.series import load_into, promtool_input_series
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec

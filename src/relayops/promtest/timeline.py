@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from relayops.rules_gen.promql import Labels, labels_of
-from relayops.rules_gen.series import InputSeries
+from relayops.promql import Labels, labels_of
+from relayops.rules.series import InputSeries
 
 Increments = Mapping[Labels, float]
 

@@ -7,7 +7,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from relayops.rules_gen.promql import SeriesDB, format_number, format_series, is_stale, labels_of
+from relayops.promql import SeriesDB, format_number, format_series, is_stale, labels_of
 
 _MIN_RUN = 3
 """Shorter runs read better written out."""
