@@ -17,7 +17,6 @@ from relayops.rules.alerts import alert_defs, alert_groups
 from relayops.rules.recording import recording_groups
 from relayops.spec import SpecSet
 from relayops.spec.timescale import time_scaled
-from relayops.synth.expect import alert_ref
 from relayops.synth.scenarios import scenarios
 from relayops.synth.state import GroupState
 from relayops.synth.traffic import RequestTraffic
@@ -83,7 +82,7 @@ def test_theory_calls_firing_and_clearing_on_the_evaluation_grid(specs, scenario
     fault = (plan.phases[1] if len(plan.phases) > 1 else plan.phases[0]).shape
     scaled = time_scaled(specs, SCALE)
     theory = theory_for(scaled, provider, healthy, fault, RATE)
-    alert = next(a for a in alert_defs(scaled, scaled.provider(provider)) if alert_ref(a) == ref)
+    alert = next(a for a in alert_defs(scaled, scaled.provider(provider)) if a.ref == ref)
     detection = theory.detection(alert, PREFIX)
     assert detection is not None
     fault_seconds = math.ceil(detection) + 3
@@ -149,7 +148,7 @@ def test_hops_count_evaluations_between_raw_series_and_alert(specs):
 
 def test_pipeline_delay_is_half_of_each_wait(specs):
     scaled = time_scaled(specs, SCALE)
-    defs = {alert_ref(a): a for a in alert_defs(scaled, scaled.provider("outlook"))}
+    defs = {a.ref: a for a in alert_defs(scaled, scaled.provider("outlook"))}
     pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": 3})
     assert pipeline.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(2.125)
     assert pipeline.delay(defs["OutlookMetricsMissing/critical"]) == pytest.approx(1.0)
@@ -160,7 +159,7 @@ def test_pipeline_delay_is_half_of_each_wait(specs):
 
 def test_a_measured_data_age_replaces_the_scrape_and_last_evaluation_waits(specs):
     scaled = time_scaled(specs, SCALE)
-    defs = {alert_ref(a): a for a in alert_defs(scaled, scaled.provider("outlook"))}
+    defs = {a.ref: a for a in alert_defs(scaled, scaled.provider("outlook"))}
     pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": 3})
     spike = defs["OutlookSanitizationSpike/warning"]
     # half the tick, half of each of the two earlier hops, then the data's age: 6.5 s late

@@ -25,7 +25,6 @@ from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.synth.cli import register
 from relayops.synth.driver import Driver
-from relayops.synth.expect import alert_ref
 from relayops.synth.scenarios import SIGNAL_FAULTS, scenarios
 from tests.daemons import free_port, require_binary
 
@@ -171,14 +170,14 @@ def test_signal_scenarios_follow_the_specs(specs, catalog) -> None:
 def test_expected_alerts_partition_every_alert(specs, catalog) -> None:
     for scenario in catalog.values():
         for provider, plan in scenario.plans.items():
-            refs = {alert_ref(a) for a in alert_defs(specs, specs.provider(provider))}
+            refs = {a.ref for a in alert_defs(specs, specs.provider(provider))}
             assert set(plan.fires) | set(plan.silent) == refs
             assert not set(plan.fires) & set(plan.silent)
 
 
 def _refs(specs, provider: str, kind: str, **where) -> set[str]:
     return {
-        alert_ref(a)
+        a.ref
         for a in alert_defs(specs, specs.provider(provider))
         if a.kind == kind and all(getattr(a, k) == v for k, v in where.items())
     }
@@ -206,8 +205,8 @@ def test_expected_alerts_per_scenario(specs, catalog, provider) -> None:
     availability = [a for a in burns if a.slo.sli.type == "error_ratio"]
     fastest = max(availability, key=lambda a: a.level)
     slowest = min(availability, key=lambda a: a.level)
-    assert alert_ref(fastest) in fires("fast-burn-outage")
-    assert fires("slow-burn") == {alert_ref(slowest)}
+    assert fastest.ref in fires("fast-burn-outage")
+    assert fires("slow-burn") == {slowest.ref}
 
 
 # the driver against a fake gateway --------------------------------------------------------------

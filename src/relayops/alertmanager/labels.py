@@ -40,8 +40,7 @@ class FiringAlert:
     @property
     def key(self) -> str:
         """Distinct name of the rule: alertname plus burn tier or severity."""
-        labels = self.definition.rule.labels
-        return f"{self.definition.name}/{labels.get('burn_tier', labels['severity'])}"
+        return self.definition.ref
 
 
 def firing_alerts(specs: SpecSet) -> list[FiringAlert]:

@@ -20,7 +20,6 @@ from relayops.drill.theory import Pipeline, Theory, evaluation_hops, theory_for
 from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.spec import SpecSet
 from relayops.spec.timescale import DRILL_SCRAPE_SECONDS, time_scaled
-from relayops.synth.expect import alert_ref
 from relayops.synth.scenarios import Plan, Scenario
 
 MARGIN_SECONDS = 5  # room after the latest expected firing or clearing
@@ -153,7 +152,7 @@ def plan_drill(
     theory = theory_for(scaled, provider, healthy, fault_phase.shape, drill_rate * scale)
     fires, too_slow, silent, for_seconds, receivers, alerts = [], [], [], {}, {}, {}
     for alert in alert_defs(scaled, spec):
-        ref = alert_ref(alert)
+        ref = alert.ref
         for_seconds[ref] = alert.rule.for_seconds
         alerts[ref] = alert
         receivers[ref] = receiver_name(scaled.service, alert.severity)

@@ -28,6 +28,7 @@ from relayops.drill.observe import (
 from relayops.drill.plan import DrillPlan, Expected
 from relayops.drill.stopping import StopRequest
 from relayops.drill.theory import reads_pushed_data
+from relayops.rules.alerts import alert_ref
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
 from relayops.synth.driver import Driver, RunSummary
@@ -35,11 +36,6 @@ from relayops.synth.driver import Driver, RunSummary
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 60.0  # the production controller's cron period
 WARM_UP_LIMIT = 60.0
-
-
-def ref_of(labels: dict[str, str]) -> str:
-    """`Name/burn_tier` or `Name/severity` of an alert's labels."""
-    return f"{labels.get('alertname')}/{labels.get('burn_tier') or labels.get('severity')}"
 
 
 @dataclass
@@ -129,7 +125,7 @@ def _observe(
     active = [a for a in active_alerts(client, stack.prometheus_url) if own(a.labels)]
     firing = set()
     for alert in active:
-        ref = ref_of(alert.labels)
+        ref = alert_ref(alert.labels)
         since = alert.active_at - started_at
         if ref not in timeline.pending:
             timeline.pending[ref] = since
@@ -145,7 +141,7 @@ def _observe(
     for alert in alertmanager_alerts(client, stack.alertmanager_url):
         if not own(alert.labels):
             continue
-        ref = ref_of(alert.labels)
+        ref = alert_ref(alert.labels)
         if alert.state == "suppressed" and ref not in timeline.suppressed:
             timeline.suppressed[ref] = now
             emit(f"{now:6.1f}s inhibited {ref} (by {len(alert.inhibited_by)} alert)")
@@ -160,7 +156,7 @@ def _observe(
         for alert in note["alerts"]:
             if not own(alert["labels"]):
                 continue
-            key = (ref_of(alert["labels"]), alert["status"], note["receiver"])
+            key = (alert_ref(alert["labels"]), alert["status"], note["receiver"])
             if key not in timeline.notified:
                 timeline.notified[key] = now
                 emit(f"{now:6.1f}s notified  {key[0]} {key[1]} -> {key[2]}")
@@ -183,7 +179,7 @@ def _recall(
     records = firing_records(reader, f'provider="{provider}"', started_at, time.time())
     by_ref: dict[str, list[FiringRecord]] = {}
     for record in records:
-        by_ref.setdefault(ref_of(record.labels), []).append(record)
+        by_ref.setdefault(alert_ref(record.labels), []).append(record)
     for ref, fired in sorted(by_ref.items()):
         if ref not in timeline.firing:
             active = min(r.active_at for r in fired) - started_at
@@ -388,7 +384,7 @@ def _warm_up(
     deadline = time.monotonic() + WARM_UP_LIMIT
     while time.monotonic() < deadline:
         driver.run(plan.healthy, 2.0, plan.rate, plan.pipeline.tick, stop.sleep, plan.scale)
-        loud = own & {ref_of(a.labels) for a in active_alerts(client, stack.prometheus_url)}
+        loud = own & {alert_ref(a.labels) for a in active_alerts(client, stack.prometheus_url)}
         if not loud:
             emit("        warmed up: healthy traffic, nothing of this provider pending or firing")
             return

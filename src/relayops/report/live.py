@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from relayops.drill.observe import PromReader
 from relayops.report.model import Point
+from relayops.rules.alerts import alert_ref
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role
@@ -142,7 +143,7 @@ def _slo_violation(
     pages = selector("ALERTS", {**page, "provider": spec.provider})
     fired = sorted(
         {
-            f"{labels.get('alertname')}/{labels.get('burn_tier')}"
+            alert_ref(labels)
             for labels, _ in reader.instant(f"max_over_time({pages}{window.range})", window.at)
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from relayops.promql import Absent, Aggregate, Binary, Expr, Number, Time
@@ -58,6 +59,18 @@ class AlertDef:
     @property
     def name(self) -> str:
         return self.rule.alert
+
+    @property
+    def ref(self) -> str:
+        """The alert's identity, as `alert_ref` reads it from a firing alert's labels."""
+        return alert_ref({"alertname": self.name, **self.rule.labels})
+
+
+def alert_ref(labels: Mapping[str, str]) -> str:
+    """An alert's identity: `Name/burn_tier` for a burn-rate tier, `Name/severity` otherwise,
+    from the labels Prometheus and Alertmanager give it (the README's inhibition matrix, the
+    drills and the observation report all name alerts this way)."""
+    return f"{labels.get('alertname')}/{labels.get('burn_tier') or labels.get('severity')}"
 
 
 class _Builder:

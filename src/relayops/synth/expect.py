@@ -22,11 +22,6 @@ from relayops.synth.traffic import VALIDATION, RequestTraffic, Shape
 Increments = Mapping[Labels, float]
 
 
-def alert_ref(alert: AlertDef) -> str:
-    """`Name/burn_tier` or `Name/severity`, as the README's inhibition matrix names alerts."""
-    return f"{alert.name}/{alert.tier.name if alert.tier else alert.severity}"
-
-
 def _sum(incs: Increments, name: str, **labels: Iterable[str] | str) -> float:
     total = 0.0
     for key, value in incs.items():
@@ -171,5 +166,5 @@ class Expectation:
         fires, silent = [], []
         for alert in alert_defs(self.specs, self.spec):
             hit = any(self.fires(alert, shape, heartbeat, rate) for shape in shapes)
-            (fires if hit else silent).append(alert_ref(alert))
+            (fires if hit else silent).append(alert.ref)
         return tuple(dict.fromkeys(fires)), tuple(dict.fromkeys(silent))

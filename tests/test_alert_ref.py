@@ -1,0 +1,52 @@
+"""An alert's identity (`Name/burn_tier` or `Name/severity`) is made in one place,
+`relayops.rules.alerts.alert_ref`, and the identities of the alert definitions are those of
+the rules as rendered (read back from the committed YAML, not from the builder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from relayops.rules.alerts import alert_defs, alert_ref
+from relayops.spec import SpecSet
+
+RENDERED = Path(__file__).resolve().parents[1] / "rendered" / "prometheus"
+
+
+BURN = {
+    "alertname": "GmailAvailabilityBudgetBurn",
+    "burn_tier": "page_fast",
+    "severity": "critical",
+}
+LEVEL = {"alertname": "GmailErrorRatioHigh", "severity": "warning"}
+EMPTY_TIER = {"alertname": "X", "burn_tier": "", "severity": "info"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "ref"),
+    [
+        (BURN, "GmailAvailabilityBudgetBurn/page_fast"),
+        (LEVEL, "GmailErrorRatioHigh/warning"),
+        (EMPTY_TIER, "X/info"),
+    ],
+)
+def test_alert_ref(labels: dict[str, str], ref: str) -> None:
+    assert alert_ref(labels) == ref
+
+
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+def test_definitions_are_named_as_the_rendered_rules(specs: SpecSet, provider: str) -> None:
+    groups = yaml.safe_load((RENDERED / f"{provider}.alerts.yml").read_text())["groups"]
+    rendered = [
+        alert_ref({"alertname": rule["alert"], **rule["labels"]})
+        for group in groups
+        for rule in group["rules"]
+    ]
+    defs = alert_defs(specs, specs.provider(provider))
+    assert sorted(d.ref for d in defs) == sorted(rendered)
+    assert len(set(rendered)) == len(rendered)
+    for definition in defs:
+        expected = definition.tier.name if definition.tier else definition.severity
+        assert definition.ref == f"{definition.name}/{expected}"
