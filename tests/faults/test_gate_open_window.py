@@ -30,8 +30,8 @@ from tests.faults.deciders import Deciders, Decision
 from tests.faults.redis_kill import durable_redis
 from tests.faults.tcp_proxy import FaultProxy, Mode
 
-CACHE_SECONDS = 0.2
-READ_DEADLINE = 0.1
+CACHE_SECONDS = 0.3
+READ_DEADLINE = 0.2
 WINDOW = CACHE_SECONDS + READ_DEADLINE
 # Thread switches and a busy 2-core machine, not the gate's logic: the gate compares the same
 # monotonic clock the test records with.
@@ -51,9 +51,11 @@ def set_full_rollout(url: str) -> None:
 def assert_fault_window(decisions: list[Decision], lost: float, back: float) -> None:
     """Open before the fault; closed from `lost + WINDOW` for every decision that ended before
     Redis was `back` (a decision that started earlier but ran after it may use a new read);
-    open again after that; no decision slower than the read deadline."""
-    before = [d for d in decisions if lost - 0.2 <= d.started < lost]
-    assert before and all(d.allowed for d in before), "the gate was not open before the fault"
+    open again after that; no decision slower than the read deadline. (Open before and after
+    means some decision allowed: on a busy machine a healthy read can miss the deadline, and
+    the gate then rightly closes until the next one.)"""
+    before = [d for d in decisions if lost - 0.5 <= d.started < lost]
+    assert any(d.allowed for d in before), "the gate was not open before the fault"
     late = [
         d
         for d in decisions
@@ -73,7 +75,7 @@ def test_redis_killed(specs: SpecSet, tmp_path: Path) -> None:
             time.sleep(0.5)
             server.kill()
             lost = time.monotonic()
-            time.sleep(1.0)
+            time.sleep(1.5)
             back = time.monotonic()
             server.start()
             time.sleep(1.0)
@@ -99,7 +101,7 @@ def test_redis_black_holed(specs: SpecSet, proxied_redis: FaultProxy, client: st
         time.sleep(0.5)
         proxy.switch(Mode.BLACKHOLE)
         lost = time.monotonic()
-        time.sleep(1.0)
+        time.sleep(1.5)
         back = time.monotonic()
         proxy.switch(Mode.PASS)
         time.sleep(1.0)
@@ -107,8 +109,9 @@ def test_redis_black_holed(specs: SpecSet, proxied_redis: FaultProxy, client: st
 
 
 def test_redis_flapping(specs: SpecSet, proxied_redis: FaultProxy) -> None:
-    """Down (reset or black-holed) and up at random intervals of 50-400 ms for 4 s: an allowed
-    decision had Redis up at some moment from WINDOW before it started until it ended."""
+    """Up for 50-400 ms and down (reset or black-holed) for 100-1200 ms at random, twelve
+    times: an allowed decision had Redis up at some moment from WINDOW before it started
+    until it ended."""
     proxy = proxied_redis
     rng = random.Random(17)
     gate = gate_on(specs, f"redis://{LOOPBACK}:{proxy.port}/0")
@@ -116,11 +119,11 @@ def test_redis_flapping(specs: SpecSet, proxied_redis: FaultProxy) -> None:
     with Deciders(gate) as deciders:
         time.sleep(0.3)
         up_from = time.monotonic() - 1.0
-        for _ in range(16):
+        for _ in range(12):
             time.sleep(rng.uniform(0.05, 0.4))
             proxy.switch(rng.choice([Mode.RESET, Mode.BLACKHOLE]))
             up_since.append((up_from, time.monotonic()))
-            time.sleep(rng.uniform(0.05, 0.4))
+            time.sleep(rng.uniform(0.1, 1.2))
             up_from = time.monotonic()
             proxy.switch(Mode.PASS)
         time.sleep(0.3)
