@@ -73,7 +73,11 @@ def parse_percent(raw: object) -> int:
         raise UnreadablePercent(f"{shown}: {exc}") from exc
 
 
-def gate_client(url: str, read_deadline: float = 0.25) -> redis.Redis:
+CACHE_SECONDS = 1.0
+READ_DEADLINE = 0.25
+
+
+def gate_client(url: str, read_deadline: float = READ_DEADLINE) -> redis.Redis:
     """A Redis client for a gate: one attempt per command, connect and read timeouts at the
     deadline, no health-check round trips."""
     return redis.Redis.from_url(
@@ -122,8 +126,8 @@ class Gate:
         client: KeyReader | redis.Redis,
         *,
         clock: Callable[[], float] = time.monotonic,
-        cache_seconds: float = 1.0,
-        read_deadline: float = 0.25,
+        cache_seconds: float = CACHE_SECONDS,
+        read_deadline: float = READ_DEADLINE,
         registry: CollectorRegistry | None = None,
     ) -> None:
         if cache_seconds < 0 or read_deadline <= 0:
@@ -165,8 +169,8 @@ class Gate:
         provider: str,
         url: str,
         *,
-        cache_seconds: float = 1.0,
-        read_deadline: float = 0.25,
+        cache_seconds: float = CACHE_SECONDS,
+        read_deadline: float = READ_DEADLINE,
         registry: CollectorRegistry | None = None,
     ) -> Gate:
         """A gate reading `url` through `gate_client`."""
