@@ -66,7 +66,8 @@ class RecoverySlot:
                     attempt + 1,
                     exc,
                 )
-                time.sleep(0.1 * 2**attempt)
+                if attempt + 1 < SAVE_ATTEMPTS:
+                    time.sleep(0.1 * 2**attempt)
         return None
 
     def load(self, credential_id: str) -> tuple[Credential, str] | None:

@@ -281,12 +281,16 @@ class TokenManager:
             )
         return self._store(refreshed, sealed)
 
-    def _store(self, refreshed: Credential, sealed: str | None) -> bool:
-        """Write the refreshed credential over the version it replaces, retrying until
-        `store_write_seconds` are spent; False, the credential left in the slot (and retried
-        by the next call), when the store stays unreachable."""
+    def _store(
+        self, refreshed: Credential, sealed: str | None, retry_for: float | None = None
+    ) -> bool:
+        """Write the refreshed credential over the version it replaces, retrying for
+        `retry_for` seconds (`store_write_seconds` by default; 0: one attempt); False, the
+        credential left in the slot (and retried by the next call), when the store stays
+        unreachable."""
         credential_id = refreshed.credential_id
-        deadline = time.monotonic() + self.store_write_seconds
+        budget = self.store_write_seconds if retry_for is None else retry_for
+        deadline = time.monotonic() + budget
         pause = 0.1
         while True:
             try:
@@ -314,13 +318,14 @@ class TokenManager:
         return True
 
     def _save_from_slot(self, credential_id: str) -> None:
-        """A refresh of this process waits in the slot: try the store again."""
+        """A refresh of this process waits in the slot: one more try at the store. One, not
+        the retry loop: this runs on the caller's path, which a cached token keeps quick."""
         try:
             found = self.recovery.load(credential_id)
             if found is None:
                 self._unsaved.discard(credential_id)
                 return
-            self._store(*found)
+            self._store(*found, retry_for=0)
         except (redis.RedisError, RefreshFailed) as exc:
             log.warning("credential %s: refreshed token not yet stored: %s", credential_id, exc)
 
