@@ -211,16 +211,24 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return True
 
 
+def _signal_if_ours(running: Running, signum: int) -> bool:
+    """Send `signum` if the PID is still the process started; False (nothing sent) when it is
+    gone or now belongs to another program."""
+    if identity(running.pid) != running.identity:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(running.pid, signum)
+    return True
+
+
 def stop(running: Running, timeout: float = 5.0) -> bool:
     """SIGTERM the process if it is still the one started, wait, SIGKILL after `timeout`.
 
     Returns False when the PID is gone or now belongs to another program (nothing is sent).
     """
-    if identity(running.pid) != running.identity:
+    if not _signal_if_ours(running, signal.SIGTERM):
         _wait_gone(running.pid, 0)
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(running.pid, signal.SIGTERM)
     if not _wait_gone(running.pid, timeout):
         with contextlib.suppress(ProcessLookupError):
             os.kill(running.pid, signal.SIGKILL)
@@ -231,9 +239,7 @@ def stop(running: Running, timeout: float = 5.0) -> bool:
 def kill(running: Running) -> bool:
     """SIGKILL the process if it is still the one started (no grace: a forced stop); False
     when the PID is gone or now belongs to another program."""
-    if identity(running.pid) != running.identity:
+    if not _signal_if_ours(running, signal.SIGKILL):
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(running.pid, signal.SIGKILL)
     _wait_gone(running.pid, 1.0)
     return True

@@ -95,17 +95,21 @@ def _launch(
     name: str, port: int | None, log: Path, launch: Launch, record: Callable[[Component], None]
 ) -> Component:
     """Start one component, on `port` or else on a free one (on_free_port); `record` is given
-    it as soon as its process exists, and again once it is ready."""
+    it as soon as its process exists, and again only if its identity changed by the time it
+    was ready (start time and command name: not expected to)."""
 
     def attempt(chosen: int) -> Component:
         argv, ready, url = launch(chosen)
+        recorded: list[Component] = []
 
         def spawned(running: Running) -> None:
-            record(Component(name, url, chosen, running.pid, running.identity, log))
+            recorded.append(Component(name, url, chosen, running.pid, running.identity, log))
+            record(recorded[-1])
 
         running = start(name, argv, log, ready, spawned)
         component = Component(name, url, chosen, running.pid, running.identity, log)
-        record(component)
+        if recorded[-1:] != [component]:
+            record(component)
         return component
 
     return attempt(port) if port is not None else on_free_port(attempt)
@@ -244,12 +248,13 @@ def _rule_files(tree: Path, providers: Sequence[str] | None) -> list[Path]:
     return files
 
 
-def _teardown(stack: Stack) -> list[str]:
-    """Stop the stack's processes that are still ours, newest first; remove its state."""
-    stopped = [c.name for c in reversed(stack.components.values()) if stop(c.running)]
+def _teardown(stack: Stack, end: Callable[[Running], bool] = stop) -> list[str]:
+    """End the stack's processes that are still ours, newest first (`stop` by default);
+    remove its state. The names of those ended."""
+    ended = [c.name for c in reversed(stack.components.values()) if end(c.running)]
     shutil.rmtree(stack.state_dir, ignore_errors=True)
     _live.discard(stack.state_dir)
-    return stopped
+    return ended
 
 
 def kill_every_stack() -> list[str]:
@@ -258,10 +263,11 @@ def kill_every_stack() -> list[str]:
     killed = []
     for state_dir in list(_live):
         recorded = load(state_dir)
-        components = [] if recorded is None else reversed(recorded.components.values())
-        killed += [c.name for c in components if kill(c.running)]
-        shutil.rmtree(state_dir, ignore_errors=True)
-        _live.discard(state_dir)
+        if recorded is None:  # nothing started yet: only the folder to remove
+            shutil.rmtree(state_dir, ignore_errors=True)
+            _live.discard(state_dir)
+        else:
+            killed += _teardown(recorded, kill)
     return killed
 
 
