@@ -195,23 +195,24 @@ def _recall(
 def _measure_data_age(
     reader: PromReader, pushed_at: str, plan: DrillPlan, timeline: Timeline, started_at: float
 ) -> None:
-    """For each expected alert that fired: how old the pushed data was at the evaluation at
-    which it became pending (firing minus `for`), that is its time minus the push time of the
-    latest sample it could read. A drill whose pushes or scrapes ran late on a loaded machine
-    is judged against what the rules saw, not against data that had not reached them yet."""
-    for expected in plan.fires:
-        fired = timeline.firing.get(expected.ref)
-        if fired is None or not reads_pushed_data(expected.alert):
+    """For each expected or too-slow alert that fired: how old the pushed data was at the
+    evaluation at which it became pending (firing minus `for`), that is its time minus the push
+    time of the latest sample it could read. A drill whose pushes or scrapes ran late (or early)
+    on a loaded machine is judged against what the rules saw, not against a mean wait."""
+    judged = [(e.ref, e.alert) for e in plan.fires] + [(r, plan.alerts[r]) for r in plan.too_slow]
+    for ref, alert in judged:
+        fired = timeline.firing.get(ref)
+        if fired is None or not reads_pushed_data(alert):
             continue
-        at = started_at + fired - plan.for_seconds.get(expected.ref, 0)
+        at = started_at + fired - plan.for_seconds.get(ref, 0)
         answer = reader.instant(pushed_at, at)
         if len(answer) == 1:
-            timeline.data_age[expected.ref] = at - answer[0][1]
+            timeline.data_age[ref] = at - answer[0][1]
 
 
-def _theory_parts(plan: DrillPlan, timeline: Timeline, expected: Expected, theory: float) -> str:
-    age = timeline.data_age.get(expected.ref)
-    delay = plan.pipeline.delay(expected.alert, age)
+def _theory_parts(plan: DrillPlan, timeline: Timeline, ref: str, theory: float) -> str:
+    age = timeline.data_age.get(ref)
+    delay = plan.pipeline.delay(plan.alerts[ref], age)
     if age is None:
         pipeline = f"mean pipeline delay {delay:.2f}s"
     else:
@@ -238,7 +239,7 @@ def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, 
                 f"{ref} fires in time",
                 abs(measured - theory) <= plan.tolerance,
                 f"measured {measured:.1f}s after the fault started, theory {theory:.1f}s "
-                f"({_theory_parts(plan, timeline, expected, theory)}), "
+                f"({_theory_parts(plan, timeline, ref, theory)}), "
                 f"allowed ±{plan.tolerance:g}s",
             )
         )
@@ -304,8 +305,8 @@ def _slow_tiers(plan: DrillPlan, timeline: Timeline, phases: Phases) -> list[Che
                 "never seen firing"
                 if seen is None
                 else f"measured {seen:.1f}s after the fault started, theory {theory:.1f}s "
-                f"(fault {fault:.1f}s long, {phases.prefix:.1f}s of healthy data before it), "
-                f"allowed ±{plan.tolerance:g}s",
+                f"({_theory_parts(plan, timeline, ref, theory)}; fault {fault:.1f}s long, "
+                f"{phases.prefix:.1f}s of healthy data before it), allowed ±{plan.tolerance:g}s",
             )
         )
     loud = [ref for ref in quiet if ref in timeline.firing]
