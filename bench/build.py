@@ -37,11 +37,11 @@ from typing import NamedTuple
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from relayops.adapters.adapter import GMAIL_JSON_LIMIT  # noqa: E402
 from relayops.adapters.built_check import check_graph  # noqa: E402
-from relayops.adapters.graph import stand_in_body  # noqa: E402
+from relayops.adapters.gmail.provider import GMAIL_JSON_LIMIT  # noqa: E402
 from relayops.adapters.message import Attachment, Message  # noqa: E402
 from relayops.adapters.mime import mime_bytes  # noqa: E402
+from relayops.adapters.outlook.graph import stand_in_body  # noqa: E402
 from relayops.adapters.sanitize import sanitize  # noqa: E402
 
 WARMUP = 5

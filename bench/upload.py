@@ -26,10 +26,10 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from relayops.adapters.gmail_upload import send_resumable  # noqa: E402
+from relayops.adapters.gmail.upload import send_resumable  # noqa: E402
 from relayops.adapters.message import Attachment, Message  # noqa: E402
 from relayops.adapters.mime import mime_bytes  # noqa: E402
-from relayops.adapters.outlook_upload import RANGE_LIMIT, send_large  # noqa: E402
+from relayops.adapters.outlook.upload import RANGE_LIMIT, send_large  # noqa: E402
 from relayops.adapters.retry import Backoff, Outcome  # noqa: E402
 from relayops.adapters.smoke import StaticToken  # noqa: E402
 from relayops.fakes import FakeGmail, FakeGraph  # noqa: E402

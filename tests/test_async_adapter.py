@@ -14,9 +14,11 @@ import anyio
 import httpx
 import pytest
 
-from relayops.adapters.adapter import AsyncSendAdapter, Route
+from relayops.adapters.adapter import AsyncSendAdapter
 from relayops.adapters.errors import ErrorCode
+from relayops.adapters.gmail.provider import GmailRoute
 from relayops.adapters.idempotency import LookupPolicy
+from relayops.adapters.outlook.provider import OutlookRoute
 from relayops.adapters.retry import Backoff
 from relayops.fakes import FakeGmail, FakeGraph, FaultPlan
 from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
@@ -222,7 +224,7 @@ async def test_large_messages_take_the_upload_routes(specs, servers, provider):
     )
     send = adapter(specs, provider, server, timeout=30)
     preview = await send.preview(f"{provider}.send", payload)
-    route = Route.GMAIL_RESUMABLE if provider == "gmail" else Route.UPLOAD_SESSION
+    route = GmailRoute.GMAIL_RESUMABLE if provider == "gmail" else OutlookRoute.UPLOAD_SESSION
     assert preview.summary["route"] == route
     result = await send.execute(f"{provider}.send", payload, "ws", "actor")
     assert result.ok, result.error

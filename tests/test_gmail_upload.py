@@ -1,5 +1,5 @@
-"""Gmail's resumable upload (relayops.adapters.gmail_upload) and the Message-ID lookup
-(relayops.adapters.gmail_lookup) against the fake Gmail, over real HTTP on loopback."""
+"""Gmail's resumable upload (relayops.adapters.gmail.upload) and the Message-ID lookup
+(relayops.adapters.gmail.lookup) against the fake Gmail, over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from relayops.adapters.gmail_lookup import find_by_message_id
-from relayops.adapters.gmail_upload import (
+from relayops.adapters.gmail.lookup import find_by_message_id
+from relayops.adapters.gmail.upload import (
     GMAIL_UPLOAD_LIMIT,
     UPLOAD_PATH,
     UPLOAD_QUANTUM,

@@ -8,14 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-from relayops.adapters.graph import (
+from relayops.adapters.message import Attachment, Message
+from relayops.adapters.outlook.graph import (
     MAX_CUSTOM_HEADERS,
     REQUEST_LIMIT_BYTES,
     encode_payload,
     graph_payload,
     payload_size,
 )
-from relayops.adapters.message import Attachment, Message
 
 LOGO = Attachment("logo.png", "image/png", b"\x89PNG\r\n\x00", inline=True, content_id="logo")
 PDF = Attachment("Überweisung März.pdf", "application/pdf", b"%PDF-1.7\n\xff")
@@ -159,7 +159,7 @@ def test_payload_size_against_the_limit() -> None:
 
 
 def test_graph_body_is_the_encoded_payload_with_attachments_spliced_in():
-    from relayops.adapters.graph import encode_payload, graph_body
+    from relayops.adapters.outlook.graph import encode_payload, graph_body
 
     message = Message(
         sender="relay@example.com",
@@ -179,7 +179,7 @@ def test_graph_body_is_the_encoded_payload_with_attachments_spliced_in():
 @pytest.mark.parametrize("sizes", [(), (1,), (2, 3), (4, 1000, 1001)])
 def test_the_stand_in_body_knows_its_size_before_encoding(sizes):
     """The adapter picks sendMail or upload sessions from `size`, before any base64 is made."""
-    from relayops.adapters.graph import stand_in_body
+    from relayops.adapters.outlook.graph import stand_in_body
 
     files = tuple(Attachment(f"f{n}.pdf", "application/pdf", bytes(n)) for n in sizes)
     body = stand_in_body(replace(SMALL, attachments=files), save_to_sent_items=True)

@@ -25,17 +25,19 @@ import pytest
 
 from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
-from relayops.adapters.gmail_lookup import find_by_message_id
-from relayops.adapters.graph import internet_message_id
-from relayops.adapters.graph_lookup import find_messages
+from relayops.adapters.gmail.lookup import find_by_message_id
 from relayops.adapters.idempotency import HEADER
+from relayops.adapters.outlook.graph import internet_message_id
+from relayops.adapters.outlook.lookup import find_messages
 from relayops.adapters.retry import Backoff
-from relayops.adapters.smoke import OAUTH_PROVIDER, AlwaysOpen, StaticToken
+from relayops.adapters.smoke import AlwaysOpen, StaticToken
 from relayops.adapters.transport import TokenSource
 from relayops.fakes import FakeGmail, FakeGraph
 from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.oauth.source import stored_tokens
+from relayops.spec import load_specs
+from tests.specs_util import SPECS
 
 pytestmark = pytest.mark.live
 LIVE_ENV = {"gmail": "RELAYOPS_LIVE_GMAIL", "outlook": "RELAYOPS_LIVE_OUTLOOK"}
@@ -78,7 +80,8 @@ def _live(provider: str) -> Target:
             f"{LIVE_ENV[provider]} is not set to CREDENTIAL:RECIPIENT: the live {provider} "
             "target runs only before a rollout, with a stored credential and a test mailbox"
         )
-    tokens = stored_tokens(credential, OAUTH_PROVIDER[provider], os.environ)
+    oauth_provider = load_specs(SPECS).provider(provider).provider
+    tokens = stored_tokens(credential, oauth_provider, os.environ)
     return Target(provider, "live", tokens, recipient, None, None)
 
 

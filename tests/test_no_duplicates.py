@@ -13,10 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from relayops.adapters.adapter import Route, SendAdapter
+from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
-from relayops.adapters.graph_lookup import find_messages
+from relayops.adapters.gmail.provider import GmailRoute
 from relayops.adapters.idempotency import HEADER, LookupPolicy, derived_key
+from relayops.adapters.outlook.lookup import find_messages
+from relayops.adapters.outlook.provider import OutlookRoute
 from relayops.adapters.params import validate_params
 from relayops.adapters.retry import Backoff
 from relayops.adapters.smoke import AlwaysOpen, StaticToken
@@ -220,11 +222,11 @@ def test_an_ambiguous_end_of_a_large_upload_delivers_once(specs, servers, faults
     send = adapter(specs, provider, server)
     preview = send.preview(f"{provider}.send", payload)
     if provider == "gmail":
-        assert preview.summary["route"] == Route.GMAIL_RESUMABLE
+        assert preview.summary["route"] == GmailRoute.GMAIL_RESUMABLE
         chunks = -(-preview.summary["payload_bytes"] // (8 * UPLOAD_QUANTUM))
         before_last = 1 + chunks - 1  # the initiation and every chunk but the last
     else:
-        assert preview.summary["route"] == Route.UPLOAD_SESSION
+        assert preview.summary["route"] == OutlookRoute.UPLOAD_SESSION
         before_last = 1 + 1 + 2  # draft, upload session, two 4 MiB ranges
     faults.slow(0, times=before_last)
     faults.accept_then(504)

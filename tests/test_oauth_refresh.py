@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from relayops.adapters.effects import Call
+from relayops.adapters.outlook.answers import classify_graph
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.transport import send
 from relayops.fakes.token_endpoint import FakeTokenEndpoint
@@ -282,7 +283,6 @@ def test_credential_tokens_as_the_adapters_token_source(
     with httpx.Client(transport=httpx.MockTransport(provider)) as client:
         attempted = send(
             client,
-            "outlook",
             lambda token: Call(
                 "POST",
                 "https://graph.test/v1.0/me/sendMail",
@@ -290,6 +290,7 @@ def test_credential_tokens_as_the_adapters_token_source(
             ),
             source,
             Backoff(),
+            answers=classify_graph,
             sleep=lambda seconds: None,
         )
     assert attempted.outcome is Outcome.SENT

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from relayops.adapters.graph_lookup import find_messages
 from relayops.adapters.idempotency import HEADER, LookupFailed
 from relayops.adapters.message import Attachment, Message
-from relayops.adapters.outlook_upload import send_large
+from relayops.adapters.outlook.lookup import find_messages
+from relayops.adapters.outlook.upload import send_large
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.fakes import FakeGraph
 from relayops.fakes.graph import DEFAULT_TOKEN, UPLOAD_RANGE_LIMIT

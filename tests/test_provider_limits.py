@@ -17,8 +17,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from relayops.adapters.adapter import Route, SendAdapter
+from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
+from relayops.adapters.gmail.provider import GmailRoute
+from relayops.adapters.outlook.provider import OutlookRoute
 from relayops.fakes import FakeGmail, FakeGraph
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from tests.send_util import fake_adapter
@@ -57,7 +59,7 @@ def payload(size: int) -> dict:
     }
 
 
-def last_size_routed(send: SendAdapter, action: str, route: Route, low: int, high: int) -> int:
+def last_size_routed(send: SendAdapter, action: str, route: str, low: int, high: int) -> int:
     """The largest attachment size in [low, high) that `preview` sends by `route`."""
 
     def routed(size: int) -> bool:
@@ -89,7 +91,7 @@ def sent_intact(server, send: SendAdapter, action: str, size: int) -> None:
 
 def outlook_sizes(send: SendAdapter) -> list[int]:
     action = "outlook.send"
-    send_mail = last_size_routed(send, action, Route.SEND_MAIL, 1, 3 * MIB)
+    send_mail = last_size_routed(send, action, OutlookRoute.SEND_MAIL, 1, 3 * MIB)
     return sorted(
         {
             1,
@@ -112,8 +114,8 @@ def outlook_sizes(send: SendAdapter) -> list[int]:
 
 def gmail_sizes(send: SendAdapter) -> list[int]:
     action = "gmail.send"
-    json_route = last_size_routed(send, action, Route.GMAIL_JSON, 1, 2 * MIB)
-    media = last_size_routed(send, action, Route.GMAIL_MEDIA, json_route + 1, 5 * MIB)
+    json_route = last_size_routed(send, action, GmailRoute.GMAIL_JSON, 1, 2 * MIB)
+    media = last_size_routed(send, action, GmailRoute.GMAIL_MEDIA, json_route + 1, 5 * MIB)
     return sorted(
         {
             1,

@@ -7,6 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from relayops.adapters.outlook.answers import classify_graph
 from relayops.adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
 
 NOW = 1_800_000_000.0
@@ -18,6 +19,7 @@ NOW = 1_800_000_000.0
         ("gmail", 200, {}, frozenset(), Outcome.SENT),
         ("outlook", 202, {}, frozenset(), Outcome.SENT),
         ("outlook", 202, {"Retry-After": "5"}, frozenset(), Outcome.AMBIGUOUS),
+        ("gmail", 202, {"Retry-After": "5"}, frozenset(), Outcome.SENT),
         ("gmail", 429, {}, frozenset(), Outcome.THROTTLED),
         ("gmail", 403, {}, frozenset({"userRateLimitExceeded"}), Outcome.THROTTLED),
         ("gmail", 403, {}, frozenset({"rateLimitExceeded"}), Outcome.THROTTLED),
@@ -30,7 +32,8 @@ NOW = 1_800_000_000.0
     ],
 )
 def test_answers_are_classified(provider, status, headers, reasons, outcome):
-    assert classify(provider, status, headers, reasons) is outcome
+    rules = {"gmail": classify, "outlook": classify_graph}[provider]
+    assert rules(status, headers, reasons) is outcome
 
 
 def test_retry_after_in_both_forms():

@@ -31,7 +31,6 @@ def run(first_failure: Exception) -> tuple[object, int]:
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         attempted = send(
             client,
-            "gmail",
             lambda token: Call("POST", "https://gmail.test/send"),
             Tokens(),
             Backoff(base_seconds=0.0),

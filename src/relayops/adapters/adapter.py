@@ -1,5 +1,8 @@
-"""`execute` and `preview` of `gmail.send` and `outlook.send`: gate, validate, restrict,
-sanitize, build, send with retries, and count it all under the catalog's names.
+"""`execute` and `preview` of a provider's send action (`gmail.send`, `outlook.send`): gate,
+validate, restrict, sanitize, build, send with retries, and count it all under the catalog's
+names. This module is the flow only; what differs between email APIs (where they live, the
+request, its routes by size, uploads, look-ups, how answers read) is the provider's, behind
+relayops.adapters.provider.Provider.
 
 Order of `execute`: the rollout gate first (nothing else runs for a unit that is not in), then
 the payload (SendParams), internal-only mode, HTML sanitizing and cid checks, building, and the
@@ -13,21 +16,19 @@ blocking I/O, AsyncSendAdapter with httpx.AsyncClient under anyio.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import httpx
 
-from relayops.adapters.built_check import BuiltMismatch, check_graph
+from relayops.adapters.built_check import BuiltMismatch
 from relayops.adapters.digest import message_digest
-from relayops.adapters.effects import Call, Offload, Sleep, Steps, run_async, run_sync
+from relayops.adapters.effects import Offload, Sleep, Steps, run_async, run_sync
 from relayops.adapters.errors import (
     ErrorCode,
     SendError,
@@ -35,10 +36,6 @@ from relayops.adapters.errors import (
     error,
     new_correlation_id,
 )
-from relayops.adapters.gmail_lookup import find_by_message_id_steps
-from relayops.adapters.gmail_upload import check_size, send_resumable_steps
-from relayops.adapters.graph import REQUEST_LIMIT_BYTES, internet_message_id, stand_in_body
-from relayops.adapters.graph_lookup import find_messages_steps
 from relayops.adapters.idempotency import (
     HEADER,
     LookupFailed,
@@ -50,55 +47,26 @@ from relayops.adapters.idempotency import (
 )
 from relayops.adapters.internal_only import blocked_by
 from relayops.adapters.message import Message
-from relayops.adapters.mime import mime_bytes, raw_for_gmail
-from relayops.adapters.outlook_upload import delete_draft_steps, send_large_steps
 from relayops.adapters.params import validate_params
+from relayops.adapters.provider import Built, Provider
+from relayops.adapters.providers import provider_for
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.sanitize import MissingInlineImage, UnexpectedMarkup, sanitize
 from relayops.adapters.telemetry import AdapterMetrics, adapter_metrics
-from relayops.adapters.transport import Attempted, TokenSource, send_steps
+from relayops.adapters.transport import Attempted, TokenSource
 from relayops.oauth.token_error import TokenError
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 
-GMAIL_API = "https://gmail.googleapis.com"
-GRAPH_API = "https://graph.microsoft.com"
-# The JSON endpoint fails somewhere between 1 and 6.5 MB of `raw`; above 1 MB the message
-# goes to the media upload endpoint (up to 35 MB) as plain RFC 5322 bytes.
-GMAIL_JSON_LIMIT = 1_000_000
-# Google's guidance: simple (media) uploads for files up to 5 MB, resumable uploads above.
-GMAIL_MEDIA_LIMIT = 5 * 1024 * 1024
-_BUILD_ROLE = {"gmail": "mime_build", "outlook": "graph_payload_build"}
 LOG = logging.getLogger(__name__)
 DEFAULT_BACKOFF = Backoff()
 DEFAULT_LOOKUP = LookupPolicy()
-
-
-class Route(StrEnum):
-    """How a built message goes out."""
-
-    GMAIL_JSON = "gmail_json"  # users.messages.send with `raw`
-    GMAIL_MEDIA = "gmail_media"  # upload endpoint, uploadType=media
-    GMAIL_RESUMABLE = "gmail_resumable"  # upload endpoint, uploadType=resumable
-    SEND_MAIL = "send_mail"  # Graph sendMail, the whole message in one JSON body
-    UPLOAD_SESSION = "upload_session"  # Graph draft, upload sessions, send
 
 
 class Gate(Protocol):
     """The rollout gate; for the AsyncSendAdapter `allows` may also be a coroutine."""
 
     def allows(self, workspace_id: str, actor_id: str) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Built:
-    message: Message  # as sent: sanitized, carrying its idempotency key
-    digest: str  # of the message as the caller gave it, before the key was added
-    route: Route
-    body: bytes  # empty on the upload-session route, which sends the message in parts
-    content_type: str
-    path: str
-    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -127,9 +95,10 @@ SleepT = TypeVar("SleepT")
 
 
 class _SendCore(ABC, Generic[ClientT, SleepT]):
-    """One provider's send action (`gmail` or `outlook` spec): everything but the I/O, which
-    the sync SendAdapter and the AsyncSendAdapter perform (relayops.adapters.effects). `client` and
-    `sleep` default to the front's own kind (`_new_client`, `_default_sleep`)."""
+    """One provider's send action (the spec named `provider`): everything but the I/O, which
+    the sync SendAdapter and the AsyncSendAdapter perform (relayops.adapters.effects). `client`
+    and `sleep` default to the front's own kind (`_new_client`, `_default_sleep`); `api`
+    defaults to the provider registered under the spec's name (relayops.adapters.providers)."""
 
     def __init__(
         self,
@@ -145,15 +114,14 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         lookup: LookupPolicy = DEFAULT_LOOKUP,
         timeout: float = 30.0,
         sleep: SleepT | None = None,
+        api: Provider | None = None,
     ):
         self.specs = specs
         self.spec = specs.provider(provider)
-        if self.spec.name not in _BUILD_ROLE:
-            raise ValueError(f"no send adapter for provider spec {provider!r}")
+        self.api = api or provider_for(self.spec)
         self.gate = gate
         self.tokens = tokens
-        default = GMAIL_API if self.spec.name == "gmail" else GRAPH_API
-        self.base_url = (base_url or default).rstrip("/")
+        self.base_url = (base_url or self.api.api_base).rstrip("/")
         self.client: ClientT = client or self._new_client(timeout)
         self.metrics = metrics or adapter_metrics(specs, self.spec)
         self.backoff = backoff
@@ -246,83 +214,12 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         key = key_of(message) or derived_key(digest)
         message = with_key(message, key, message_id_domain(message.sender))
         try:
-            if self.spec.name == "gmail":
-                built = self._build_gmail(message, digest, notes)
-            else:
-                built = self._build_outlook(message, digest, notes)
+            built = self.api.build(message, digest, tuple(notes))
         except BuiltMismatch as exc:
             raise SendError(error(ErrorCode.VALIDATION_FAILED, str(exc), field=exc.field)) from exc
         if metrics is not None:
-            metrics.observe(_BUILD_ROLE[self.spec.name], time.perf_counter() - started)
+            metrics.observe(self.api.build_role, time.perf_counter() - started)
         return built
-
-    def _build_gmail(self, message: Message, digest: str, notes: list[str]) -> Built:
-        body = mime_bytes(message, domain=message_id_domain(message.sender))
-        upload = "/upload/gmail/v1/users/me/messages/send"
-        try:
-            check_size(len(body))
-        except ValueError as exc:
-            raise SendError(error(ErrorCode.TOO_LARGE, str(exc), field="attachments")) from exc
-        if len(body) > GMAIL_MEDIA_LIMIT:
-            note = "sent through a resumable upload (over the simple-upload size)"
-            return Built(
-                message,
-                digest,
-                Route.GMAIL_RESUMABLE,
-                body,
-                "message/rfc822",
-                f"{upload}?uploadType=resumable",
-                (*notes, note),
-            )
-        if len(body) * 4 // 3 > GMAIL_JSON_LIMIT:
-            note = "sent through the media upload endpoint (over the JSON limit)"
-            return Built(
-                message,
-                digest,
-                Route.GMAIL_MEDIA,
-                body,
-                "message/rfc822",
-                f"{upload}?uploadType=media",
-                (*notes, note),
-            )
-        raw = raw_for_gmail(body)
-        return Built(
-            message,
-            digest,
-            Route.GMAIL_JSON,
-            encode_json({"raw": raw}),
-            "application/json",
-            "/gmail/v1/users/me/messages/send",
-            tuple(notes),
-        )
-
-    def _build_outlook(self, message: Message, digest: str, notes: list[str]) -> Built:
-        save = self.spec.send.save_to_sent_items
-        send_mail = stand_in_body(message, save_to_sent_items=save)
-        # Checked once per message, whichever route: the draft of the upload route is the same
-        # message resource with the same recipients, headers and attachments.
-        check_graph(send_mail.skeleton, message)
-        if send_mail.size <= REQUEST_LIMIT_BYTES:
-            body = send_mail.spliced()
-            return Built(
-                message,
-                digest,
-                Route.SEND_MAIL,
-                body,
-                "application/json",
-                "/v1.0/me/sendMail",
-                tuple(notes),
-            )
-        note = "sent as a draft with upload sessions (over sendMail's 4 MB request limit)"
-        return Built(
-            message,
-            digest,
-            Route.UPLOAD_SESSION,
-            b"",
-            "application/json",
-            "/v1.0/me/messages",
-            (*notes, note),
-        )
 
     # -- the two actions, as steps ------------------------------------------------------------
     def _preview_steps(self, action: str, params: dict) -> Steps[Preview]:
@@ -416,7 +313,7 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         A caller's own key may have been sent by an earlier call: it is looked up once first.
         A look-up that fails leaves the outcome ambiguous: nothing is sent again.
         """
-        can_look_up = self._can_look_up()
+        can_look_up = self.api.can_look_up()
         if caller_key and can_look_up:
             try:
                 found = yield from self._look_up(built, waits=())
@@ -441,40 +338,13 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         return Delivered(attempted, None, deduplicated=False)
 
     def _send(self, built: Built) -> Steps[Attempted]:
-        if built.route is Route.GMAIL_RESUMABLE:
-            return (
-                yield from send_resumable_steps(self.base_url, built.body, backoff=self.backoff)
-            )
-        if built.route is Route.UPLOAD_SESSION:
-            return (
-                yield from send_large_steps(
-                    self.base_url,
-                    built.message,
-                    save_to_sent_items=self.spec.send.save_to_sent_items,
-                    backoff=self.backoff,
-                    on_event=self._upload_event,
-                )
-            )
-
-        def request(token: str) -> Call:
-            return Call(
-                "POST",
-                self.base_url + built.path,
-                content=built.body,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": built.content_type},
-            )
-
-        return (yield from send_steps(self.spec.name, request, self.backoff))
+        return (yield from self.api.send(self.base_url, built, self.backoff, self._upload_event))
 
     def _upload_event(self, event: str, amount: int) -> None:
         if event == "bytes":
             self.metrics.count("upload_bytes", amount)
         else:
             self.metrics.count("upload_sessions", amount, result=event)
-
-    def _can_look_up(self) -> bool:
-        """Gmail finds any sent message; Graph only the copy kept in Sent Items."""
-        return self.spec.name == "gmail" or self.spec.send.save_to_sent_items
 
     def _look_up(self, built: Built, *, waits: tuple[float, ...]) -> Steps[str | None]:
         """The provider id of an already sent copy of this message, looking again after each
@@ -486,7 +356,7 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
             found = yield from self._find_again_if_unanswered(message_id, key_of(built.message))
             if found:
                 return found
-        yield from self._discard_unsent_drafts(built)
+        yield from self.api.discard_unsent(self.base_url, self.backoff, built)
         return None
 
     def _find_again_if_unanswered(self, message_id: str, key: str | None) -> Steps[str | None]:
@@ -495,44 +365,12 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         attempt = 1
         while True:
             try:
-                return (yield from self._find(message_id, key))
+                return (yield from self.api.find(self.base_url, self.backoff, message_id, key))
             except LookupFailed:
                 if attempt > self.lookup.retries:
                     raise
             yield Sleep(self.backoff.wait(attempt))
             attempt += 1
-
-    def _find(self, message_id: str, key: str | None) -> Steps[str | None]:
-        if self.spec.name == "gmail":
-            ids = yield from find_by_message_id_steps(
-                self.base_url, self.backoff, f"<{message_id}>"
-            )
-            return ids[0] if ids else None
-        messages = yield from find_messages_steps(
-            self.base_url,
-            self.backoff,
-            internet_message_id(message_id),
-            folders=("sentitems",),
-            idempotency_header=(HEADER, key) if key else None,
-        )
-        return messages[0].id if messages else None
-
-    def _discard_unsent_drafts(self, built: Built) -> Steps[None]:
-        """A draft whose send was ambiguous and that never reached Sent Items was not sent:
-        delete it before a resend builds a new one (best effort; a leftover draft sends
-        nothing)."""
-        if built.route is not Route.UPLOAD_SESSION:
-            return
-        key = key_of(built.message)
-        drafts = yield from find_messages_steps(
-            self.base_url,
-            self.backoff,
-            internet_message_id(built.message.message_id or ""),
-            folders=("drafts",),
-            idempotency_header=(HEADER, key) if key else None,
-        )
-        for draft in drafts:
-            yield from delete_draft_steps(self.base_url, self.backoff, draft.id)
 
     def _result(self, delivered: Delivered, built: Built, correlation_id: str) -> SendResult:
         attempted, key = delivered.attempted, key_of(built.message)
@@ -606,10 +444,6 @@ class AsyncSendAdapter(_SendCore[httpx.AsyncClient, Callable[[float], Awaitable[
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def encode_json(value: dict) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def _token_error(exc: TokenError) -> StructuredError:

@@ -57,12 +57,13 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def classify(
-    provider: str, status: int, headers: Mapping[str, str], reasons: frozenset[str]
-) -> Outcome:
-    """The outcome of an HTTP answer; `reasons` are the error reasons in a Google error body."""
-    if provider == "outlook" and status == 202:
-        return Outcome.AMBIGUOUS if "retry-after" in {k.lower() for k in headers} else Outcome.SENT
+Classify = Callable[[int, Mapping[str, str], frozenset[str]], Outcome]
+
+
+def classify(status: int, headers: Mapping[str, str], reasons: frozenset[str]) -> Outcome:
+    """The outcome of an HTTP answer by the rules every provider shares; `reasons` are the
+    error reasons in a Google error body. A provider with its own rules for some answers
+    wraps this (see relayops.adapters.outlook.graph.classify_graph)."""
     if 200 <= status < 300:
         return Outcome.SENT
     if status == 429 or (status == 403 and reasons & RATE_LIMIT_REASONS):

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.providers import PROVIDERS, provider_for
 from relayops.adapters.transport import TokenSource
 from relayops.oauth.keys import KeyConfigError
 from relayops.oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError
@@ -25,9 +26,8 @@ from relayops.oauth.providers import ConfigError
 from relayops.oauth.refresh import CredentialTokens
 from relayops.oauth.source import stored_tokens
 from relayops.spec import SpecError, load_specs
+from relayops.spec.provider import ProviderSpec
 
-TOKEN_ENV = {"gmail": "GMAIL_ACCESS_TOKEN", "outlook": "OUTLOOK_ACCESS_TOKEN"}
-OAUTH_PROVIDER = {"gmail": "google", "outlook": "microsoft"}
 # A 1×1 PNG and a tiny PDF: enough to exercise inline images and attachments.
 PIXEL = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
@@ -83,21 +83,21 @@ def smoke_params(to: str, full: bool) -> dict:
     return params
 
 
-def _tokens(args: argparse.Namespace) -> TokenSource:
-    """The stored credential's tokens with --credential, else the token in the environment
-    (none needed for a dry run)."""
+def _tokens(args: argparse.Namespace, spec: ProviderSpec, token_env: str) -> TokenSource:
+    """The stored credential's tokens with --credential (the OAuth provider is the spec's
+    `provider` label), else the token in the environment (none needed for a dry run)."""
     if args.credential:
         return stored_tokens(
             args.credential,
-            OAUTH_PROVIDER[args.provider],
+            spec.provider,
             os.environ,
             store_path=args.store,
             token_url=args.token_url,
         )
-    token = os.environ.get(TOKEN_ENV[args.provider])
+    token = os.environ.get(token_env)
     if not token and not args.dry_run:
         raise ConfigError(
-            f"set {TOKEN_ENV[args.provider]} to an access token for {args.provider}, or use "
+            f"set {token_env} to an access token for {args.provider}, or use "
             "--credential ID (or --dry-run)"
         )
     return StaticToken(token or "")
@@ -109,12 +109,16 @@ def cmd_send(args: argparse.Namespace) -> int:
     except SpecError as exc:
         print(f"relayops send: invalid specs:\n{exc}", file=sys.stderr)
         return 2
+    spec = specs.provider(args.provider)
+    api = provider_for(spec)
     try:
-        tokens = _tokens(args)
+        tokens = _tokens(args, spec, api.token_env)
     except _SETUP_ERRORS as exc:
         print(f"relayops send: {exc}", file=sys.stderr)
         return 2
-    adapter = SendAdapter(specs, args.provider, AlwaysOpen(), tokens, base_url=args.base_url)
+    adapter = SendAdapter(
+        specs, args.provider, AlwaysOpen(), tokens, base_url=args.base_url, api=api
+    )
     if isinstance(tokens, CredentialTokens):
         tokens.manager.on_refresh = adapter.count_refresh
     params = smoke_params(args.to, args.full_test)
@@ -150,7 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    send.add_argument("provider", choices=sorted(TOKEN_ENV), help="provider spec name")
+    send.add_argument("provider", choices=sorted(PROVIDERS), help="provider spec name")
     send.add_argument("--to", required=True, help="recipient address")
     send.add_argument(
         "--full-test", action="store_true", help="HTML, an inline image and an attachment"

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import httpx
 
 from relayops.adapters.effects import REFRESH, TOKEN, Call, Sleep, Steps, TokenSource, run_sync
-from relayops.adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
+from relayops.adapters.retry import (
+    Backoff,
+    Classify,
+    Outcome,
+    classify,
+    next_wait,
+    retry_after_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -71,14 +78,15 @@ def failed_attempt(exc: httpx.TransportError, attempt: int) -> Attempted:
 
 
 def send_steps(
-    provider: str,
     build: Callable[[str], Call],
     backoff: Backoff,
     *,
+    answers: Classify = classify,
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], float] = time.time,
 ) -> Steps[Attempted]:
-    """Send the request `build(token)` makes until it is sent, final, or out of retries."""
+    """Send the request `build(token)` makes until it is sent, final, or out of retries;
+    `answers` classifies each HTTP answer (the provider's own rules, if it has any)."""
     started = clock()
     token = yield TOKEN
     refreshed = False
@@ -95,7 +103,7 @@ def send_steps(
         else:
             body = json_body(response)
             reasons = error_reasons(body)
-            outcome = classify(provider, response.status_code, response.headers, reasons)
+            outcome = answers(response.status_code, response.headers, reasons)
             result = Attempted(
                 outcome, attempt, response.status_code, body, reasons, headers=response.headers
             )
@@ -112,12 +120,12 @@ def send_steps(
 
 def send(
     client: httpx.Client,
-    provider: str,
     build: Callable[[str], Call],
     tokens: TokenSource,
     backoff: Backoff,
     *,
+    answers: Classify = classify,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Attempted:
     """`send_steps` with blocking I/O."""
-    return run_sync(send_steps(provider, build, backoff), client, tokens, sleep)
+    return run_sync(send_steps(build, backoff, answers=answers), client, tokens, sleep)

@@ -39,7 +39,7 @@ def find_by_message_id_steps(base_url: str, backoff: Backoff, message_id: str) -
             headers={"Authorization": f"Bearer {token}"},
         )
 
-    attempted = yield from send_steps("gmail", build, backoff)
+    attempted = yield from send_steps(build, backoff)
     if attempted.outcome is not Outcome.SENT:
         raise LookupFailed(
             f"searching Gmail for rfc822msgid:{bare} failed: {attempted.outcome} "

@@ -27,7 +27,10 @@ from typing import Any
 import httpx
 
 from relayops.adapters.effects import Call, Sleep, Steps, run_sync
-from relayops.adapters.graph import (
+from relayops.adapters.idempotency import HEADER, LookupFailed, key_of, message_id_domain
+from relayops.adapters.message import Attachment, Message
+from relayops.adapters.outlook.answers import classify_graph
+from relayops.adapters.outlook.graph import (
     REQUEST_LIMIT_BYTES,
     StandInBody,
     encode_payload,
@@ -36,10 +39,8 @@ from relayops.adapters.graph import (
     stand_in_body,
     with_stand_ins,
 )
-from relayops.adapters.graph_lookup import find_messages_steps
-from relayops.adapters.idempotency import HEADER, LookupFailed, key_of, message_id_domain
-from relayops.adapters.message import Attachment, Message
-from relayops.adapters.retry import Backoff, Outcome, classify, next_wait, retry_after_seconds
+from relayops.adapters.outlook.lookup import find_messages_steps
+from relayops.adapters.retry import Backoff, Outcome, next_wait, retry_after_seconds
 from relayops.adapters.transport import (
     Attempted,
     TokenSource,
@@ -142,7 +143,7 @@ class _Graph:
                 headers["Content-Type"] = "application/json"
             return Call(method, self.base_url + path, headers=headers, content=body)
 
-        return (yield from send_steps("outlook", build, self.backoff))
+        return (yield from send_steps(build, self.backoff, answers=classify_graph))
 
     def delete_draft(self, draft: str) -> Steps[None]:
         """Best effort: a draft left behind is never sent, so a failure here is no harm."""
@@ -402,7 +403,7 @@ class _Upload:
         body = json_body(response)
         reasons = error_reasons(body)
         status = response.status_code
-        outcome = classify("outlook", status, response.headers, reasons)
+        outcome = classify_graph(status, response.headers, reasons)
         attempted = Attempted(outcome, self.requests, status, body, reasons)
         if status == 201 and method == "PUT":
             return _Answer(attempted, len(self.data))

@@ -15,6 +15,7 @@ import httpx
 
 from relayops.adapters.effects import Call, Steps, run_sync
 from relayops.adapters.idempotency import LookupFailed
+from relayops.adapters.outlook.answers import classify_graph
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.transport import TokenSource, send_steps
 
@@ -96,7 +97,7 @@ def _list(
     def build(token: str) -> Call:
         return Call("GET", url, params=params, headers={"Authorization": f"Bearer {token}"})
 
-    attempted = yield from send_steps("outlook", build, backoff)
+    attempted = yield from send_steps(build, backoff, answers=classify_graph)
     if attempted.outcome is not Outcome.SENT or attempted.body is None:
         raise LookupFailed(
             f"looking in {folder} failed: {attempted.outcome} "

@@ -107,9 +107,9 @@ def _open(url: str, size: int, backoff: Backoff) -> Steps[tuple[str | None, Atte
 
     # An initiation carries no message: whatever happened to an ambiguous one, nothing was
     # sent, so it is safe to open a session once more.
-    opened = yield from send_steps("gmail", build, backoff)
+    opened = yield from send_steps(build, backoff)
     if opened.outcome is Outcome.AMBIGUOUS:
-        again = yield from send_steps("gmail", build, backoff)
+        again = yield from send_steps(build, backoff)
         opened = replace(again, attempts=opened.attempts + again.attempts)
     if opened.outcome is Outcome.AMBIGUOUS:
         return None, replace(opened, outcome=Outcome.TRANSIENT)
@@ -207,7 +207,7 @@ class _Transfer:
     def _answer(self, response: httpx.Response) -> Attempted:
         body = json_body(response)
         reasons = error_reasons(body)
-        outcome = classify("gmail", response.status_code, response.headers, reasons)
+        outcome = classify(response.status_code, response.headers, reasons)
         if outcome is Outcome.AMBIGUOUS:
             outcome = Outcome.TRANSIENT  # a 504: the status query settles what it left open
         return Attempted(outcome, self.retried + 1, response.status_code, body, reasons)
