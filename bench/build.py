@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from relayops.adapters.built_check import check_graph  # noqa: E402
 from relayops.adapters.gmail.provider import GMAIL_JSON_LIMIT  # noqa: E402
 from relayops.adapters.message import Attachment, Message  # noqa: E402
+from relayops.adapters.message_id import MessageId  # noqa: E402
 from relayops.adapters.mime import mime_bytes  # noqa: E402
 from relayops.adapters.outlook.graph import stand_in_body  # noqa: E402
 from relayops.adapters.sanitize import sanitize  # noqa: E402
@@ -99,7 +100,7 @@ def rich_message() -> Message:
         html=html,
         attachments=(*images, report),
         headers={"X-Relay-Idempotency-Key": "bench-0001"},
-        message_id="bench-0001@relay.example",
+        message_id=MessageId("bench-0001", "relay.example"),
     )
 
 

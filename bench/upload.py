@@ -28,6 +28,7 @@ import httpx  # noqa: E402
 
 from relayops.adapters.gmail.upload import send_resumable  # noqa: E402
 from relayops.adapters.message import Attachment, Message  # noqa: E402
+from relayops.adapters.message_id import MessageId  # noqa: E402
 from relayops.adapters.mime import mime_bytes  # noqa: E402
 from relayops.adapters.outlook.upload import RANGE_LIMIT, send_large  # noqa: E402
 from relayops.adapters.retry import Backoff, Outcome  # noqa: E402
@@ -80,7 +81,7 @@ def message(index: int, data: bytes) -> Message:
         subject=f"Quarterly archive {index}",
         text="The archive is attached.",
         attachments=(Attachment("archive.zip", "application/zip", data),),
-        message_id=f"bench-upload-{index}@relay.invalid",
+        message_id=MessageId(f"bench-upload-{index}", "relay.invalid"),
     )
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from relayops.adapters.digest import message_digest
 from relayops.adapters.message import Attachment, Message
+from relayops.adapters.message_id import MessageId
 
 LOGO = Attachment("logo.png", "image/png", b"\x89PNG-logo", inline=True, content_id="logo")
 PDF = Attachment("report.pdf", "application/pdf", b"%PDF-1.7 report")
@@ -23,7 +24,7 @@ BASE = Message(
     html='<p>See <img src="cid:logo"></p>',
     attachments=(LOGO, PDF),
     headers={"X-Relay-Idempotency-Key": "k-1", "X-Note": "n"},
-    message_id="m-1",
+    message_id=MessageId("m-1", "example.com"),
 )
 
 
@@ -109,6 +110,7 @@ def test_lone_surrogate_hashes() -> None:
 
 # Tiny alphabets make near-collisions (shifted boundaries, moved items) likely.
 _s = st.text(alphabet="ab@", max_size=3)
+_id_side = st.text(alphabet="ab", min_size=1, max_size=3)
 _addresses = st.lists(_s, max_size=2).map(tuple)
 _attachments = st.builds(
     Attachment,
@@ -129,7 +131,7 @@ _messages = st.builds(
     html=st.none() | _s,
     attachments=st.lists(_attachments, max_size=2).map(tuple),
     headers=st.dictionaries(_s, _s, max_size=2),
-    message_id=st.none() | _s,
+    message_id=st.none() | st.builds(MessageId, _id_side, _id_side),
 )
 
 

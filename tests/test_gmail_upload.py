@@ -19,6 +19,7 @@ from relayops.adapters.gmail.upload import (
 )
 from relayops.adapters.idempotency import LookupFailed
 from relayops.adapters.message import Attachment, Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.mime import mime_bytes
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.transport import Attempted
@@ -43,7 +44,7 @@ class Tokens:
         return self.current
 
 
-def message(attachment_bytes: int, message_id: str | None = None) -> bytes:
+def message(attachment_bytes: int, message_id: MessageId | None = None) -> bytes:
     """An RFC 5322 message with a random attachment, as the adapter builds it."""
     data = random.Random(attachment_bytes).randbytes(attachment_bytes)
     built = Message(
@@ -403,13 +404,14 @@ def test_a_session_gone_after_a_lost_final_answer_is_ambiguous(
 
 
 def test_lookup_finds_a_sent_message_once_the_index_has_it(faults: FaultPlan) -> None:
-    raw = message(1000, message_id="lookup-1@relay.example")
+    raw = message(1000, message_id=MessageId("lookup-1", "relay.example"))
     with FakeGmail(faults=faults, index_delay=0.3) as gmail, httpx.Client() as http:
         sent = upload(gmail, http, raw)
         assert sent.outcome is Outcome.SENT and sent.body
 
         def find(message_id: str) -> list[str]:
-            return find_by_message_id(http, gmail.url, Tokens(), BACKOFF, message_id)
+            wanted = MessageId.parse(message_id)
+            return find_by_message_id(http, gmail.url, Tokens(), BACKOFF, wanted)
 
         assert find("lookup-1@relay.example") == []  # not indexed yet: proves nothing
         assert wait_for(lambda: find("<lookup-1@relay.example>") == [sent.body["id"]])
@@ -422,20 +424,21 @@ def test_lookup_finds_a_sent_message_once_the_index_has_it(faults: FaultPlan) ->
 def test_lookup_retries_and_refreshes_through_transport(
     gmail: FakeGmail, http: httpx.Client, faults: FaultPlan
 ) -> None:
-    raw = message(1000, message_id="lookup-2@relay.example")
+    raw = message(1000, message_id=MessageId("lookup-2", "relay.example"))
     sent = upload(gmail, http, raw)
     faults.status(503, path="/gmail/v1/users/me/messages")
     tokens = Tokens("expired")
-    found = find_by_message_id(http, gmail.url, tokens, BACKOFF, "lookup-2@relay.example")
+    wanted = MessageId("lookup-2", "relay.example")
+    found = find_by_message_id(http, gmail.url, tokens, BACKOFF, wanted)
     assert sent.body and found == [sent.body["id"]] and tokens.refreshes == 1
 
 
 def test_lookup_failures_raise(gmail: FakeGmail, http: httpx.Client, faults: FaultPlan) -> None:
     faults.status(403, gmail_error(403, reason="insufficientPermissions"))
     with pytest.raises(LookupFailed, match="HTTP 403"):
-        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, "x@relay.example")
+        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, MessageId("x", "relay.example"))
     faults.accept_then(504)  # no answer is not "not found"
     with pytest.raises(LookupFailed, match="HTTP 504"):
-        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, "x@relay.example")
-    with pytest.raises(ValueError):
-        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, "two words@relay.example")
+        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, MessageId("x", "relay.example"))
+    with pytest.raises(ValueError):  # a search for it could match other messages
+        MessageId.parse("two words@relay.example")

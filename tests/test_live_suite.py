@@ -27,7 +27,7 @@ from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
 from relayops.adapters.gmail.lookup import find_by_message_id
 from relayops.adapters.idempotency import HEADER
-from relayops.adapters.outlook.graph import internet_message_id
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.lookup import find_messages
 from relayops.adapters.retry import Backoff
 from relayops.adapters.smoke import AlwaysOpen, StaticToken
@@ -123,23 +123,21 @@ def rich(recipient: str, subject: str, attachment: bytes = b"%PDF-1.4 smoke\n") 
     }
 
 
-def found_after_send(target: Target, send: SendAdapter, key: str, message_id: str) -> bool:
+def found_after_send(target: Target, send: SendAdapter, key: str, message_id: MessageId) -> bool:
     """Whether the look-up the adapter relies on finds the sent message, waiting for the
     provider's index."""
     base = send.base_url
     deadline = time.monotonic() + LOOKUP_SECONDS[target.kind]
     while True:
         if target.provider == "gmail":
-            found = find_by_message_id(
-                send.client, base, target.tokens, Backoff(), f"<{message_id}>"
-            )
+            found = find_by_message_id(send.client, base, target.tokens, Backoff(), message_id)
         else:
             found = find_messages(
                 send.client,
                 base,
                 target.tokens,
                 Backoff(),
-                internet_message_id(message_id),
+                message_id,
                 folders=("sentitems",),
                 idempotency_header=(HEADER, key),
             )
@@ -156,7 +154,7 @@ def _sent_and_found(specs, target: Target, payload: dict, route: str) -> None:
     result = send.execute(action, {**payload, "idempotency_key": key}, "live-suite", "live-suite")
     assert result.ok, result.error
     domain = send.spec.send.sender.rpartition("@")[2] if send.spec.send.sender else None
-    message_id = f"{key}@{domain or 'relay.invalid'}"
+    message_id = MessageId(key, domain or "relay.invalid")
     assert found_after_send(target, send, key, message_id)
 
 

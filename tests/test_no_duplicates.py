@@ -17,6 +17,7 @@ from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
 from relayops.adapters.gmail.provider import GmailRoute
 from relayops.adapters.idempotency import HEADER, LookupPolicy, derived_key
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.lookup import find_messages
 from relayops.adapters.outlook.provider import OutlookRoute
 from relayops.adapters.params import validate_params
@@ -262,7 +263,7 @@ def test_graph_look_up_falls_back_to_the_header_when_graph_replaced_the_message_
                 graph.url,
                 StaticToken(GRAPH_TOKEN),
                 Backoff(),
-                "<k-9@relay.example>",
+                MessageId("k-9", "relay.example"),
                 folders=("sentitems",),
                 idempotency_header=header,
             )

@@ -13,6 +13,7 @@ import pytest
 
 from relayops.adapters.idempotency import HEADER, LookupFailed
 from relayops.adapters.message import Attachment, Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.lookup import find_messages
 from relayops.adapters.outlook.upload import send_large
 from relayops.adapters.retry import Backoff, Outcome
@@ -68,7 +69,7 @@ def message(*attachments: Attachment) -> Message:
         html='<p>see attached <img src="cid:logo"></p>',
         attachments=attachments,
         headers={HEADER: "key-1"},
-        message_id="key-1@example.com",
+        message_id=MessageId("key-1", "example.com"),
     )
 
 
@@ -448,16 +449,19 @@ def test_find_messages_escapes_quotes_and_checks_the_header(
         http.post(graph.url + DRAFTS, json=draft, headers=auth).raise_for_status()
     first = graph.drafts[0].id
     http.post(f"{graph.url}{DRAFTS}/{first}/send", headers=auth).raise_for_status()
-    found = find_messages(http, graph.url, Tokens(), BACKOFF, quoted)
+    wanted = MessageId.parse(quoted)
+    found = find_messages(http, graph.url, Tokens(), BACKOFF, wanted)
     assert [(f.folder, f.is_draft) for f in found] == [("sentitems", False), ("drafts", True)]
     keyed = find_messages(
-        http, graph.url, Tokens(), BACKOFF, quoted, idempotency_header=(HEADER, "key-2")
+        http, graph.url, Tokens(), BACKOFF, wanted, idempotency_header=(HEADER, "key-2")
     )
     assert [(f.id, f.folder) for f in keyed] == [(graph.drafts[0].id, "drafts")]
-    assert find_messages(http, graph.url, Tokens(), BACKOFF, "<none@example.com>") == []
+    none = MessageId("none", "example.com")
+    assert find_messages(http, graph.url, Tokens(), BACKOFF, none) == []
 
 
 def test_find_messages_failure_is_not_not_found(graph: FakeGraph, http: httpx.Client) -> None:
     graph.faults.status(500, times=BACKOFF.max_attempts)
     with pytest.raises(LookupFailed, match="sentitems"):
-        find_messages(http, graph.url, Tokens(), BACKOFF, INTERNET_ID, sleep=lambda _: None)
+        wanted = MessageId.parse(INTERNET_ID)
+        find_messages(http, graph.url, Tokens(), BACKOFF, wanted, sleep=lambda _: None)

@@ -22,6 +22,7 @@ from relayops.adapters.effects import Call, Steps
 from relayops.adapters.errors import ErrorCode
 from relayops.adapters.idempotency import HEADER, LookupFailed
 from relayops.adapters.message import Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.provider import Built, UploadEvents, nothing_to_discard, post_built
 from relayops.adapters.providers import PROVIDERS
 from relayops.adapters.retry import Backoff, Outcome
@@ -69,7 +70,7 @@ class ToyProvider:
             "to": list(message.to),
             "subject": message.subject,
             "text": message.text,
-            "message_id": message.message_id,
+            "message_id": str(message.message_id),
             "headers": message.headers,
             "files": [
                 {"name": a.filename, "data": base64.b64encode(a.data).decode()}
@@ -88,13 +89,13 @@ class ToyProvider:
         return True
 
     def find(
-        self, base_url: str, backoff: Backoff, message_id: str, key: str | None
+        self, base_url: str, backoff: Backoff, message_id: MessageId, key: str | None
     ) -> Steps[str | None]:
         def request(token: str) -> Call:
             return Call(
                 "GET",
                 f"{base_url}/v1/messages",
-                params={"message_id": message_id},
+                params={"message_id": str(message_id)},
                 headers={"Authorization": f"Bearer {token}"},
             )
 

@@ -42,11 +42,11 @@ from relayops.adapters.idempotency import (
     LookupPolicy,
     derived_key,
     key_of,
-    message_id_domain,
     with_key,
 )
 from relayops.adapters.internal_only import blocked_by
 from relayops.adapters.message import Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.params import validate_params
 from relayops.adapters.provider import Built, Provider
 from relayops.adapters.providers import provider_for
@@ -212,7 +212,7 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         started = time.perf_counter()
         digest = message_digest(message)
         key = key_of(message) or derived_key(digest)
-        message = with_key(message, key, message_id_domain(message.sender))
+        message = with_key(message, key)
         try:
             built = self.api.build(message, digest, tuple(notes))
         except BuiltMismatch as exc:
@@ -349,7 +349,9 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
     def _look_up(self, built: Built, *, waits: tuple[float, ...]) -> Steps[str | None]:
         """The provider id of an already sent copy of this message, looking again after each
         wait; None when every look found none. Raises LookupFailed."""
-        message_id = built.message.message_id or ""
+        message_id = built.message.message_id
+        if message_id is None:  # _build keys every message; nothing to look for without one
+            raise LookupFailed("the message has no Message-ID to look for")
         for wait in (0.0, *waits):
             if wait:
                 yield Sleep(wait)
@@ -359,9 +361,11 @@ class _SendCore(ABC, Generic[ClientT, SleepT]):
         yield from self.api.discard_unsent(self.base_url, self.backoff, built)
         return None
 
-    def _find_again_if_unanswered(self, message_id: str, key: str | None) -> Steps[str | None]:
-        """`_find`, asked again after a jittered wait when it got no answer, up to the look-up
-        policy's retries; LookupFailed once every try went unanswered."""
+    def _find_again_if_unanswered(
+        self, message_id: MessageId, key: str | None
+    ) -> Steps[str | None]:
+        """The provider's `find`, asked again after a jittered wait when it got no answer, up
+        to the look-up policy's retries; LookupFailed once every try went unanswered."""
         attempt = 1
         while True:
             try:

@@ -80,5 +80,5 @@ def message_digest(message: Message) -> str:
     w.count(len(message.headers))
     for name, value in sorted(message.headers.items()):
         w.field(name, value)
-    w.optional("message_id", message.message_id)
+    w.optional("message_id", None if message.message_id is None else str(message.message_id))
     return w.hexdigest()

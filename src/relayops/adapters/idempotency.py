@@ -17,9 +17,9 @@ import secrets
 from dataclasses import dataclass, replace
 
 from relayops.adapters.message import Message
+from relayops.adapters.message_id import MessageId
 
 HEADER = "X-Relay-Idempotency-Key"
-MESSAGE_ID_DOMAIN = "relay.invalid"  # when no sender address gives one (RFC 2606 name)
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,99}")
 KEY_RULE = "1 to 100 characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit"
 
@@ -51,15 +51,11 @@ def derived_key(content_digest: str) -> str:
     return f"{content_digest[:24]}-{secrets.token_hex(8)}"
 
 
-def with_key(message: Message, key: str, domain: str) -> Message:
+def with_key(message: Message, key: str) -> Message:
     """The message carrying `key` in its idempotency header and as its Message-ID,
-    `<key@domain>`."""
-    return replace(message, headers={**message.headers, HEADER: key}, message_id=f"{key}@{domain}")
-
-
-def message_id_domain(sender: str) -> str:
-    """The right-hand side of Message-IDs made for mail from `sender`."""
-    return sender.rpartition("@")[2] if "@" in sender else MESSAGE_ID_DOMAIN
+    `<key@sender's domain>`."""
+    headers = {**message.headers, HEADER: key}
+    return replace(message, headers=headers, message_id=MessageId.keyed(key, message.sender))
 
 
 def key_of(message: Message) -> str | None:

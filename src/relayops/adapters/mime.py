@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy, Policy
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 
 import pybase64
 
 from relayops.adapters.built_check import check_mime
 from relayops.adapters.header_grammar import written_as_given
 from relayops.adapters.message import Attachment, Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.splice import splice, stand_in
 
 
@@ -98,7 +99,6 @@ RESERVED_HEADERS = frozenset(
 
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII except ':'
 _ID = re.compile(r"[!-;=?-~]+")  # printable ASCII except '<' and '>', for a Content-ID
-_ID_SIDE = re.compile(r"[!-;=?A-~]+")  # one side of a Message-ID: no '<', '>' or '@'
 _MEDIA_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")  # RFC 6838 restricted-name
 # Bytes base64-encoded at a time: 256 lines of 76 characters, 57 bytes each.
 _BLOCK_BYTES = 57 * 256
@@ -221,19 +221,15 @@ def _date(now: datetime | None) -> str:
 
 
 def message_id_header(message: Message, domain: str | None) -> str:
-    """The Message-ID header value: `<message_id@domain>`, `<message_id>` when it already has a
-    domain, else a fresh one."""
+    """The Message-ID header value: the message's own, else a fresh one on `domain` (by
+    default the sender's domain)."""
+    if message.message_id is not None:
+        return message.message_id.header
     _, at, sender_domain = parseaddr(message.sender)[1].rpartition("@")
     right = domain or (sender_domain if at else "")
-    if not _ID_SIDE.fullmatch(right):
-        raise ValueError(f"no valid Message-ID domain {right!r}: pass domain or a sender address")
-    if message.message_id is None:
-        return make_msgid(domain=right)
-    ident = message.message_id if "@" in message.message_id else f"{message.message_id}@{right}"
-    left, _, id_right = ident.partition("@")
-    if not (_ID_SIDE.fullmatch(left) and _ID_SIDE.fullmatch(id_right)):
-        raise ValueError(f"invalid message_id {message.message_id!r}")
-    return f"<{ident}>"
+    if not right:
+        raise ValueError("no Message-ID domain: pass domain or a sender address")
+    return MessageId.fresh(right).header
 
 
 def _set_body(root: MIMEPart, message: Message) -> None:

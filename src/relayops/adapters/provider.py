@@ -16,6 +16,7 @@ from typing import Protocol
 
 from relayops.adapters.effects import Call, Steps
 from relayops.adapters.message import Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.retry import Backoff, Classify, classify
 from relayops.adapters.transport import Attempted, send_steps
 
@@ -56,10 +57,10 @@ class Provider(Protocol):
         ...
 
     def find(
-        self, base_url: str, backoff: Backoff, message_id: str, key: str | None
+        self, base_url: str, backoff: Backoff, message_id: MessageId, key: str | None
     ) -> Steps[str | None]:
-        """The provider id of a sent message with this Message-ID (`left@right`) and
-        idempotency key, or None; LookupFailed when the API gave no answer."""
+        """The provider id of a sent message with this Message-ID and idempotency key, or
+        None; LookupFailed when the API gave no answer."""
         ...
 
     def discard_unsent(self, base_url: str, backoff: Backoff, built: Built) -> Steps[None]:

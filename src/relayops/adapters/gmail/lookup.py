@@ -14,22 +14,22 @@ import httpx
 
 from relayops.adapters.effects import Call, Steps, run_sync
 from relayops.adapters.idempotency import LookupFailed
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.transport import TokenSource, send_steps
 
 LIST_PATH = "/gmail/v1/users/me/messages"
 
 
-def find_by_message_id_steps(base_url: str, backoff: Backoff, message_id: str) -> Steps[list[str]]:
-    """Gmail ids of the messages whose Message-ID is `message_id` (angle brackets optional),
-    newest first.
+def find_by_message_id_steps(
+    base_url: str, backoff: Backoff, message_id: MessageId
+) -> Steps[list[str]]:
+    """Gmail ids of the messages whose Message-ID is `message_id`, newest first.
 
     Raises LookupFailed when the search got no answer (a timeout or 504 included: transport
     does not repeat those): that is not "not found".
     """
-    bare = message_id.strip().strip("<>")
-    if not bare or any(c.isspace() for c in bare):
-        raise ValueError(f"not a Message-ID: {message_id!r}")
+    bare = str(message_id)
 
     def build(token: str) -> Call:
         return Call(
@@ -54,7 +54,7 @@ def find_by_message_id(
     base_url: str,
     tokens: TokenSource,
     backoff: Backoff,
-    message_id: str,
+    message_id: MessageId,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:

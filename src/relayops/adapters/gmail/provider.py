@@ -9,8 +9,8 @@ from relayops.adapters.effects import Steps
 from relayops.adapters.errors import ErrorCode, SendError, error
 from relayops.adapters.gmail.lookup import find_by_message_id_steps
 from relayops.adapters.gmail.upload import UPLOAD_PATH, check_size, send_resumable_steps
-from relayops.adapters.idempotency import message_id_domain
 from relayops.adapters.message import Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.mime import mime_bytes, raw_for_gmail
 from relayops.adapters.provider import Built, UploadEvents, nothing_to_discard, post_built
 from relayops.adapters.retry import Backoff
@@ -37,7 +37,7 @@ class GmailProvider:
     token_env = "GMAIL_ACCESS_TOKEN"
 
     def build(self, message: Message, digest: str, notes: tuple[str, ...]) -> Built:
-        body = mime_bytes(message, domain=message_id_domain(message.sender))
+        body = mime_bytes(message)
         try:
             check_size(len(body))
         except ValueError as exc:
@@ -67,9 +67,9 @@ class GmailProvider:
         return True
 
     def find(
-        self, base_url: str, backoff: Backoff, message_id: str, key: str | None
+        self, base_url: str, backoff: Backoff, message_id: MessageId, key: str | None
     ) -> Steps[str | None]:
-        ids = yield from find_by_message_id_steps(base_url, backoff, f"<{message_id}>")
+        ids = yield from find_by_message_id_steps(base_url, backoff, message_id)
         return ids[0] if ids else None
 
     def discard_unsent(self, base_url: str, backoff: Backoff, built: Built) -> Steps[None]:

@@ -47,18 +47,9 @@ def graph_payload(message: Message, *, save_to_sent_items: bool) -> dict[str, An
         "internetMessageHeaders": _headers(message.headers),
     }
     if message.message_id is not None:
-        optional["internetMessageId"] = internet_message_id(message.message_id)
+        optional["internetMessageId"] = message.message_id.header
     graph_message.update({key: value for key, value in optional.items() if value})
     return {"message": graph_message, "saveToSentItems": save_to_sent_items}
-
-
-def internet_message_id(message_id: str) -> str:
-    """Graph's internetMessageId for a Message's message_id: `<left@right>`, as RFC 5322 wants
-    and as the idempotency look-up filters on."""
-    left, at, right = message_id.partition("@")
-    if not (at and left and right) or any(c in message_id for c in "<> \t\r\n'"):
-        raise ValueError(f"message_id {message_id!r} is not of the form left@right")
-    return f"<{message_id}>"
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:

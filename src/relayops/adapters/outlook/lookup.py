@@ -15,6 +15,7 @@ import httpx
 
 from relayops.adapters.effects import Call, Steps, run_sync
 from relayops.adapters.idempotency import LookupFailed
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.answers import classify_graph
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.transport import TokenSource, send_steps
@@ -43,31 +44,32 @@ def find_messages(
     base_url: str,
     tokens: TokenSource,
     backoff: Backoff,
-    internet_message_id: str,
+    message_id: MessageId,
     folders: tuple[str, ...] = ("sentitems", "drafts"),
     idempotency_header: tuple[str, str] | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[FoundMessage]:
     """`find_messages_steps` with blocking I/O."""
-    steps = find_messages_steps(base_url, backoff, internet_message_id, folders, idempotency_header)
+    steps = find_messages_steps(base_url, backoff, message_id, folders, idempotency_header)
     return run_sync(steps, client, tokens, sleep)
 
 
 def find_messages_steps(
     base_url: str,
     backoff: Backoff,
-    internet_message_id: str,
+    message_id: MessageId,
     folders: tuple[str, ...] = ("sentitems", "drafts"),
     idempotency_header: tuple[str, str] | None = None,
 ) -> Steps[list[FoundMessage]]:
-    """Messages with this internetMessageId (`<left@right>`) in `folders`, in that order; when
+    """Messages with this Message-ID as their internetMessageId in `folders`, in that order; when
     `idempotency_header` (name, value) is given, only those carrying that header value, or
     failing any, the folder's RECENT newest messages carrying it.
 
     Raises LookupFailed when a folder could not be searched: that is not "not found".
     """
     found: list[FoundMessage] = []
+    internet_message_id = message_id.header
     by_id = {
         "$filter": f"internetMessageId eq {odata_string(internet_message_id)}",
         "$select": _SELECT,

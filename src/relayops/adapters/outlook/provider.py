@@ -8,8 +8,9 @@ from relayops.adapters.built_check import check_graph
 from relayops.adapters.effects import Steps
 from relayops.adapters.idempotency import HEADER, key_of
 from relayops.adapters.message import Message
+from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.answers import classify_graph
-from relayops.adapters.outlook.graph import REQUEST_LIMIT_BYTES, internet_message_id, stand_in_body
+from relayops.adapters.outlook.graph import REQUEST_LIMIT_BYTES, stand_in_body
 from relayops.adapters.outlook.lookup import find_messages_steps
 from relayops.adapters.outlook.upload import delete_draft_steps, send_large_steps
 from relayops.adapters.provider import Built, UploadEvents, post_built
@@ -68,12 +69,12 @@ class OutlookProvider:
         return self.save_to_sent_items
 
     def find(
-        self, base_url: str, backoff: Backoff, message_id: str, key: str | None
+        self, base_url: str, backoff: Backoff, message_id: MessageId, key: str | None
     ) -> Steps[str | None]:
         messages = yield from find_messages_steps(
             base_url,
             backoff,
-            internet_message_id(message_id),
+            message_id,
             folders=("sentitems",),
             idempotency_header=(HEADER, key) if key else None,
         )
@@ -83,13 +84,14 @@ class OutlookProvider:
         """A draft whose send was ambiguous and that never reached Sent Items was not sent:
         delete it before a resend builds a new one (best effort; a leftover draft sends
         nothing)."""
-        if built.route != OutlookRoute.UPLOAD_SESSION:
+        message_id = built.message.message_id
+        if built.route != OutlookRoute.UPLOAD_SESSION or message_id is None:
             return
         key = key_of(built.message)
         drafts = yield from find_messages_steps(
             base_url,
             backoff,
-            internet_message_id(built.message.message_id or ""),
+            message_id,
             folders=("drafts",),
             idempotency_header=(HEADER, key) if key else None,
         )

@@ -18,7 +18,6 @@ half-built is left behind or sent later.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -27,15 +26,15 @@ from typing import Any
 import httpx
 
 from relayops.adapters.effects import Call, Sleep, Steps, run_sync
-from relayops.adapters.idempotency import HEADER, LookupFailed, key_of, message_id_domain
+from relayops.adapters.idempotency import HEADER, LookupFailed, key_of
 from relayops.adapters.message import Attachment, Message
+from relayops.adapters.message_id import MessageId, domain_of
 from relayops.adapters.outlook.answers import classify_graph
 from relayops.adapters.outlook.graph import (
     REQUEST_LIMIT_BYTES,
     StandInBody,
     encode_payload,
     graph_payload,
-    internet_message_id,
     stand_in_body,
     with_stand_ins,
 )
@@ -103,9 +102,11 @@ def send_large_steps(
     if not 0 < chunk_bytes <= RANGE_LIMIT:
         raise ValueError(f"chunk_bytes must be 1..{RANGE_LIMIT}")
     graph = _Graph(base_url.rstrip("/"), backoff)
-    message = _with_message_id(message)
+    # the draft look-up after an ambiguous create needs a Message-ID to look for
+    message_id = message.message_id or MessageId.fresh(domain_of(message.sender))
+    message = replace(message, message_id=message_id)
     in_draft, posted, uploaded = _split(message)
-    draft = yield from _create_draft(graph, message, in_draft, save_to_sent_items)
+    draft = yield from _create_draft(graph, message, message_id, in_draft, save_to_sent_items)
     if isinstance(draft, Attempted):
         return draft
     try:
@@ -155,14 +156,6 @@ def _ignore(name: str, amount: int) -> None:
     """The default on_event."""
 
 
-def _with_message_id(message: Message) -> Message:
-    """The message with a message_id, which the draft look-up after an ambiguous create needs."""
-    if message.message_id is not None:
-        return message
-    domain = message_id_domain(message.sender)
-    return replace(message, message_id=f"{secrets.token_hex(16)}@{domain}")
-
-
 def _split(
     message: Message,
 ) -> tuple[tuple[Attachment, ...], tuple[Attachment, ...], tuple[Attachment, ...]]:
@@ -202,12 +195,15 @@ def _attachment_stand_in(message: Message, attachment: Attachment) -> StandInBod
 
 
 def _create_draft(
-    graph: _Graph, message: Message, attachments: tuple[Attachment, ...], save: bool
+    graph: _Graph,
+    message: Message,
+    message_id: MessageId,
+    attachments: tuple[Attachment, ...],
+    save: bool,
 ) -> Steps[str | Attempted]:
     """The new draft's id, or the failure. Creating is not idempotent: after an ambiguous
     answer, look for the draft by its internetMessageId before creating it once more."""
     body = _draft_body(message, attachments, save)
-    internet_id = internet_message_id(message.message_id or "")
     key = key_of(message)
     for _ in range(2):
         attempted = yield from graph.call("POST", "/v1.0/me/messages", body)
@@ -219,7 +215,7 @@ def _create_draft(
             found = yield from find_messages_steps(
                 graph.base_url,
                 graph.backoff,
-                internet_id,
+                message_id,
                 folders=("drafts",),
                 idempotency_header=(HEADER, key) if key else None,
             )
