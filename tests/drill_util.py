@@ -3,36 +3,32 @@ time-scaled ×60, the default rate and run limit."""
 
 from __future__ import annotations
 
-from relayops.drill.batch import (
-    DEFAULT_MAX_SECONDS,
-    DEFAULT_RATE,
-    DEFAULT_SCALE,
-    PLACEHOLDER_WEBHOOK,
-)
-from relayops.drill.plan import DrillPlan, drill_pipeline, plan_drill
+from relayops.drill.batch import DEFAULT_MAX_SECONDS, DEFAULT_RATE
+from relayops.drill.plan import DrillPlan, plan_drill
 from relayops.drill.theory import Pipeline
-from relayops.render import render_time_scaled
+from relayops.drill.world import DrillWorld, drill_world
 from relayops.spec import SpecSet
-from relayops.synth.scenarios import scenarios
 from tests.specs_util import SPECS
 
 
+def shipped_world(specs: SpecSet) -> DrillWorld:
+    """The drill world of the shipped specs at the default scale."""
+    return drill_world(specs, SPECS)
+
+
 def scaled_pipeline(specs: SpecSet) -> Pipeline:
-    """The drill stack's pipeline for the rules rendered ×DEFAULT_SCALE."""
-    return drill_pipeline(render_time_scaled(specs, SPECS, DEFAULT_SCALE, PLACEHOLDER_WEBHOOK))
+    """The drill stack's pipeline for the rules rendered at the default scale."""
+    return shipped_world(specs).pipeline
 
 
 def drill_plan(
-    specs: SpecSet, scenario: str, provider: str, pipeline: Pipeline | None = None
+    specs: SpecSet, scenario: str, provider: str, world: DrillWorld | None = None
 ) -> DrillPlan:
-    """The plan of one drill; pass `pipeline` to spare rendering the rules again."""
+    """The plan of one drill; pass `world` to spare rendering the rules again."""
     return plan_drill(
-        specs,
-        scenarios(specs),
+        world or shipped_world(specs),
         scenario,
         provider,
-        DEFAULT_SCALE,
-        DEFAULT_RATE,
-        DEFAULT_MAX_SECONDS,
-        pipeline or scaled_pipeline(specs),
+        rate=DEFAULT_RATE,
+        max_seconds=DEFAULT_MAX_SECONDS,
     )

@@ -7,23 +7,17 @@ import pytest
 from relayops.cli import main
 from relayops.drill.plan import plan_drill
 from relayops.drill.run import Phases
-from relayops.synth.scenarios import scenarios
-from tests.drill_util import drill_plan, scaled_pipeline
+from tests.drill_util import drill_plan, shipped_world
 from tests.specs_util import SPECS
 
 
 @pytest.fixture(scope="module")
-def catalog(specs):
-    return scenarios(specs)
+def world(specs):
+    return shipped_world(specs)
 
 
-@pytest.fixture(scope="module")
-def pipeline(specs):
-    return scaled_pipeline(specs)
-
-
-def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, pipeline):
-    plan = drill_plan(specs, "fast-burn-outage", "gmail", pipeline)
+def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, world):
+    plan = drill_plan(specs, "fast-burn-outage", "gmail", world)
     assert (plan.rate, plan.pushed_rate) == (20.0, 1200.0)
     fires = {e.ref: e for e in plan.fires}
     page_fast = fires["GmailAvailabilityBudgetBurn/page_fast"]
@@ -37,44 +31,44 @@ def test_fast_burn_expects_the_page_tiers_in_workbook_time(specs, pipeline):
     # the pipeline and the tolerance
     assert plan.fault_start == pytest.approx(plan.run_seconds * 0.1)
     assert plan.run_seconds * 0.6 >= max(
-        e.detection + pipeline.delay(e.alert) + plan.tolerance for e in plan.fires
+        e.detection + world.pipeline.delay(e.alert) + plan.tolerance for e in plan.fires
     )
     # the healthy tail and recovery outlast the slowest clearing (ticket_fast's 2m window)
     assert plan.run_seconds * 0.3 + plan.recovery_seconds > 115
     assert "GmailLatencyBudgetBurn/page_fast" in plan.silent
 
 
-def test_metrics_missing_is_judged_from_the_stale_marker(specs, pipeline):
-    plan = drill_plan(specs, "metrics-missing", "outlook", pipeline)
+def test_metrics_missing_is_judged_from_the_stale_marker(specs, world):
+    plan = drill_plan(specs, "metrics-missing", "outlook", world)
     (missing,) = plan.fires
     # the deleted group's series go stale at the next scrape, then `for` (5m / 60)
     assert missing.ref == "OutlookMetricsMissing/critical" and missing.detection == 5.0
-    assert pipeline.delay(missing.alert) == 1.0  # half a scrape and half an evaluation
+    assert world.pipeline.delay(missing.alert) == 1.0  # half a scrape and half an evaluation
 
 
-def test_slower_alerts_are_not_judged_but_named(specs, pipeline):
-    plan = drill_plan(specs, "slow-burn", "gmail", pipeline)
+def test_slower_alerts_are_not_judged_but_named(specs, world):
+    plan = drill_plan(specs, "slow-burn", "gmail", world)
     assert plan.fires == ()
     assert plan.too_slow == ("GmailAvailabilityBudgetBurn/ticket_slow",)
 
 
-def test_a_healthy_run_expects_nothing_and_silences_everything(specs, pipeline):
-    plan = drill_plan(specs, "healthy", "gmail", pipeline)
+def test_a_healthy_run_expects_nothing_and_silences_everything(specs, world):
+    plan = drill_plan(specs, "healthy", "gmail", world)
     assert plan.fires == () and plan.too_slow == ()
     assert len(plan.silent) == 21  # every Gmail alert rule and tier
     # silence is proven over a full page_fast window (1h / 60), the longest that fits
     assert plan.run_seconds == 65
 
 
-def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, pipeline):
-    plan = drill_plan(specs, "low-traffic-noise", "gmail", pipeline)
+def test_low_traffic_keeps_three_requests_per_compressed_hour(specs, world):
+    plan = drill_plan(specs, "low-traffic-noise", "gmail", world)
     assert plan.rate == pytest.approx(3 / 3600) and plan.pushed_rate == pytest.approx(3 / 60)
     assert plan.fires == ()
 
 
-def test_scenario_for_another_provider_is_refused(specs, catalog):
+def test_scenario_for_another_provider_is_refused(world):
     with pytest.raises(ValueError, match="applies to: outlook"):
-        plan_drill(specs, catalog, "upload-failures", "gmail", 60, 20.0, 120, None)
+        plan_drill(world, "upload-failures", "gmail", rate=20.0, max_seconds=120)
 
 
 @pytest.mark.parametrize(
@@ -92,10 +86,10 @@ def test_drill_cli_refuses_bad_arguments(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs, pipeline):
+def test_judge_requires_fire_in_time_route_or_inhibit_resolve_and_silence(specs, world):
     from relayops.drill.run import Timeline, _judge
 
-    plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
+    plan = drill_plan(specs, "error-rate-crit", "gmail", world)
     warning, critical = "GmailErrorRatioHigh/warning", "GmailErrorRatioHigh/critical"
     phases = Phases(fault_start=0.0, fault_end=110.0, prefix=8.0, end=40.0)
     timeline = Timeline()
@@ -144,12 +138,10 @@ def test_a_page_is_a_firing_notification_for_a_group_not_already_open():
     assert page_tally(timeline, "nobody") == (0, 0)
 
 
-def test_judge_wants_one_page_none_after_the_fault_and_slow_tiers_judged_on_the_run(
-    specs, pipeline
-):
+def test_judge_wants_one_page_none_after_the_fault_and_slow_tiers_judged_on_the_run(specs, world):
     from relayops.drill.run import Timeline, _judge
 
-    plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
+    plan = drill_plan(specs, "error-rate-crit", "gmail", world)
     assert plan.too_slow, "the error-rate drill has tiers too slow for its planned fault"
     slow = plan.too_slow[0]
     timeline = Timeline()
@@ -193,8 +185,8 @@ def _judge_check(plan, timeline, phases, name):
     return next(c for c in _judge(plan, timeline, phases) if c.name == name).ok
 
 
-def test_the_note_on_a_slow_alert_says_where_its_production_timing_is_judged(specs, pipeline):
-    plan = drill_plan(specs, "error-rate-crit", "gmail", pipeline)
+def test_the_note_on_a_slow_alert_says_where_its_production_timing_is_judged(specs, world):
+    plan = drill_plan(specs, "error-rate-crit", "gmail", world)
     burn = plan.too_slow_note("GmailAvailabilityBudgetBurn/ticket_slow")
     other = plan.too_slow_note("GmailErrorRatioHigh/warning")
     assert "tests/scenarios/" in burn and "NOT JUDGED" not in burn

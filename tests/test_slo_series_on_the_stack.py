@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import pushadd_to_gateway
 
 from relayops.adapters.telemetry import adapter_metrics
-from relayops.drill.batch import DEFAULT_SCALE, PLACEHOLDER_WEBHOOK
+from relayops.drill.world import DEFAULT_SCALE, PLACEHOLDER_WEBHOOK
 from relayops.render import DRILL_MANAGED, render_time_scaled
 from relayops.rules.output import write_tree
 from relayops.rules.recording import slo_windows

@@ -13,19 +13,17 @@ from pathlib import Path
 
 from relayops.drill.observe import ObserveError
 from relayops.drill.parallel import DrillError, Emit, Outcome, Ready, Work, run_drills
-from relayops.drill.plan import DrillPlan, drill_pipeline, plan_drill
+from relayops.drill.plan import DrillPlan, plan_drill
 from relayops.drill.report import write_report
 from relayops.drill.run import DrillResult, run_drill
 from relayops.drill.stopping import StopRequest
-from relayops.render import DRILL_MANAGED, render_time_scaled
+from relayops.drill.world import DEFAULT_SCALE, drill_world
+from relayops.render import DRILL_MANAGED
 from relayops.rules.output import write_tree
 from relayops.spec import SpecSet
 from relayops.stack import StackError, running_stack
 from relayops.synth.driver import PushError
-from relayops.synth.scenarios import scenarios
 
-PLACEHOLDER_WEBHOOK = "http://127.0.0.1:9/drill"  # the stack points every webhook at its sink
-DEFAULT_SCALE = 60
 DEFAULT_RATE = 20.0  # production requests/s
 DEFAULT_MAX_SECONDS = 120.0
 
@@ -75,17 +73,13 @@ def run_batch(
     """Run the (scenario, provider) drills; their outcomes in order, and the wall time.
     Cancelled once `stop` is requested, after every started stack is stopped."""
     stop = StopRequest() if stop is None else stop
-    catalog = scenarios(specs)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="relayops-drill-") as tmp:
         tree = Path(tmp) / "tree"
-        files = render_time_scaled(specs, batch.specs_dir, batch.scale, PLACEHOLDER_WEBHOOK)
-        write_tree(tree, files, DRILL_MANAGED)
-        pipeline = drill_pipeline(files)
+        world = drill_world(specs, batch.specs_dir, batch.scale)
+        write_tree(tree, world.files, DRILL_MANAGED)
         plans = [
-            plan_drill(
-                specs, catalog, name, p, batch.scale, batch.rate, batch.max_seconds, pipeline
-            )
+            plan_drill(world, name, p, rate=batch.rate, max_seconds=batch.max_seconds)
             for name, p in pairs
         ]
         for plan in plans:

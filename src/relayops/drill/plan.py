@@ -16,15 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from relayops.alertmanager.receivers import receiver_name
-from relayops.drill.theory import Pipeline, Theory, evaluation_hops, theory_for
+from relayops.drill.theory import Pipeline, Theory, theory_for
+from relayops.drill.world import DrillWorld
 from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.spec import SpecSet
-from relayops.spec.timescale import DRILL_SCRAPE_SECONDS, time_scaled
 from relayops.synth.scenarios import Plan, Scenario
 
 MARGIN_SECONDS = 5  # room after the latest expected firing or clearing
 MIN_RUN_SECONDS = 20
-TICK_SECONDS = 0.25  # the driver's push interval in drills
 TOLERANCE_EVALUATIONS = 2  # measured detection may stray this many evaluation intervals
 PAGE_SEVERITY = "critical"
 
@@ -42,6 +41,7 @@ class DrillPlan:
     scenario: Scenario
     provider: str
     scale: int
+    scaled: SpecSet  # the specs time-scaled ×scale, as the drill's rules were rendered
     rate: float  # production requests/s; the drill pushes rate × scale
     run_seconds: float  # the whole scenario, whose fault phase covers every detection
     fault_start: float  # seconds into the scenario where the fault phase begins (planned)
@@ -97,14 +97,6 @@ class DrillPlan:
         return None if clearing is None else clearing + self.pipeline.delay(expected.alert)
 
 
-def drill_pipeline(rendered: Mapping[str, str], tick: float = TICK_SECONDS) -> Pipeline:
-    """The drill stack's pipeline for a rendered (time-scaled) tree, path -> text: the
-    evaluation hops of its Prometheus rule files."""
-    scrape = float(DRILL_SCRAPE_SECONDS)
-    rule_files = (text for path, text in sorted(rendered.items()) if path.startswith("prometheus/"))
-    return Pipeline(tick, scrape, scrape, evaluation_hops(rule_files))
-
-
 def _phases(plan: Plan) -> tuple[float, float, float]:
     """(lead, fault, tail) shares of the run: healthy before, the fault, healthy after."""
     phases = plan.phases
@@ -126,24 +118,17 @@ def _silent_run(scaled: SpecSet, provider: str, max_seconds: float) -> float:
 
 
 def plan_drill(
-    specs: SpecSet,
-    catalog: Mapping[str, Scenario],
-    name: str,
-    provider: str,
-    scale: int,
-    rate: float,
-    max_seconds: float,
-    pipeline: Pipeline,
+    world: DrillWorld, name: str, provider: str, *, rate: float, max_seconds: float
 ) -> DrillPlan:
-    """Expectations of scenario `name` of the catalog on `provider` with rules time-scaled
-    ×`scale`, at a production rate of `rate` requests/s (pushed ×`scale`)."""
-    scenario, healthy_scenario = catalog[name], catalog["healthy"]
+    """Expectations of scenario `name` of the world's catalog on `provider` with its rules
+    time-scaled, at a production rate of `rate` requests/s (pushed ×scale)."""
+    scenario, healthy_scenario = world.catalog[name], world.catalog["healthy"]
     if provider not in scenario.plans:
         raise ValueError(
             f"scenario {scenario.name} does not apply to {provider} "
             f"(it applies to: {', '.join(scenario.providers)})"
         )
-    scaled = time_scaled(specs, scale)
+    scaled, scale, pipeline = world.scaled, world.scale, world.pipeline
     spec = scaled.provider(provider)
     plan = scenario.plans[provider]
     drill_rate = plan.fixed_rate if plan.fixed_rate is not None else rate
@@ -163,7 +148,7 @@ def plan_drill(
         if seconds is None or seconds + pipeline.delay(alert) + MARGIN_SECONDS > max_seconds:
             too_slow.append(ref)
             continue
-        fires.append(Expected(ref, alert, seconds, receiver_name(scaled.service, alert.severity)))
+        fires.append(Expected(ref, alert, seconds, receivers[ref]))
     lead, fault, tail = _phases(plan)
     if fires:
         slack = MARGIN_SECONDS + TOLERANCE_EVALUATIONS * pipeline.evaluation
@@ -178,21 +163,22 @@ def plan_drill(
             raise ValueError(f"{e.ref} would not clear within {theory.horizon}s of healthy traffic")
         clear = max(clear, clearing + pipeline.delay(e.alert) + MARGIN_SECONDS)
     return DrillPlan(
-        scenario,
-        provider,
-        scale,
-        drill_rate,
-        run,
-        lead * run,
-        max(clear - tail * run, scaled.service.rate_window + MARGIN_SECONDS),
-        tuple(fires),
-        tuple(too_slow),
-        tuple(silent),
-        theory,
-        pipeline,
-        healthy_scenario,
-        for_seconds,
-        receivers,
-        receiver_name(scaled.service, PAGE_SEVERITY),
-        alerts,
+        scenario=scenario,
+        provider=provider,
+        scale=scale,
+        scaled=scaled,
+        rate=drill_rate,
+        run_seconds=run,
+        fault_start=lead * run,
+        recovery_seconds=max(clear - tail * run, scaled.service.rate_window + MARGIN_SECONDS),
+        fires=tuple(fires),
+        too_slow=tuple(too_slow),
+        silent=tuple(silent),
+        theory=theory,
+        pipeline=pipeline,
+        healthy=healthy_scenario,
+        for_seconds=for_seconds,
+        receivers=receivers,
+        pager=receiver_name(scaled.service, PAGE_SEVERITY),
+        alerts=alerts,
     )

@@ -26,7 +26,6 @@ from relayops.runbooks import render_runbooks
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.series import ProviderSeries
-from relayops.spec.timescale import time_scaled
 from relayops.stack import Stack
 
 STEP_SECONDS = 1
@@ -70,10 +69,10 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
 
 
 def _burn_plots(
-    reader: RangeReader, specs: SpecSet, plan: DrillPlan, window: Window, out: Path, stem: str
+    reader: RangeReader, plan: DrillPlan, window: Window, out: Path, stem: str
 ) -> list[str]:
     """One burn-rate plot per SLO with an expected burn alert; Markdown image lines."""
-    scaled = time_scaled(specs, plan.scale)
+    scaled = plan.scaled
     spec = scaled.provider(plan.provider)
     names = ProviderSeries(scaled.service, spec)
     by_slo: dict[str, list[Expected]] = {}
@@ -197,11 +196,9 @@ def _signal_panels(
     ]
 
 
-def _plots(
-    reader: RangeReader, specs: SpecSet, plan: DrillPlan, window: Window, out: Path, stem: str
-) -> list[str]:
+def _plots(reader: RangeReader, plan: DrillPlan, window: Window, out: Path, stem: str) -> list[str]:
     """The signal and burn-rate plots (the range queries); Markdown image lines."""
-    scaled = time_scaled(specs, plan.scale)
+    scaled = plan.scaled
     spec = scaled.provider(plan.provider)
     names = ProviderSeries(scaled.service, spec)
     signal = plot_signal(
@@ -212,7 +209,7 @@ def _plots(
     )
     return [
         f"![injected signal]({signal.name})",
-        *_burn_plots(reader, specs, plan, window, out, stem),
+        *_burn_plots(reader, plan, window, out, stem),
     ]
 
 
@@ -292,7 +289,7 @@ def write_report(
     window = Window(result.phases.fault_start, result.phases.fault_end, end - started_at)
     with nullcontext(client) if client is not None else httpx.Client() as http:
         reader = RangeReader(http, stack.prometheus_url, started_at, end)
-        plots = _plots(reader, specs, plan, window, out_dir, stem)
+        plots = _plots(reader, plan, window, out_dir, stem)
     chart = plot_timeline(out_dir / f"{stem}-timeline.png", result.timeline, window)
     path = out_dir / f"{stem}.md"
     path.write_text(_markdown(specs, result, window, chart.name, plots, reader.empty))

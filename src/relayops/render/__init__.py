@@ -73,7 +73,13 @@ def render_time_scaled(
 ) -> dict[str, str]:
     """Rules, alerts and Alertmanager tree with every window and `for` divided by `factor`,
     for drills. No generated tests, dashboards or runbooks: those describe production."""
-    scaled = time_scaled(specs, factor)
+    return render_scaled(time_scaled(specs, factor), specs_dir, factor, drill_webhook_url)
+
+
+def render_scaled(
+    scaled: SpecSet, specs_dir: Path, factor: int, drill_webhook_url: str | None = None
+) -> dict[str, str]:
+    """`render_time_scaled` of specs already time-scaled ×`factor` (`time_scaled`)."""
     files = render_alertmanager(scaled, drill_webhook_url)
     for spec in scaled.providers:
         note = header([(Path(specs_dir) / f"{spec.name}.yaml").as_posix()]) + (
