@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 from dataclasses import replace
 from pathlib import Path
@@ -11,19 +10,16 @@ import httpx
 import pytest
 import redis
 
+from relayops.cli import main
 from relayops.fakes.token_endpoint import FakeTokenEndpoint
 from relayops.oauth.cipher import TokenCipher
-from relayops.oauth.cli import register
 from relayops.oauth.recovery import RecoverySlot
 from relayops.oauth.sqlite_store import SqliteTokenStore
 from tests.oauth_fixtures import credential, new_key
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="relayops")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 class Browser(io.StringIO):

@@ -3,7 +3,6 @@ written, the exit codes, and one run against a real local stack."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import threading
@@ -14,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from relayops.cli import build_parser, main
 from relayops.drill.observe import ObserveError
 from relayops.report import Observation, Point, observe, offline, write_report
 from relayops.report import observation as observation_module
-from relayops.report.cli import register
 from relayops.report.render import REPORT_NAME
 from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
@@ -308,10 +307,7 @@ def test_an_erroring_prometheus_raises_naming_the_url(specs) -> None:
 
 # the command -------------------------------------------------------------------------------------
 def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 @pytest.fixture
@@ -383,9 +379,7 @@ def test_the_default_drill_folder_is_where_make_drill_writes() -> None:
     makefile = (REPO / "Makefile").read_text()
     written = re.search(r"drill all --report-dir (\S+)", makefile)
     assert written is not None
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["report", "observation", "--since", "1h"])
+    args = build_parser().parse_args(["report", "observation", "--since", "1h"])
     assert args.drills == Path(written[1])
 
 

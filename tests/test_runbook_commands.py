@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from relayops.cli import build_parser
-from relayops.runbook_commands import broken_commands, command_lines
+from relayops.cli import build_parser, main
+from relayops.cli.runbook_commands import broken_commands, command_lines
 from tests.daemons import require_binary, run_redis
 from tests.specs_util import REPO, SPECS
 
@@ -50,8 +50,7 @@ def test_render_refuses_a_runbook_command_the_cli_refuses(tmp_path, monkeypatch,
     monkeypatch.setattr(runbook_render, "render_runbooks", with_a_typo)
     monkeypatch.setattr("relayops.render.render_runbooks", with_a_typo, raising=False)
     out = tmp_path / "rendered"
-    code = build_parser().parse_args(["render", "--specs", str(SPECS), "--out", str(out)])
-    assert code.func(code) == 2
+    assert main(["render", "--specs", str(SPECS), "--out", str(out)]) == 2
     assert "the following arguments are required: --reason" in capsys.readouterr().err
     assert not out.exists()
 

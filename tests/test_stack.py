@@ -3,7 +3,6 @@ refusals, clear errors, and `down` stopping exactly what `up` started."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import pytest
 import redis
 import yaml
 
+from relayops.cli import main
 from relayops.stack import (
     Stack,
     StackError,
@@ -31,7 +31,6 @@ from relayops.stack import (
     stack_up,
 )
 from relayops.stack import stack as stack_module
-from relayops.stack.cli import register
 from relayops.stack.daemons import (
     DaemonError,
     DaemonExited,
@@ -89,10 +88,7 @@ def _eventually(probe, timeout: float):
 
 
 def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="relayops")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+    return main(list(argv))
 
 
 def _gone(pid: int) -> bool:
@@ -234,11 +230,7 @@ def test_down_stops_every_process_and_removes_the_state(drill_tree: Path, tmp_pa
     assert drill_tree.is_dir()  # a tree passed with --rendered is not ours to remove
 
 
-CLI = (
-    "import argparse, sys; from relayops.stack.cli import register; "
-    "p = argparse.ArgumentParser(); register(p.add_subparsers(dest='c', required=True)); "
-    "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
-)
+CLI = "import sys; from relayops.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def test_cli_up_leaves_the_stack_running_after_it_exits(drill_tree: Path, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ one test pushes to a real Pushgateway on loopback and reads its /metrics back.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import subprocess
@@ -20,10 +19,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from relayops.cli import main
 from relayops.rules.alerts import alert_defs
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
-from relayops.synth.cli import register
 from relayops.synth.driver import Driver
 from relayops.synth.scenarios import SIGNAL_FAULTS, scenarios
 from tests.daemons import free_port, require_binary
@@ -302,10 +301,7 @@ def test_driver_refuses_a_scenario_of_another_provider(specs, catalog) -> None:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="relayops")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["synth", *argv, "--specs", str(SPECS)])
-    return args.func(args)
+    return main(["synth", *argv, "--specs", str(SPECS)])
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis
 
+from relayops.cli.common import CommandError, Exit
 from relayops.oauth.cipher import DecryptError
 from relayops.oauth.keys import KeyConfigError
 from relayops.oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError, open_store
@@ -26,15 +27,9 @@ from relayops.oauth.setup import SetupError, begin, complete, load_pending, save
 from relayops.oauth.store import PROVIDERS, StoreUnavailable, TokenStore
 from relayops.spec import env as env_names
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_REDIRECT_URI = "http://localhost:8765/oauth/callback"
 _CREDENTIAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}")
 _STORE_ERRORS = (StoreUnavailable, sqlite3.Error, DecryptError)  # sqlite3: opening the file
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"relayops oauth: {message}", file=sys.stderr)
-    return code
 
 
 def _open(args: argparse.Namespace) -> TokenStore:
@@ -47,7 +42,7 @@ def _pending_path(store: Path, credential_id: str) -> Path:
 
 def cmd_setup(args: argparse.Namespace) -> int:
     if not _CREDENTIAL_ID.fullmatch(args.credential):
-        return _fail("--credential takes letters, digits and . _ @ + - (at most 200)", 2)
+        raise CommandError("--credential takes letters, digits and . _ @ + - (at most 200)")
     try:
         config = provider_config(
             args.provider,
@@ -58,13 +53,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
         client = client_credentials(args.provider, os.environ)
         store = _open(args)
     except (ConfigError, KeyConfigError, StoreConfigError) as exc:
-        return _fail(str(exc), EXIT_INVALID)
+        raise CommandError(str(exc)) from exc
     pending = _pending_path(args.store, args.credential)
     try:
         if args.redirect_url:
             request = load_pending(pending, store.cipher, args.credential)
             if request.provider != args.provider:
-                return _fail(f"the pending authorization is for {request.provider}", 2)
+                raise CommandError(f"the pending authorization is for {request.provider}")
             redirect_url = args.redirect_url
         else:
             request = begin(config, client.client_id, args.redirect_uri, args.credential)
@@ -77,18 +72,20 @@ def cmd_setup(args: argparse.Namespace) -> int:
             )
             redirect_url = sys.stdin.readline().strip()
             if not redirect_url:
-                return _fail("no redirect URL read; run again with --redirect-url URL", 1)
+                raise CommandError(
+                    "no redirect URL read; run again with --redirect-url URL", Exit.FAILED
+                )
         credential = complete(request, redirect_url, TokenEndpoint(config, client), store)
     except SetupError as exc:
-        return _fail(str(exc), EXIT_FAILED)
+        raise CommandError(str(exc), Exit.FAILED) from exc
     except _STORE_ERRORS as exc:
-        return _fail(f"token store: {exc}", EXIT_FAILED)
+        raise CommandError(f"token store: {exc}", Exit.FAILED) from exc
     pending.unlink(missing_ok=True)
     print(
         f"stored credential {credential.credential_id} ({credential.provider}); "
         f"access token expires {credential.expires_at.isoformat(timespec='seconds')}"
     )
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
@@ -96,11 +93,11 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         store = _open(args)
         count = store.rotate_key()
     except (KeyConfigError, StoreConfigError) as exc:
-        return _fail(str(exc), EXIT_INVALID)
+        raise CommandError(str(exc)) from exc
     except _STORE_ERRORS as exc:
-        return _fail(f"rotate-key failed, nothing changed: {exc}", EXIT_FAILED)
+        raise CommandError(f"rotate-key failed, nothing changed: {exc}", Exit.FAILED) from exc
     print(f"re-encrypted {count} credential(s) under the newest key")
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -108,12 +105,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         store = _open(args)
         credentials = [store.get(credential_id) for credential_id in store.ids()]
     except (KeyConfigError, StoreConfigError) as exc:
-        return _fail(str(exc), EXIT_INVALID)
+        raise CommandError(str(exc)) from exc
     except _STORE_ERRORS as exc:
-        return _fail(f"token store: {exc}", EXIT_FAILED)
+        raise CommandError(f"token store: {exc}", Exit.FAILED) from exc
     if not credentials:
         print("no OAuth credentials stored")
-        return EXIT_OK
+        return Exit.OK
     present = [c for c in credentials if c is not None]  # deleted between ids() and get()
     waiting, note = _waiting(store, present)
     for credential in present:
@@ -124,7 +121,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     if note:
         print(note)
-    return EXIT_OK
+    return Exit.OK
 
 
 def _waiting(store: TokenStore, credentials: list) -> tuple[dict[str, str], str | None]:

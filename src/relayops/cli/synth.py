@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from pathlib import Path
 
-from relayops.spec import SpecError, SpecSet, load_specs
+from relayops.cli.common import CommandError, Exit, specs_from
 from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
 from relayops.synth.driver import Driver, PushError
 from relayops.synth.scenarios import NOMINAL_RATE, scenarios
 
-EXIT_OK, EXIT_USAGE = 0, 2
 ENV_URL = env_names.PUSHGATEWAY_URL
 _FRACTIONAL = re.compile(r"(\d+(?:\.\d+)?)(ms|s)?")
 
@@ -44,40 +42,27 @@ def rate(text: str) -> float:
     return value
 
 
-def _fail(message: str) -> int:
-    print(f"relayops synth: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _specs(folder: Path) -> SpecSet | None:
-    try:
-        return load_specs(folder)
-    except SpecError as exc:
-        _fail(f"{len(exc.issues)} problem(s) in {folder}; run `relayops validate`")
-        return None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    specs = _specs(args.specs)
-    if specs is None:
-        return EXIT_USAGE
+    specs = specs_from(args.specs)
     catalog = scenarios(specs)
     scenario = catalog.get(args.scenario)
     if scenario is None:
-        return _fail(f"unknown scenario {args.scenario!r}; choose one of: {', '.join(catalog)}")
+        raise CommandError(
+            f"unknown scenario {args.scenario!r}; choose one of: {', '.join(catalog)}"
+        )
     try:
         spec = specs.provider(args.provider)
     except KeyError:
         known = ", ".join(p.name for p in specs.providers)
-        return _fail(f"unknown provider {args.provider!r}; choose one of: {known}")
+        raise CommandError(f"unknown provider {args.provider!r}; choose one of: {known}") from None
     if spec.name not in scenario.plans:
-        return _fail(
+        raise CommandError(
             f"scenario {scenario.name} does not apply to {spec.name}; it applies to: "
             f"{', '.join(scenario.providers) or 'no provider of these specs'}"
         )
     url = args.pushgateway or os.environ.get(ENV_URL)
     if not url:
-        return _fail(f"no Pushgateway: pass --pushgateway URL or set {ENV_URL}")
+        raise CommandError(f"no Pushgateway: pass --pushgateway URL or set {ENV_URL}")
     driver = Driver(specs, spec, url, job=args.job)
     plan = scenario.plans[spec.name]
     print(
@@ -88,17 +73,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         summary = driver.run(scenario, args.duration, args.rate, tick_s=args.tick)
     except PushError as exc:
-        return _fail(str(exc))
+        raise CommandError(str(exc)) from exc
     print(f"done: {summary.ticks} ticks, {summary.pushes} pushes, {summary.deletes} deletes")
     for series, value in summary.totals.items():
         print(f"  {series} {value:g}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    specs = _specs(args.specs)
-    if specs is None:
-        return EXIT_USAGE
+    specs = specs_from(args.specs)
     print(f"Expected alerts are worked out at {NOMINAL_RATE:g} req/s.")
     for scenario in scenarios(specs).values():
         print(f"{scenario.name}: {scenario.summary}")
@@ -107,7 +90,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for provider, plan in scenario.plans.items():
             fires = ", ".join(plan.fires) or "nothing"
             print(f"  {provider}: fires {fires}; the other {len(plan.silent)} alerts stay silent")
-    return EXIT_OK
+    return Exit.OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

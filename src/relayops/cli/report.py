@@ -4,44 +4,31 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
+from relayops.cli.common import CommandError, Exit, specs_from
 from relayops.drill.observe import ObserveError
 from relayops.report.observation import observe
 from relayops.report.render import write_report
-from relayops.spec import SpecError, load_specs
 from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
-
-EXIT_GO, EXIT_NO_GO, EXIT_BAD = 0, 1, 2
 
 
 def cmd_observation(args: argparse.Namespace) -> int:
     try:
         since_s = parse_duration(args.since)
     except ValueError as exc:
-        print(f"relayops: --since: {exc}", file=sys.stderr)
-        return EXIT_BAD
+        raise CommandError(f"--since: {exc}") from exc
     if not args.prometheus:
-        print(
-            f"relayops: no Prometheus: pass --prometheus URL or set {env_names.PROMETHEUS_URL}",
-            file=sys.stderr,
+        raise CommandError(
+            f"no Prometheus: pass --prometheus URL or set {env_names.PROMETHEUS_URL}"
         )
-        return EXIT_BAD
-    try:
-        specs = load_specs(args.specs)
-    except SpecError as exc:
-        print(f"relayops: {len(exc.issues)} problem(s) in {args.specs}:", file=sys.stderr)
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
-        return EXIT_BAD
+    specs = specs_from(args.specs)
     try:
         observation = observe(specs, args.prometheus, since_s, time.time(), args.drills)
     except ObserveError as exc:
-        print(f"relayops: cannot read Prometheus: {exc}", file=sys.stderr)
-        return EXIT_BAD
+        raise CommandError(f"cannot read Prometheus: {exc}") from exc
     report = write_report(observation, args.prometheus, args.out)
     verdict = "GO" if observation.go else "NO-GO"
     print(f"{verdict}: {observation.score}/{len(observation.points)} points", end="")
@@ -50,7 +37,7 @@ def cmd_observation(args: argparse.Namespace) -> int:
         mark = {True: "ok  ", False: "FAIL", None: "NONE"}[point.passed]
         print(f"  {mark} {point.name}: {point.measured} ({point.threshold})")
     print(f"report: {report}")
-    return EXIT_GO if observation.go else EXIT_NO_GO
+    return Exit.OK if observation.go else Exit.FAILED  # GO, NO-GO
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

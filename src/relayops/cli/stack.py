@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 from pathlib import Path
 
+from relayops.cli.common import CommandError, Exit, say
 from relayops.stack.signals import ignore_stop_signals, on_stop_signals
 from relayops.stack.stack import (
     COMPONENTS,
@@ -18,8 +18,6 @@ from relayops.stack.stack import (
     stack_status,
     stack_up,
 )
-
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 class Interrupted(BaseException):
@@ -74,31 +72,30 @@ def cmd_up(args: argparse.Namespace) -> int:
                 ports=dict(args.port),
             )
     except Interrupted as exc:
-        print(f"relayops: stack up stopped by {exc}; stopped what it had started", file=sys.stderr)
+        say("stack", f"stack up stopped by {exc}; stopped what it had started")
         return 128 + exc.signum
     except StackRunning as exc:
-        print(f"relayops: {exc}; run `relayops stack down` first", file=sys.stderr)
+        say("stack", f"{exc}; run `relayops stack down` first")
         _print_status(args.state)
-        return EXIT_FAILED
+        return Exit.FAILED
     except StackError as exc:
-        print(f"relayops: stack up failed: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        raise CommandError(f"stack up failed: {exc}") from exc
     _print_status(args.state)
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     if recorded_stack(args.state) is None:
         print(f"no stack recorded in {args.state}")
-        return EXIT_OK
+        return Exit.OK
     stopped = stack_down(args.state)
     print(f"stopped {', '.join(stopped) or 'nothing (no recorded process was running)'}")
     print(f"removed {args.state}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return EXIT_OK if _print_status(args.state) else EXIT_FAILED
+    return Exit.OK if _print_status(args.state) else Exit.FAILED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

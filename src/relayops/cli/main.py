@@ -1,4 +1,5 @@
-"""The `relayops` command: render, validate and check the observability-as-code tree."""
+"""The `relayops` command: its parser, the render / validate / check commands, and `main`,
+which ends every command the same way (relayops.cli.common)."""
 
 from __future__ import annotations
 
@@ -11,36 +12,24 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from relayops.adapters.smoke import register as register_send
-from relayops.controller.cli import register as register_controller
-from relayops.drill.cli import register as register_drill
-from relayops.oauth.cli import register as register_oauth
-from relayops.report.cli import register as register_report
+from relayops.cli.common import CommandError, Exit, say, specs_from
+from relayops.cli.controller import register as register_controller
+from relayops.cli.drill import register as register_drill
+from relayops.cli.oauth import register as register_oauth
+from relayops.cli.report import register as register_report
+from relayops.cli.send import register as register_send
+from relayops.cli.stack import register as register_stack
+from relayops.cli.synth import register as register_synth
 from relayops.spec import SpecError, load_specs
-from relayops.stack.cli import register as register_stack
-from relayops.synth.cli import register as register_synth
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 DEFAULT_OUT = Path("rendered")
 
 
-def _load(specs_dir: Path):
-    try:
-        return load_specs(specs_dir)
-    except SpecError as exc:
-        print(f"relayops: {len(exc.issues)} problem(s) in {specs_dir}:", file=sys.stderr)
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
-        return None
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    specs = _load(args.specs)
-    if specs is None:
-        return EXIT_INVALID
+    specs = specs_from(args.specs)
     slos = sum(len(p.slos) for p in specs.providers)
     print(f"ok: {len(specs.providers)} providers, {slos} SLOs in {args.specs}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def _readme(args: argparse.Namespace) -> Path | None:
@@ -69,57 +58,44 @@ def _render_time_scaled(args: argparse.Namespace) -> int:
     from relayops.render import DRILL_MANAGED, render_time_scaled
     from relayops.rules.output import write_tree
 
-    specs = _load(args.specs)
-    if specs is None:
-        return EXIT_INVALID
+    specs = specs_from(args.specs)
     try:
         files = render_time_scaled(specs, args.specs, args.time_scale, args.drill_webhook)
     except SpecError as exc:
-        print(f"relayops: time scale {args.time_scale} breaks the specs:", file=sys.stderr)
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
-        return EXIT_INVALID
+        problems = "\n".join(f"  {issue}" for issue in exc.issues)
+        raise CommandError(f"time scale {args.time_scale} breaks the specs:\n{problems}") from exc
     except ValueError as exc:
-        print(f"relayops: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        raise CommandError(str(exc)) from exc
     changed = write_tree(args.out, files, DRILL_MANAGED)
     print(
         f"rendered {len(files)} time-scaled (×{args.time_scale}) files into {args.out} "
         f"({len(changed)} changed)"
     )
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from relayops.cli.runbook_commands import broken_commands
     from relayops.promtest.scenarios import GenerationError
     from relayops.render import MANAGED, render_all
     from relayops.rules.output import write_tree
-    from relayops.runbook_commands import broken_commands
 
     if (args.drill_webhook or args.time_scale) and args.out is None:
-        print(
-            "relayops: --drill-webhook and --time-scale need --out DIR; rendered/ stays the "
-            "production tree",
-            file=sys.stderr,
+        raise CommandError(
+            "--drill-webhook and --time-scale need --out DIR; rendered/ stays the production tree"
         )
-        return EXIT_INVALID
     if args.time_scale is not None:
         return _render_time_scaled(args)
     out = args.out or DEFAULT_OUT
-    specs = _load(args.specs)
-    if specs is None:
-        return EXIT_INVALID
+    specs = specs_from(args.specs)
     try:
         rendered = render_all(specs, args.specs, args.drill_webhook)
     except (GenerationError, ValueError) as exc:
-        print(f"relayops: cannot render {args.specs}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        raise CommandError(f"cannot render {args.specs}: {exc}") from exc
     broken = broken_commands(rendered.files, build_parser())
     if broken:
-        print("relayops: runbook commands the CLI refuses (nothing written):", file=sys.stderr)
-        for problem in broken:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_INVALID
+        problems = "\n".join(f"  {problem}" for problem in broken)
+        raise CommandError(f"runbook commands the CLI refuses (nothing written):\n{problems}")
     readme = _readme(args)
     readme_text = current = None
     if readme is not None:
@@ -127,8 +103,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             current = readme.read_text(encoding="utf-8")
             readme_text = _readme_text(specs, rendered, readme)
         except (OSError, ValueError) as exc:
-            print(f"relayops: {readme}: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            raise CommandError(f"{readme}: {exc}", Exit.FAILED) from exc
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             if out.is_dir():
@@ -139,19 +114,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         for path in drift:
             print(f"drift: {path}", file=sys.stderr)
         if drift:
-            print(
-                "relayops: rendered output is stale; run `make render` and commit it",
-                file=sys.stderr,
-            )
-            return EXIT_FAILED
+            say(args.command, "rendered output is stale; run `make render` and commit it")
+            return Exit.FAILED
         print(f"ok: {len(rendered.files)} rendered files match {args.specs}")
-        return EXIT_OK
+        return Exit.OK
     changed = write_tree(out, rendered.files, MANAGED)
     if readme_text != current:
         write_tree(readme.parent, {readme.name: readme_text}, ())
         changed.append(str(readme))
     print(f"rendered {len(rendered.files)} files into {out} ({len(changed)} changed)")
-    return EXIT_OK
+    return Exit.OK
 
 
 def _run_all(commands: list[list[str]], jobs: int) -> bool:
@@ -172,23 +144,21 @@ def _run_all(commands: list[list[str]], jobs: int) -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    specs_from(args.specs)  # bad specs are the first thing to say
     promtool = shutil.which("promtool")
     if promtool is None:
-        print(
-            "relayops: promtool not found; run `make tools` (Debian package prometheus)",
-            file=sys.stderr,
+        raise CommandError(
+            "promtool not found; run `make tools` (Debian package prometheus)", Exit.FAILED
         )
-        return EXIT_FAILED
     out = args.out or DEFAULT_OUT
     rules = sorted(str(p) for p in (out / "prometheus").glob("*.yml"))
     tests = sorted(str(p) for p in (out / "tests").glob("*.yml"))
     if not rules or not tests:
-        print(
-            f"relayops: nothing rendered under {out}; run `relayops render` first",
-            file=sys.stderr,
+        raise CommandError(
+            f"nothing rendered under {out}; run `relayops render` first", Exit.FAILED
         )
-        return EXIT_FAILED
     render_args = argparse.Namespace(
+        command=args.command,
         specs=args.specs,
         out=out,
         check=True,
@@ -196,21 +166,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         drill_webhook=None,
         time_scale=None,
     )
-    drift = cmd_render(render_args)
-    if drift == EXIT_INVALID:
-        return EXIT_INVALID
-    ok = drift == EXIT_OK
+    ok = cmd_render(render_args) == Exit.OK
     ok &= _check_dashboards(args.specs, out, promtool)
     commands = [[promtool, "check", "rules", "--lint-fatal", *rules]]
     commands += [[promtool, "test", "rules", test] for test in tests]
     ok &= _run_all(commands, args.jobs)
-    print(
-        "ok: rendered rules are current, lint-clean and pass their tests"
-        if ok
-        else "relayops: check failed",
-        file=sys.stdout if ok else sys.stderr,
-    )
-    return EXIT_OK if ok else EXIT_FAILED
+    if not ok:
+        say(args.command, "check failed")
+        return Exit.FAILED
+    print("ok: rendered rules are current, lint-clean and pass their tests")
+    return Exit.OK
 
 
 def _check_dashboards(specs_dir: Path, out: Path, promtool: str) -> bool:
@@ -330,8 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return int(args.func(args))
+    except CommandError as exc:
+        say(args.command, str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        say(args.command, "interrupted")
+        return Exit.INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`relayops … | head`): nothing more can be said to it, and the
+        # interpreter's own flush at exit must not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.FAILED
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis
 
+from relayops.cli.common import CommandError, Exit, provider_named, specs_from
 from relayops.controller.audit_file import last_known_note
 from relayops.controller.cycle import RunOutcome, Sinks, Status, run_cycle
 from relayops.controller.manual import set_paused, set_percent
@@ -28,12 +29,11 @@ from relayops.controller.state import (
     StateChanged,
     parse_percent,
 )
-from relayops.spec import SpecError, SpecSet, load_specs
+from relayops.spec import SpecError, SpecSet
 from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
 from relayops.spec.timescale import time_scaled
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_AUDIT_LOG = Path(".relayops/controller-audit.jsonl")
 ENV = {
     "prometheus": env_names.PROMETHEUS_URL,
@@ -42,26 +42,16 @@ ENV = {
 }
 
 
-class UsageError(RuntimeError):
-    pass
-
-
 def _url(args: argparse.Namespace, name: str, required: bool = True) -> str | None:
     value = getattr(args, name, None) or os.environ.get(ENV[name])
     if not value and required:
-        raise UsageError(f"no {name} URL: set {ENV[name]} or pass --{name}")
+        raise CommandError(f"no {name} URL: set {ENV[name]} or pass --{name}")
     return value or None
 
 
 def _specs(args: argparse.Namespace) -> SpecSet:
-    try:
-        specs = load_specs(args.specs)
-    except SpecError as exc:
-        raise UsageError(f"invalid specs:\n{exc}") from exc
-    names = [p.name for p in specs.providers]
-    wanted = getattr(args, "provider", None)
-    if wanted is not None and wanted not in names:
-        raise UsageError(f"no provider spec {wanted!r}; known: {', '.join(names)}")
+    specs = specs_from(args.specs)
+    provider_named(specs, getattr(args, "provider", None))
     return specs
 
 
@@ -74,7 +64,7 @@ def _redis(args: argparse.Namespace) -> redis.Redis:
     try:
         return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     except ValueError as exc:
-        raise UsageError(f"{ENV['redis']} is not a Redis URL: {exc}") from exc
+        raise CommandError(f"{ENV['redis']} is not a Redis URL: {exc}") from exc
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -107,7 +97,7 @@ def _cycle(args: argparse.Namespace, specs: SpecSet, client: redis.Redis) -> int
     if not args.dry_run and pushgateway is None:
         print(f"warning: {ENV['pushgateway']} not set: telemetry not pushed", file=sys.stderr)
     sinks = Sinks(None if args.dry_run else _audit_log(args), pushgateway)
-    code = EXIT_OK
+    code = Exit.OK
     for provider in _providers(args, specs):
         try:
             outcome = run_cycle(
@@ -122,13 +112,13 @@ def _cycle(args: argparse.Namespace, specs: SpecSet, client: redis.Redis) -> int
             )
         except redis.RedisError as exc:
             print(f"{provider}: failed: Redis: {exc}", file=sys.stderr)
-            code = max(code, EXIT_FAILED)
+            code = max(code, Exit.FAILED)
             continue
         _print_outcome(outcome, args.dry_run)
         if outcome.status is Status.LOCKED:
-            code = EXIT_LOCKED if code == EXIT_OK else code
+            code = Exit.LOCKED if code == Exit.OK else code
         elif outcome.status is Status.FAILED:
-            code = EXIT_FAILED if code in (EXIT_OK, EXIT_LOCKED) else code
+            code = Exit.FAILED if code in (Exit.OK, Exit.LOCKED) else code
     return code
 
 
@@ -138,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             specs = time_scaled(specs, args.time_scale)
         except (ValueError, SpecError) as exc:
-            raise UsageError(str(exc)) from exc
+            raise CommandError(str(exc)) from exc
     client = _redis(args)
     if args.once:
         return _cycle(args, specs, client)
@@ -149,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _cycle(args, specs, client)
             time.sleep(max(0.0, every - (time.monotonic() - started)))
     except KeyboardInterrupt:
-        return EXIT_OK
+        return Exit.OK
 
 
 def _when(stamp: float | None) -> str:
@@ -161,17 +151,17 @@ def _when(stamp: float | None) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     specs = _specs(args)
     client = _redis(args)
-    code = EXIT_OK
+    code = Exit.OK
     for provider in _providers(args, specs):
         try:
             state = RolloutStore(client, provider).read()
         except MissingState as exc:
             print(f"{provider}: MISSING: {exc}{last_known_note(_audit_log(args), provider)}")
-            code = EXIT_FAILED
+            code = Exit.FAILED
             continue
         except CorruptState as exc:
             print(f"{provider}: CORRUPT: {exc}")
-            code = EXIT_FAILED
+            code = Exit.FAILED
             continue
         rollout = specs.provider(provider).rollout
         print(
@@ -191,19 +181,18 @@ def _manual(args: argparse.Namespace, apply) -> int:
     try:
         state, repaired = apply(store, specs)
     except StateChanged as exc:
-        print(f"relayops controller: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        raise CommandError(str(exc), Exit.FAILED) from exc
     for problem in repaired:
         print(f"{args.provider}: repaired: {problem}")
     print(f"{args.provider}: {state.percent:g}%{' PAUSED' if state.paused else ''} ({args.reason})")
-    return EXIT_OK
+    return Exit.OK
 
 
 def cmd_set_percent(args: argparse.Namespace) -> int:
     try:
         percent = parse_percent(args.percent, "the percentage argument")
     except CorruptState as exc:
-        raise UsageError(str(exc).split(";")[0]) from exc
+        raise CommandError(str(exc).split(";")[0]) from exc
     return _manual(
         args,
         lambda store, specs: set_percent(
@@ -232,19 +221,17 @@ def cmd_history(args: argparse.Namespace) -> int:
                 f"{_when(entry['at'])} {provider} {entry.get('result') or entry['status']}{moved}"
                 f" by {entry['who']}: {entry['reason']}"
             )
-    return EXIT_OK
+    return Exit.OK
 
 
 def _guarded(command):
+    """A Redis that fails mid-command is the command failing, not bad input."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
-        except UsageError as exc:
-            print(f"relayops controller: {exc}", file=sys.stderr)
-            return EXIT_USAGE
         except redis.RedisError as exc:
-            print(f"relayops controller: Redis: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            raise CommandError(f"Redis: {exc}", Exit.FAILED) from exc
 
     return run
 

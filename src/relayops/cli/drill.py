@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from relayops.cli.common import CommandError, Exit, provider_named, say, specs_from
 from relayops.drill.batch import (
     DEFAULT_MAX_SECONDS,
     DEFAULT_RATE,
@@ -16,7 +17,7 @@ from relayops.drill.batch import (
 from relayops.drill.parallel import Outcome
 from relayops.drill.stopping import Cancelled, StopRequest, stopping_on_signals
 from relayops.drill.summary import write_summary
-from relayops.spec import SpecError, SpecSet, load_specs
+from relayops.spec import SpecSet
 from relayops.synth.scenarios import scenarios
 
 
@@ -42,7 +43,7 @@ def _drill(args: argparse.Namespace, specs: SpecSet, pairs: list[tuple[str, str]
         with stopping_on_signals(stop, _say):
             outcomes, wall = run_batch(batch, specs, pairs, stop=stop)
     except Cancelled as exc:
-        _say(f"relayops: drills {exc}; every daemon they started is stopped, no report written")
+        say("drill", f"drills {exc}; every daemon they started is stopped, no report written")
         return 128 + stop.signum
     for outcome in outcomes:
         _print_result(outcome)
@@ -52,48 +53,36 @@ def _drill(args: argparse.Namespace, specs: SpecSet, pairs: list[tuple[str, str]
     failed = [o for o in outcomes if not o.passed]
     print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, in {wall:.0f}s")
     if broken:
-        print(f"relayops: {len(broken)} drill(s) could not run", file=sys.stderr)
-        return 2
-    return 0 if not failed else 1
+        say("drill", f"{len(broken)} drill(s) could not run")
+        return Exit.INVALID
+    return Exit.OK if not failed else Exit.FAILED
 
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _refuse(message: str) -> int:
-    _say(f"relayops: {message}")
-    return 2
-
-
-def _checked(args: argparse.Namespace) -> tuple[SpecSet | None, str | None]:
-    """The specs, or why the arguments cannot be drilled."""
+def _checked(args: argparse.Namespace) -> SpecSet:
+    """The specs; CommandError when the arguments cannot be drilled."""
     if args.time_scale < 1:
-        return None, f"--time-scale must be a whole number ≥ 1, got {args.time_scale}"
+        raise CommandError(f"--time-scale must be a whole number ≥ 1, got {args.time_scale}")
     if args.rate <= 0 or args.max_seconds <= 0 or args.jobs < 0:
-        return None, "--rate and --max-seconds must be positive, --jobs 0 (all) or more"
-    try:
-        specs = load_specs(args.specs)
-    except SpecError as exc:
-        return None, f"invalid specs:\n{exc}"
-    if args.provider is not None and args.provider not in [p.name for p in specs.providers]:
-        known = ", ".join(p.name for p in specs.providers)
-        return None, f"no provider spec {args.provider!r}; known: {known}"
-    return specs, None
+        raise CommandError("--rate and --max-seconds must be positive, --jobs 0 (all) or more")
+    specs = specs_from(args.specs)
+    provider_named(specs, args.provider)
+    return specs
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    specs, problem = _checked(args)
-    if specs is None:
-        return _refuse(problem or "")
+    specs = _checked(args)
     catalog = scenarios(specs)
     pairs = []
     for name in dict.fromkeys(args.scenario):
         if name not in catalog:
-            return _refuse(f"no scenario {name!r}; known: {', '.join(catalog)}")
+            raise CommandError(f"no scenario {name!r}; known: {', '.join(catalog)}")
         providers = catalog[name].providers
         if args.provider is not None and args.provider not in providers:
-            return _refuse(
+            raise CommandError(
                 f"scenario {name} applies to {', '.join(providers)}, not {args.provider}"
             )
         pairs += [(name, p) for p in ([args.provider] if args.provider else providers)]
@@ -101,9 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_all(args: argparse.Namespace) -> int:
-    specs, problem = _checked(args)
-    if specs is None:
-        return _refuse(problem or "")
+    specs = _checked(args)
     pairs = [
         (name, p)
         for name, s in scenarios(specs).items()
