@@ -20,25 +20,13 @@ from relayops.fakes import FakeGmail, FakeGraph, FaultPlan, gmail_error
 from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.spec import SpecSet
+from tests.doubles import RotatingTokens
 from tests.test_structured_errors import FIELDS
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40
-
-
-class Tokens:
-    def __init__(self, first: str, fresh: str):
-        self.current, self.fresh, self.refreshes = first, fresh, 0
-
-    def token(self) -> str:
-        return self.current
-
-    def refresh(self) -> str:
-        self.refreshes += 1
-        self.current = self.fresh
-        return self.current
 
 
 class Gate:
@@ -73,7 +61,7 @@ def adapter(specs, provider, server, *, gate=None, tokens=None, timeout=5.0, wai
         specs,
         provider,
         gate or Gate(),
-        tokens or Tokens(token, token),
+        tokens or RotatingTokens(token),
         base_url=server.url,
         client=httpx.Client(timeout=timeout),
         backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
@@ -210,7 +198,7 @@ def test_internal_only_mode_blocks_outside_recipients(specs, gmail):
 
 
 def test_an_expired_token_is_refreshed_once(specs, gmail):
-    tokens = Tokens("expired", GMAIL_TOKEN)
+    tokens = RotatingTokens("expired", GMAIL_TOKEN)
     send = adapter(specs, "gmail", gmail, tokens=tokens)
     assert send.execute("gmail.send", rich(), "w", "a").ok
     assert tokens.refreshes == 1
@@ -218,7 +206,7 @@ def test_an_expired_token_is_refreshed_once(specs, gmail):
         "Bearer expired",
         f"Bearer {GMAIL_TOKEN}",
     ]
-    revoked = adapter(specs, "gmail", gmail, tokens=Tokens("expired", "still-bad"))
+    revoked = adapter(specs, "gmail", gmail, tokens=RotatingTokens("expired", "still-bad"))
     result = revoked.execute("gmail.send", rich(), "w", "a")
     assert result.error.error_code is ErrorCode.AUTH_RECONNECT_REQUIRED
 

@@ -25,23 +25,11 @@ from relayops.adapters.retry import Backoff, Outcome
 from relayops.adapters.transport import Attempted
 from relayops.fakes import FakeGmail, FaultKind, FaultPlan, RecordedRequest, gmail_error
 from relayops.fakes.gmail import DEFAULT_TOKEN
+from tests.doubles import RotatingTokens
 from tests.test_fake_servers import wait_for
 
 BACKOFF = Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5)
 SMALL_CHUNK = UPLOAD_QUANTUM
-
-
-class Tokens:
-    def __init__(self, first: str = DEFAULT_TOKEN) -> None:
-        self.current, self.refreshes = first, 0
-
-    def token(self) -> str:
-        return self.current
-
-    def refresh(self) -> str:
-        self.refreshes += 1
-        self.current = DEFAULT_TOKEN
-        return self.current
 
 
 def message(attachment_bytes: int, message_id: MessageId | None = None) -> bytes:
@@ -95,7 +83,7 @@ def upload(
     http: httpx.Client,
     raw: bytes,
     *,
-    tokens: Tokens | None = None,
+    tokens: RotatingTokens | None = None,
     waits: list[float] | None = None,
     chunk_bytes: int = SMALL_CHUNK,
 ) -> Attempted:
@@ -103,7 +91,7 @@ def upload(
         http,
         gmail.url,
         raw,
-        tokens or Tokens(),
+        tokens or RotatingTokens(DEFAULT_TOKEN),
         backoff=BACKOFF,
         sleep=(waits if waits is not None else []).append,
         chunk_bytes=chunk_bytes,
@@ -191,7 +179,7 @@ def test_the_server_limit_answers_413_at_initiation(faults: FaultPlan, small: by
 def test_an_expired_token_is_refreshed_once_at_initiation(
     gmail: FakeGmail, http: httpx.Client, small: bytes
 ) -> None:
-    tokens = Tokens("expired")
+    tokens = RotatingTokens("expired", DEFAULT_TOKEN)
     result = upload(gmail, http, small, tokens=tokens)
     assert result.outcome is Outcome.SENT and tokens.refreshes == 1
     posts = [r.headers["authorization"] for r in gmail.requests if r.method == "POST"]
@@ -411,7 +399,9 @@ def test_lookup_finds_a_sent_message_once_the_index_has_it(faults: FaultPlan) ->
 
         def find(message_id: str) -> list[str]:
             wanted = MessageId.parse(message_id)
-            return find_by_message_id(http, gmail.url, Tokens(), BACKOFF, wanted)
+            return find_by_message_id(
+                http, gmail.url, RotatingTokens(DEFAULT_TOKEN), BACKOFF, wanted
+            )
 
         assert find("lookup-1@relay.example") == []  # not indexed yet: proves nothing
         assert wait_for(lambda: find("<lookup-1@relay.example>") == [sent.body["id"]])
@@ -427,7 +417,7 @@ def test_lookup_retries_and_refreshes_through_transport(
     raw = message(1000, message_id=MessageId("lookup-2", "relay.example"))
     sent = upload(gmail, http, raw)
     faults.status(503, path="/gmail/v1/users/me/messages")
-    tokens = Tokens("expired")
+    tokens = RotatingTokens("expired", DEFAULT_TOKEN)
     wanted = MessageId("lookup-2", "relay.example")
     found = find_by_message_id(http, gmail.url, tokens, BACKOFF, wanted)
     assert sent.body and found == [sent.body["id"]] and tokens.refreshes == 1
@@ -436,9 +426,13 @@ def test_lookup_retries_and_refreshes_through_transport(
 def test_lookup_failures_raise(gmail: FakeGmail, http: httpx.Client, faults: FaultPlan) -> None:
     faults.status(403, gmail_error(403, reason="insufficientPermissions"))
     with pytest.raises(LookupFailed, match="HTTP 403"):
-        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, MessageId("x", "relay.example"))
+        find_by_message_id(
+            http, gmail.url, RotatingTokens(DEFAULT_TOKEN), BACKOFF, MessageId("x", "relay.example")
+        )
     faults.accept_then(504)  # no answer is not "not found"
     with pytest.raises(LookupFailed, match="HTTP 504"):
-        find_by_message_id(http, gmail.url, Tokens(), BACKOFF, MessageId("x", "relay.example"))
+        find_by_message_id(
+            http, gmail.url, RotatingTokens(DEFAULT_TOKEN), BACKOFF, MessageId("x", "relay.example")
+        )
     with pytest.raises(ValueError):  # a search for it could match other messages
         MessageId.parse("two words@relay.example")

@@ -19,27 +19,13 @@ from relayops.adapters.outlook.upload import send_large
 from relayops.adapters.retry import Backoff, Outcome
 from relayops.fakes import FakeGraph
 from relayops.fakes.graph import DEFAULT_TOKEN, UPLOAD_RANGE_LIMIT
+from tests.doubles import RotatingTokens
 
 TLS = ssl.create_default_context()  # shared: loading CA certificates per client is slow
 MIB = 1024 * 1024
 BACKOFF = Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=10.0, max_attempts=3)
 DRAFTS = "/v1.0/me/messages"
 INTERNET_ID = "<key-1@example.com>"
-
-
-class Tokens:
-    """A token source whose refresh returns `rotated`, counting refreshes."""
-
-    def __init__(self, token: str = DEFAULT_TOKEN, rotated: str = DEFAULT_TOKEN) -> None:
-        self.current, self.rotated, self.refreshes = token, rotated, 0
-
-    def token(self) -> str:
-        return self.current
-
-    def refresh(self) -> str:
-        self.refreshes += 1
-        self.current = self.rotated
-        return self.current
 
 
 class Events:
@@ -94,7 +80,7 @@ def run(
     http: httpx.Client,
     msg: Message,
     *,
-    tokens: Tokens | None = None,
+    tokens: RotatingTokens | None = None,
     events: Events | None = None,
     sleeps: list[float] | None = None,
     save: bool = True,
@@ -104,7 +90,7 @@ def run(
         http,
         graph.url,
         msg,
-        tokens or Tokens(),
+        tokens or RotatingTokens(DEFAULT_TOKEN),
         save_to_sent_items=save,
         backoff=BACKOFF,
         sleep=(sleeps if sleeps is not None else []).append,
@@ -226,7 +212,7 @@ def test_memory_stays_within_a_chunk() -> None:
                 http,
                 "https://graph.test",
                 message(payload),
-                Tokens(),
+                RotatingTokens(DEFAULT_TOKEN),
                 save_to_sent_items=True,
                 backoff=BACKOFF,
             )
@@ -245,7 +231,7 @@ def test_a_server_that_never_moves_on_fails_the_send() -> None:
             http,
             "https://graph.test",
             message(big()),
-            Tokens(),
+            RotatingTokens(DEFAULT_TOKEN),
             save_to_sent_items=True,
             backoff=BACKOFF,
             sleep=lambda _: None,
@@ -368,7 +354,7 @@ def test_a_lost_answer_to_the_last_range_is_settled_by_the_draft_attachments(
 
 def test_401_on_draft_creation_refreshes_once(graph: FakeGraph, http: httpx.Client) -> None:
     graph.tokens = {"rotated"}
-    tokens = Tokens("stale", rotated="rotated")
+    tokens = RotatingTokens("stale", "rotated")
     assert run(graph, http, message(big()), tokens=tokens).outcome is Outcome.SENT
     assert tokens.refreshes == 1
     assert [r.status for r in requests_to(graph, "POST", DRAFTS)] == [401, 201]
@@ -450,18 +436,25 @@ def test_find_messages_escapes_quotes_and_checks_the_header(
     first = graph.drafts[0].id
     http.post(f"{graph.url}{DRAFTS}/{first}/send", headers=auth).raise_for_status()
     wanted = MessageId.parse(quoted)
-    found = find_messages(http, graph.url, Tokens(), BACKOFF, wanted)
+    found = find_messages(http, graph.url, RotatingTokens(DEFAULT_TOKEN), BACKOFF, wanted)
     assert [(f.folder, f.is_draft) for f in found] == [("sentitems", False), ("drafts", True)]
     keyed = find_messages(
-        http, graph.url, Tokens(), BACKOFF, wanted, idempotency_header=(HEADER, "key-2")
+        http,
+        graph.url,
+        RotatingTokens(DEFAULT_TOKEN),
+        BACKOFF,
+        wanted,
+        idempotency_header=(HEADER, "key-2"),
     )
     assert [(f.id, f.folder) for f in keyed] == [(graph.drafts[0].id, "drafts")]
     none = MessageId("none", "example.com")
-    assert find_messages(http, graph.url, Tokens(), BACKOFF, none) == []
+    assert find_messages(http, graph.url, RotatingTokens(DEFAULT_TOKEN), BACKOFF, none) == []
 
 
 def test_find_messages_failure_is_not_not_found(graph: FakeGraph, http: httpx.Client) -> None:
     graph.faults.status(500, times=BACKOFF.max_attempts)
     with pytest.raises(LookupFailed, match="sentitems"):
         wanted = MessageId.parse(INTERNET_ID)
-        find_messages(http, graph.url, Tokens(), BACKOFF, wanted, sleep=lambda _: None)
+        find_messages(
+            http, graph.url, RotatingTokens(DEFAULT_TOKEN), BACKOFF, wanted, sleep=lambda _: None
+        )

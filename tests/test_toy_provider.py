@@ -26,6 +26,7 @@ from relayops.adapters.message_id import MessageId
 from relayops.adapters.provider import Built, UploadEvents, nothing_to_discard, post_built
 from relayops.adapters.providers import PROVIDERS
 from relayops.adapters.retry import Backoff, Outcome
+from relayops.adapters.smoke import AlwaysOpen, StaticToken
 from relayops.adapters.transport import Attempted, send_steps
 from relayops.fakes.server import FakeServer, Request, Response, Route
 from relayops.spec import load_specs
@@ -146,19 +147,6 @@ class FakeToymail(FakeServer[ToyDelivery]):
         )
 
 
-class Open:
-    def allows(self, workspace_id: str, actor_id: str) -> bool:
-        return True
-
-
-class Tokens:
-    def token(self) -> str:
-        return TOKEN
-
-    def refresh(self) -> str:
-        return TOKEN
-
-
 @pytest.fixture(scope="module")
 def toy_specs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("specs")
@@ -176,7 +164,13 @@ def toymail():
 def adapter(specs, server: FakeToymail) -> SendAdapter:
     quick = Backoff(base_seconds=0.01, max_seconds=0.02)
     return SendAdapter(
-        specs, "toymail", Open(), Tokens(), base_url=server.url, api=ToyProvider(), backoff=quick
+        specs,
+        "toymail",
+        AlwaysOpen(),
+        StaticToken(TOKEN),
+        base_url=server.url,
+        api=ToyProvider(),
+        backoff=quick,
     )
 
 
@@ -237,4 +231,4 @@ def test_a_lost_answer_is_looked_up_not_sent_twice(toy_specs, toymail) -> None:
 def test_an_unregistered_provider_is_refused_with_the_fix(toy_specs) -> None:
     assert "toymail" not in PROVIDERS
     with pytest.raises(ValueError, match=r"register it in relayops\.adapters\.providers"):
-        SendAdapter(toy_specs, "toymail", Open(), Tokens())
+        SendAdapter(toy_specs, "toymail", AlwaysOpen(), StaticToken(TOKEN))

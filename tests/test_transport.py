@@ -8,15 +8,8 @@ import pytest
 
 from relayops.adapters.effects import Call
 from relayops.adapters.retry import Backoff, Outcome
+from relayops.adapters.smoke import StaticToken
 from relayops.adapters.transport import send
-
-
-class Tokens:
-    def token(self) -> str:
-        return "t"
-
-    def refresh(self) -> str:
-        return "t"
 
 
 def run(first_failure: Exception) -> tuple[object, int]:
@@ -32,7 +25,7 @@ def run(first_failure: Exception) -> tuple[object, int]:
         attempted = send(
             client,
             lambda token: Call("POST", "https://gmail.test/send"),
-            Tokens(),
+            StaticToken("t"),
             Backoff(base_seconds=0.0),
             sleep=lambda seconds: None,
         )
