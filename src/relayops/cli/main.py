@@ -308,4 +308,3 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's own flush at exit must not raise again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Exit.FAILED
-

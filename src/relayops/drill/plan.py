@@ -19,6 +19,7 @@ from relayops.alertmanager.receivers import receiver_name
 from relayops.drill.theory import Pipeline, Theory, theory_for
 from relayops.drill.world import DrillWorld
 from relayops.rules.alerts import AlertDef, alert_defs
+from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.synth.scenarios import Plan, Scenario
 
@@ -61,7 +62,7 @@ class DrillPlan:
         """What the drill says of an alert too slow for its planned fault: how it is judged."""
         production = (
             "its production timing is judged by promtool in tests/scenarios/ (Workbook formula)"
-            if self.alerts[ref].kind == "burn"
+            if self.alerts[ref].kind is AlertKind.BURN
             else "its production timing is NOT JUDGED by any drill"
         )
         return (

@@ -27,7 +27,6 @@ from relayops.drill.observe import (
 )
 from relayops.drill.plan import DrillPlan, Expected
 from relayops.drill.stopping import StopRequest
-from relayops.drill.theory import reads_pushed_data
 from relayops.rules.alerts import alert_ref
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
@@ -202,7 +201,7 @@ def _measure_data_age(
     judged = [(e.ref, e.alert) for e in plan.fires] + [(r, plan.alerts[r]) for r in plan.too_slow]
     for ref, alert in judged:
         fired = timeline.firing.get(ref)
-        if fired is None or not reads_pushed_data(alert):
+        if fired is None or not alert.kind.reads_pushed_data:
             continue
         at = started_at + fired - plan.for_seconds.get(ref, 0)
         answer = reader.instant(pushed_at, at)

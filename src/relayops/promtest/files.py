@@ -11,16 +11,18 @@ from relayops.promtest.closure import prune
 from relayops.promtest.period import period_tests
 from relayops.promtest.recorded import recording_test
 from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios
-from relayops.rules.alerts import RATIO_KINDS, AlertDef, alert_defs, alert_groups
+from relayops.rules.alerts import AlertDef, alert_defs, alert_groups
 from relayops.rules.build import Group
+from relayops.rules.kinds import AlertKind
 from relayops.rules.output import dump_yaml
 from relayops.rules.recording import period_group, rate_groups
 from relayops.rules.render_paths import for_tests, rule_paths
 from relayops.rules.series import load_into, promtool_input_series
 from relayops.spec import SpecSet
 from relayops.spec.provider import ProviderSpec
+from relayops.spec.units import Unit
 
-GUARDED_KINDS = {"burn", "error_ratio", "latency"}
+GUARDED_KINDS = {AlertKind.BURN, AlertKind.ERROR_RATIO, AlertKind.LATENCY}
 
 
 def fire_level(alert: AlertDef, defs: list[AlertDef]) -> float:
@@ -29,7 +31,7 @@ def fire_level(alert: AlertDef, defs: list[AlertDef]) -> float:
     if higher:
         return (alert.level + min(higher)) / 2
     target = alert.level * 1.5
-    return min(target, (1 + alert.level) / 2) if alert.kind in RATIO_KINDS else target
+    return min(target, (1 + alert.level) / 2) if alert.kind.unit is Unit.RATIO else target
 
 
 def scenarios_for(specs: SpecSet, spec: ProviderSpec) -> list[Scenario]:
@@ -37,11 +39,11 @@ def scenarios_for(specs: SpecSet, spec: ProviderSpec) -> list[Scenario]:
     make = Scenarios(specs, spec)
     out: list[Scenario] = []
     for alert in defs:
-        if alert.kind == "burn":
+        if alert.kind is AlertKind.BURN:
             out += [make.burn_under(alert), *make.fault_burns(alert)]
-        elif alert.kind == "missing":
+        elif alert.kind is AlertKind.MISSING:
             out.append(make.missing(alert))
-        elif alert.kind == "stalled":
+        elif alert.kind is AlertKind.STALLED:
             out.append(make.stalled(alert))
         else:
             out.append(make.threshold(alert, fire_level(alert, defs)))

@@ -11,6 +11,7 @@ from relayops.promtest.detection import BURNS, burn_of, detection_seconds
 from relayops.promtest.timeline import Timeline, key
 from relayops.promtest.traffic import Traffic, merge
 from relayops.rules.alerts import AlertDef
+from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role
@@ -216,14 +217,14 @@ class Scenarios:
         def just_under(total: float) -> float:
             return math.ceil(level * total - 1e-9) - 1
 
-        if alert.kind == "error_ratio":
+        if alert.kind is AlertKind.ERROR_RATIO:
             return self.leveled(
                 alert,
                 t.send(success=BUSY - just_under(BUSY), error=just_under(BUSY)),
                 t.send(success=BUSY - round(fire_level * BUSY), error=round(fire_level * BUSY)),
                 busy,
             )
-        if alert.kind == "validation":
+        if alert.kind is AlertKind.VALIDATION:
 
             def rejected(n: float) -> dict:
                 return {
@@ -234,7 +235,7 @@ class Scenarios:
             return self.leveled(
                 alert, rejected(just_under(BUSY)), rejected(round(fire_level * BUSY)), busy
             )
-        if alert.kind == "latency":
+        if alert.kind is AlertKind.LATENCY:
             metric = self.specs.metric(Role.LATENCY)
             q = self.spec.thresholds.latency.quantile
             return self.leveled(
@@ -247,7 +248,7 @@ class Scenarios:
                 ),
                 busy,
             )
-        if alert.kind == "cardinality":
+        if alert.kind is AlertKind.CARDINALITY:
             codes = self.specs.metric(Role.STRUCTURED_ERRORS).values["code"]
             limit = int(level)
             if len(codes) <= limit:
@@ -263,7 +264,7 @@ class Scenarios:
                 return out
 
             return self.leveled(alert, spread(limit), spread(limit + 1), spread(limit))
-        if alert.kind == "controller_failing":
+        if alert.kind is AlertKind.CONTROLLER_FAILING:
             runs = 20
 
             def ratio(failed: float) -> dict:
@@ -281,7 +282,7 @@ class Scenarios:
         spec_alert = signal.alert
         metric = self.specs.metric(signal.metric)
         t = self.traffic
-        if alert.kind == "signal_per_request_above":
+        if alert.kind is AlertKind.SIGNAL_PER_REQUEST_ABOVE:
             change = {label: values[0] for label, values in metric.values.items()}
 
             def per_request(n: float) -> dict:
@@ -290,7 +291,7 @@ class Scenarios:
             return self.leveled(
                 alert, per_request(just_under(BUSY)), per_request(round(fire_level * BUSY)), busy
             )
-        if alert.kind == "signal_quantile_above":
+        if alert.kind is AlertKind.SIGNAL_QUANTILE_ABOVE:
             events = 600
 
             def observed(under: bool) -> dict:

@@ -8,15 +8,17 @@ from relayops.promql.simulate import humanize_duration
 from relayops.promtest.detection import BURNS, burn_of, detection_seconds
 from relayops.promtest.files import Outcome
 from relayops.promtest.scenarios import Scenario
-from relayops.rules.alerts import AlertDef, alert_defs, level_text, pct
+from relayops.rules.alerts import AlertDef, alert_defs, level_text
+from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.provider import ProviderSpec
+from relayops.spec.units import percent as pct
 
 
 def _condition(alert: AlertDef) -> str:
     wait = f", for {format_duration(alert.rule.for_seconds)}" if alert.rule.for_seconds else ""
-    if alert.kind == "burn":
+    if alert.kind is AlertKind.BURN:
         tier, slo = alert.tier, alert.slo
         now = f", burning over {format_duration(slo.now_window)}" if slo.checks_now(tier) else ""
         return (
@@ -25,7 +27,7 @@ def _condition(alert: AlertDef) -> str:
             f"≥ {tier.min_events} requests or ≥ {tier.min_bad_events} bad making up "
             f"≥ {pct(tier.low_traffic_bad_share)}{wait}"
         )
-    if alert.kind == "missing":
+    if alert.kind is AlertKind.MISSING:
         return f"no series{wait}"
     guard = f", above {alert.guard:g}/s" if alert.guard else ""
     return f"> {level_text(alert)}{guard}{wait}"
@@ -33,12 +35,12 @@ def _condition(alert: AlertDef) -> str:
 
 def _threshold_fires(alert: AlertDef, spec: ProviderSpec, burn: float | None) -> bool | None:
     """Whether an error-ratio or latency threshold alert fires at a budget burn of its SLO."""
-    sli = "error_ratio" if alert.kind == "error_ratio" else "latency"
+    sli = "error_ratio" if alert.kind is AlertKind.ERROR_RATIO else "latency"
     slo = next((s for s in spec.slos if s.sli.type == sli), None)
     if slo is None:
         return None
     bad_share = burn_of(slo, burn) * slo.error_budget
-    if alert.kind == "error_ratio":
+    if alert.kind is AlertKind.ERROR_RATIO:
         return bad_share > alert.level
     quantile = spec.thresholds.latency.quantile
     return bad_share > 1 - quantile and slo.sli.threshold_seconds >= alert.level
@@ -49,10 +51,10 @@ def _detections(
 ) -> list[str]:
     cells = []
     for label, burn in BURNS.items():
-        if alert.kind == "burn":
+        if alert.kind is AlertKind.BURN:
             theory = detection_seconds(alert.slo, alert.tier, burn_of(alert.slo, burn))
             seen = measured.get((alert.name, alert.tier.name, label))
-        elif alert.kind in ("error_ratio", "latency"):
+        elif alert.kind in (AlertKind.ERROR_RATIO, AlertKind.LATENCY):
             fires = _threshold_fires(alert, spec, burn)
             theory = None if not fires else alert.rule.for_seconds
             seen = None

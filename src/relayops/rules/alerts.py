@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from relayops.promql import Absent, Aggregate, Binary, Expr, Number, Time
 from relayops.promql.simulate import AlertRule
 from relayops.rules.build import Group, above, div, guarded, sel, sum_rate
+from relayops.rules.kinds import AlertKind, RuleGroup
 from relayops.spec import SpecSet
 from relayops.spec.base import camel
 from relayops.spec.durations import format_duration
@@ -17,30 +18,15 @@ from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import ProviderSeries, quantile_key
 from relayops.spec.signals import ALERT_SUFFIX, Signal
 from relayops.spec.slo import SLO, BurnTier
+from relayops.spec.units import percent as pct
+from relayops.spec.units import seconds as secs
 
 AGG = ("provider", "action")
 
 
-def pct(ratio: float) -> str:
-    return f"{ratio * 100:g}%"
-
-
-def secs(seconds: float) -> str:
-    return f"{seconds:g}s" if seconds >= 1 else f"{seconds * 1000:g}ms"
-
-
-RATIO_KINDS = frozenset({"error_ratio", "validation", "controller_failing", "signal_ratio_above"})
-
-
 def level_text(alert: AlertDef) -> str:
     """An alert's level in its quantity's own unit: 1%, 500ms, 30m, 0.5."""
-    if alert.kind in ("latency", "signal_quantile_above"):
-        return secs(alert.level)
-    if alert.kind in RATIO_KINDS:
-        return pct(alert.level)
-    if alert.kind == "stalled":
-        return format_duration(int(alert.level))
-    return f"{alert.level:g}"
+    return alert.kind.unit.text(alert.level)
 
 
 @dataclass(frozen=True)
@@ -48,7 +34,7 @@ class AlertDef:
     """A rendered alert and what the test generator needs to drive it."""
 
     rule: AlertRule
-    kind: str
+    kind: AlertKind
     severity: str
     level: float | None = None
     guard: float | None = None
@@ -64,6 +50,11 @@ class AlertDef:
     def ref(self) -> str:
         """The alert's identity, as `alert_ref` reads it from a firing alert's labels."""
         return alert_ref({"alertname": self.name, **self.rule.labels})
+
+    @property
+    def anchor(self) -> str:
+        """The section of the runbook this alert links to (the fragment of its runbook_url)."""
+        return self.rule.annotations["runbook_url"].partition("#")[2]
 
 
 def alert_ref(labels: Mapping[str, str]) -> str:
@@ -176,7 +167,7 @@ class _Builder:
         annotations = self.annotations(name, summary, description, "slo", slo=slo.name)
         return AlertDef(
             self.rule(name, expr, tier.for_, labels, annotations),
-            "burn",
+            AlertKind.BURN,
             tier.severity,
             level=factor,
             guard=tier.min_events,
@@ -188,7 +179,7 @@ class _Builder:
     def _leveled(
         self,
         name: str,
-        kind: str,
+        kind: AlertKind,
         quantity: Expr,
         levels,
         component: str,
@@ -221,7 +212,7 @@ class _Builder:
         w = self.window
         alerts = self._leveled(
             f"{d}ErrorRatioHigh",
-            "error_ratio",
+            AlertKind.ERROR_RATIO,
             sel(self.names.outcome_ratio("error"), self.match),
             t.error_ratio,
             "send_path",
@@ -237,7 +228,7 @@ class _Builder:
         key = quantile_key(t.latency.quantile)
         alerts += self._leveled(
             f"{d}LatencyHigh",
-            "latency",
+            AlertKind.LATENCY,
             sel(self.names.latency_quantile(key, by_status=False), self.match),
             t.latency,
             "send_path",
@@ -252,7 +243,7 @@ class _Builder:
         )
         alerts += self._leveled(
             f"{d}ValidationErrorSpike",
-            "validation",
+            AlertKind.VALIDATION,
             sel(self.names.structured_source_ratio("validation"), self.match),
             t.validation_error_ratio,
             "validation",
@@ -270,7 +261,7 @@ class _Builder:
     def single(
         self,
         name: str,
-        kind: str,
+        kind: AlertKind,
         severity: str,
         expr: Expr,
         for_: int,
@@ -309,7 +300,7 @@ class _Builder:
         return [
             self.single(
                 f"{d}MetricsMissing",
-                "missing",
+                AlertKind.MISSING,
                 t.metrics_missing.severity,
                 Absent(sel(requests.name, self.match)),
                 t.metrics_missing.for_,
@@ -323,7 +314,7 @@ class _Builder:
             ),
             self.single(
                 f"{d}RolloutControllerStalled",
-                "stalled",
+                AlertKind.STALLED,
                 "warning",
                 above(age, t.controller_stalled.max_age),
                 t.controller_stalled.for_,
@@ -338,7 +329,7 @@ class _Builder:
             ),
             self.single(
                 f"{d}RolloutControllerFailing",
-                "controller_failing",
+                AlertKind.CONTROLLER_FAILING,
                 "warning",
                 above(failures, t.controller_failing.failure_ratio),
                 t.controller_failing.for_,
@@ -352,7 +343,7 @@ class _Builder:
             ),
             self.single(
                 f"{d}ErrorCodeCardinalityHigh",
-                "cardinality",
+                AlertKind.CARDINALITY,
                 "info",
                 above(codes, limit),
                 t.error_code_cardinality.for_,
@@ -414,7 +405,7 @@ class _Builder:
             describe = lambda sev, lvl: f"{text} ({sev} above {pct(lvl)})."  # noqa: E731
         alerts = self._leveled(
             name,
-            f"signal_{alert.kind}",
+            AlertKind(f"signal_{alert.kind}"),
             quantity,
             alert,
             signal.component,
@@ -442,13 +433,7 @@ def alert_defs(specs: SpecSet, spec: ProviderSpec) -> list[AlertDef]:
 def alert_groups(specs: SpecSet, spec: ProviderSpec) -> list[Group]:
     prefix = f"{specs.service.service}-{spec.name}"
     defs = alert_defs(specs, spec)
-    slo = tuple(a.rule for a in defs if a.kind == "burn")
-    ops = tuple(a.rule for a in defs if a.kind in ("missing", "stalled", "controller_failing"))
-    rest = tuple(
-        a.rule for a in defs if a.kind not in ("burn", "missing", "stalled", "controller_failing")
-    )
     return [
-        Group(f"{prefix}-slo.alerts", slo),
-        Group(f"{prefix}-send-path.alerts", rest),
-        Group(f"{prefix}-operations.alerts", ops),
+        Group(f"{prefix}-{group}.alerts", tuple(a.rule for a in defs if a.kind.group is group))
+        for group in (RuleGroup.SLO, RuleGroup.SEND_PATH, RuleGroup.OPERATIONS)
     ]

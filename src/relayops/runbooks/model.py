@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relayops.alertmanager.receivers import receiver_name
-from relayops.rules.alerts import AlertDef, alert_defs, level_text, pct
+from relayops.rules.alerts import AlertDef, alert_defs, level_text
+from relayops.rules.kinds import AlertKind
 from relayops.rules.render_paths import rule_paths
 from relayops.runbooks.queries import Step, tier_steps, triage_steps
-from relayops.runbooks.relations import Inhibition, anchor_of, same_subject, topic
+from relayops.runbooks.relations import Inhibition, same_subject, topic
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import quantile_key
 from relayops.spec.service import SEVERITIES, ServiceSpec
+from relayops.spec.units import percent as pct
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Section:
 @dataclass(frozen=True)
 class Page:
     name: str
-    kind: str
+    kind: AlertKind
     spec: ProviderSpec
     first: AlertDef
     sections: tuple[Section, ...]
@@ -72,24 +74,24 @@ def quantity(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
     window = format_duration(specs.service.rate_window)
     signal = alert.signal
     match alert.kind:
-        case "error_ratio":
+        case AlertKind.ERROR_RATIO:
             what = "error ratio"
-        case "latency":
+        case AlertKind.LATENCY:
             what = f"{quantile_key(spec.thresholds.latency.quantile)} latency"
-        case "validation":
+        case AlertKind.VALIDATION:
             what = "share of requests rejected by validation"
-        case "stalled":
+        case AlertKind.STALLED:
             return "time since the controller's last successful run"
-        case "controller_failing":
+        case AlertKind.CONTROLLER_FAILING:
             window = format_duration(spec.thresholds.controller_failing.window)
             what = "failed share of controller runs"
-        case "cardinality":
+        case AlertKind.CARDINALITY:
             what = "distinct structured error codes"
-        case "signal_quantile_above":
+        case AlertKind.SIGNAL_QUANTILE_ABOVE:
             what = f"{signal.name} {quantile_key(signal.alert.quantile)}"
-        case "signal_per_request_above":
+        case AlertKind.SIGNAL_PER_REQUEST_ABOVE:
             what = f"{signal.name} events per request"
-        case "signal_ratio_above":
+        case AlertKind.SIGNAL_RATIO_ABOVE:
             what = f"{signal.name} {'/'.join(signal.alert.numerator)} share"
         case _:
             raise KeyError(f"no runbook wording for alert kind {alert.kind!r}")
@@ -98,7 +100,7 @@ def quantity(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
 
 def condition(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
     """The firing condition in words, with the numbers from the spec."""
-    if alert.kind == "burn":
+    if alert.kind is AlertKind.BURN:
         slo, tier = alert.slo, alert.tier
         now = (
             f", and the budget burning over the last {format_duration(slo.now_window)} too"
@@ -114,17 +116,16 @@ def condition(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
             f"{pct(tier.low_traffic_bad_share)} of them (an empty "
             f"{format_duration(tier.short_window)} counts as still failing){now}"
         )
-    if alert.kind == "missing":
+    if alert.kind is AlertKind.MISSING:
         return "no request series for this provider and action"
-    unit = "events/s" if alert.kind in ("signal_quantile_above", "signal_ratio_above") else "req/s"
-    guard = f", judged only above {alert.guard:g} {unit}" if alert.guard else ""
+    guard = f", judged only above {alert.guard:g} {alert.kind.guard_unit}" if alert.guard else ""
     return f"{quantity(specs, spec, alert)} above {level_text(alert)}{guard}"
 
 
 def _links(alerts: list[AlertDef]) -> tuple[Link, ...]:
     seen: dict[tuple[str, str], Link] = {}
     for a in alerts:
-        seen.setdefault((a.name, anchor_of(a)), Link(a.name, anchor_of(a), a.severity))
+        seen.setdefault((a.name, a.anchor), Link(a.name, a.anchor, a.severity))
     return tuple(seen.values())
 
 
@@ -139,14 +140,14 @@ def _section(
     specs: SpecSet, spec: ProviderSpec, rule: AlertDef, own: list[AlertDef], inhibition: Inhibition
 ) -> Section:
     return Section(
-        link=Link(rule.name, anchor_of(rule), rule.severity),
+        link=Link(rule.name, rule.anchor, rule.severity),
         rule=rule,
         condition=condition(specs, spec, rule),
         wait=format_duration(rule.rule.for_seconds) if rule.rule.for_seconds else "0s",
         expr=rule.rule.expr.render(),
         description=rule.rule.annotations["description"],
         receiver=receiver_text(specs.service, rule.severity),
-        steps=tuple(tier_steps(specs, spec, rule)) if rule.kind == "burn" else (),
+        steps=tuple(tier_steps(specs, spec, rule)) if rule.kind is AlertKind.BURN else (),
         silences=_links([t for t in own if inhibition.silences(rule, t)]),
         silenced_by=_links([s for s in own if inhibition.silences(s, rule)]),
     )

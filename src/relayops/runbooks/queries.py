@@ -19,6 +19,7 @@ from relayops.promql import (
 )
 from relayops.rules.alerts import AlertDef
 from relayops.rules.build import div, sel, sum_rate
+from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.metrics import Role
@@ -388,18 +389,18 @@ class _Queries:
         ]
 
 
-_BY_KIND: dict[str, Callable[[_Queries], list[Step]]] = {
-    "burn": _Queries.burn,
-    "error_ratio": _Queries.error_ratio,
-    "latency": _Queries.latency,
-    "validation": _Queries.validation,
-    "missing": _Queries.missing,
-    "stalled": _Queries.stalled,
-    "controller_failing": _Queries.controller_failing,
-    "cardinality": _Queries.cardinality,
-    "signal_quantile_above": _Queries.signal_quantile_above,
-    "signal_per_request_above": _Queries.signal_per_request_above,
-    "signal_ratio_above": _Queries.signal_ratio_above,
+_BY_KIND: dict[AlertKind, Callable[[_Queries], list[Step]]] = {
+    AlertKind.BURN: _Queries.burn,
+    AlertKind.ERROR_RATIO: _Queries.error_ratio,
+    AlertKind.LATENCY: _Queries.latency,
+    AlertKind.VALIDATION: _Queries.validation,
+    AlertKind.MISSING: _Queries.missing,
+    AlertKind.STALLED: _Queries.stalled,
+    AlertKind.CONTROLLER_FAILING: _Queries.controller_failing,
+    AlertKind.CARDINALITY: _Queries.cardinality,
+    AlertKind.SIGNAL_QUANTILE_ABOVE: _Queries.signal_quantile_above,
+    AlertKind.SIGNAL_PER_REQUEST_ABOVE: _Queries.signal_per_request_above,
+    AlertKind.SIGNAL_RATIO_ABOVE: _Queries.signal_ratio_above,
 }
 KINDS = tuple(_BY_KIND)
 

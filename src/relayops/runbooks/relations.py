@@ -7,22 +7,18 @@ from relayops.alertmanager.inhibition import InhibitRule, inhibit_rules
 from relayops.alertmanager.labels import firing_alerts
 from relayops.alertmanager.matchers import match_all
 from relayops.rules.alerts import AlertDef
+from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 
 _TOPICS = {
-    "error_ratio": "availability",
-    "latency": "latency",
-    "validation": "structured_errors",
-    "cardinality": "structured_errors",
-    "stalled": "controller",
-    "controller_failing": "controller",
-    "signal_quantile_above": "latency",
+    AlertKind.ERROR_RATIO: "availability",
+    AlertKind.LATENCY: "latency",
+    AlertKind.VALIDATION: "structured_errors",
+    AlertKind.CARDINALITY: "structured_errors",
+    AlertKind.STALLED: "controller",
+    AlertKind.CONTROLLER_FAILING: "controller",
+    AlertKind.SIGNAL_QUANTILE_ABOVE: "latency",
 }
-
-
-def anchor_of(alert: AlertDef) -> str:
-    """The section of the runbook this rule links to (the fragment of its runbook_url)."""
-    return alert.rule.annotations["runbook_url"].partition("#")[2]
 
 
 def _key(provider: str, name: str, anchor: str) -> tuple[str, str, str]:
@@ -36,14 +32,12 @@ class Inhibition:
         self.rules = inhibit_rules(specs)
         actions = {spec.provider: spec.action for spec in specs.providers}
         self.labels = {
-            _key(a.provider, a.definition.name, anchor_of(a.definition)): a.runtime(
-                actions[a.provider]
-            )
+            _key(a.provider, a.definition.name, a.definition.anchor): a.runtime(actions[a.provider])
             for a in firing_alerts(specs)
         }
 
     def _labels(self, alert: AlertDef) -> dict[str, str]:
-        return self.labels[_key(alert.rule.labels["provider"], alert.name, anchor_of(alert))]
+        return self.labels[_key(alert.rule.labels["provider"], alert.name, alert.anchor)]
 
     def silences(self, source: AlertDef, target: AlertDef) -> bool:
         """Whether `source`, while firing, silences `target`."""
@@ -64,7 +58,7 @@ class Inhibition:
 
 def topic(alert: AlertDef) -> str | None:
     """What the alert watches, so that alerts on the same thing can point at each other."""
-    if alert.kind == "burn":
+    if alert.kind is AlertKind.BURN:
         return "availability" if alert.slo.sli.type == "error_ratio" else "latency"
     return _TOPICS.get(alert.kind)
 

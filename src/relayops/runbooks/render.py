@@ -6,12 +6,12 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from relayops.rules.alerts import pct
 from relayops.runbooks.model import by_severity, pages, receiver_text
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.links import runbook_path
 from relayops.spec.series import quantile_key
+from relayops.spec.units import percent as pct
 
 TEMPLATES = Path(__file__).parent / "templates"
 INDEX = "index"
@@ -40,7 +40,7 @@ def render_runbooks(specs: SpecSet, env: Environment | None = None) -> dict[str,
     receivers = {sev: receiver_text(specs.service, sev) for sev in specs.service.receivers}
     context = {"service": specs.service, "receivers": receivers}
     files = {
-        runbook_path(page.name): env.get_template(f"kind_{page.kind}.md.j2").render(
+        runbook_path(page.name): env.get_template(page.kind.runbook_template).render(
             page=page, **context
         )
         for page in all_pages

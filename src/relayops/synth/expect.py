@@ -14,6 +14,7 @@ from relayops.promql import Labels
 from relayops.promql.quantile import bucket_quantile
 from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.rules.build import le_value
+from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec
@@ -54,10 +55,10 @@ class Expectation:
 
     def fires(self, alert: AlertDef, shape: Shape | None, heartbeat: bool, rate: float) -> bool:
         """Whether `shape` at `rate` requests/s (None: no series at all) crosses the alert."""
-        if alert.kind == "stalled":
+        if alert.kind is AlertKind.STALLED:
             return not heartbeat
-        if alert.kind == "missing" or shape is None:
-            return alert.kind == "missing" and shape is None
+        if alert.kind is AlertKind.MISSING or shape is None:
+            return alert.kind is AlertKind.MISSING and shape is None
         incs = self.traffic.per_request(shape)
         per_second = rate * shape.rate
         return self.holds(
@@ -67,7 +68,7 @@ class Expectation:
     def holds(self, alert: AlertDef, events: Callable[[float], Increments]) -> bool:
         """Whether a leveled or burn alert's condition is true, given `events(seconds)`: the
         events of the last `seconds` of traffic (each rule window reads its own)."""
-        if alert.kind == "burn":
+        if alert.kind is AlertKind.BURN:
             tier, slo = alert.tier, alert.slo
             factor = tier.factor(slo.period)
             long = events(tier.long_window)
@@ -131,26 +132,26 @@ class Expectation:
         m = self.specs.metric
         kind = alert.kind
         requests = self.requests(incs)
-        if kind == "error_ratio":
+        if kind is AlertKind.ERROR_RATIO:
             return _ratio(_sum(incs, m(Role.REQUESTS).name, status="error"), requests), requests
-        if kind == "latency":
+        if kind is AlertKind.LATENCY:
             q = self.spec.thresholds.latency.quantile
             return _quantile(incs, m(Role.LATENCY), q), requests
-        if kind == "validation":
+        if kind is AlertKind.VALIDATION:
             rejected = _sum(incs, m(Role.STRUCTURED_ERRORS).name, source=VALIDATION)
             return _ratio(rejected, requests), requests
-        if kind == "cardinality":
+        if kind is AlertKind.CARDINALITY:
             name = m(Role.STRUCTURED_ERRORS).name
             codes = {dict(k)["code"] for k, v in incs.items() if dict(k)["__name__"] == name and v}
             return len(codes), requests
-        if kind == "controller_failing":
+        if kind is AlertKind.CONTROLLER_FAILING:
             return 0.0, requests
         signal = alert.signal
         metric = m(signal.metric)
         spec_alert = signal.alert
-        if kind == "signal_quantile_above":
+        if kind is AlertKind.SIGNAL_QUANTILE_ABOVE:
             return _quantile(incs, metric, spec_alert.quantile), _sum(incs, metric.series("_count"))
-        if kind == "signal_per_request_above":
+        if kind is AlertKind.SIGNAL_PER_REQUEST_ABOVE:
             return _ratio(_sum(incs, metric.name), requests), requests
         label = spec_alert.label
         base = spec_alert.denominator or metric.values[label]
