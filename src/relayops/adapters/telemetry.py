@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from relayops.spec import SpecSet
+from relayops.spec.labels import SEND_KEYS
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec
 
@@ -62,7 +63,7 @@ def adapter_metrics(
     for key in emitted_keys(spec):
         metric = specs.service.metrics[key]
         instrument = _instrument(metric, registry)
-        extra = [label for label in metric.labels if label not in ("provider", "action")]
+        extra = [label for label in metric.labels if label not in SEND_KEYS]
         values = [metric.values.get(label, ()) for label in extra]
         if all(values):
             for combo in itertools.product(*values):

@@ -15,6 +15,7 @@ from relayops.alertmanager.labels import CONTROLLER, TELEMETRY, FiringAlert, fir
 from relayops.alertmanager.matchers import Matcher, equals, match_all, one_of
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
+from relayops.spec.labels import SEND_KEYS
 
 RANK = {"info": 0, "warning": 1, "critical": 2}
 
@@ -113,7 +114,7 @@ def _missing_rules(service: str, alerts: list[FiringAlert]) -> list[InhibitRule]
                 "provider's.",
                 (*scope, one_of("alertname", missing)),
                 (*scope, one_of("alertname", symptoms)),
-                ("provider", "action"),
+                SEND_KEYS,
             )
         )
     return rules

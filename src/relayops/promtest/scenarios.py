@@ -14,6 +14,7 @@ from relayops.rules.alerts import AlertDef
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import BURN_TIER, PROVIDER, SEVERITY
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.slo import SLO, BurnTier
@@ -114,7 +115,7 @@ class Scenarios:
             (alert.name,),
             timeline,
             [Expect("silent", 0, timeline.end)],
-            {"burn_tier": tier.name},
+            {BURN_TIER: tier.name},
         )
 
     def burn_fault(self, alert: AlertDef, label: str, burn: float | None) -> Scenario | None:
@@ -137,7 +138,7 @@ class Scenarios:
             timeline,
             fault,
             recovery,
-            {"burn_tier": tier.name},
+            {BURN_TIER: tier.name},
             (label, theory),
         )
 
@@ -205,7 +206,7 @@ class Scenarios:
             timeline,
             fault,
             recovery,
-            {"severity": alert.severity},
+            {SEVERITY: alert.severity},
         )
 
     def threshold(self, alert: AlertDef, fire_level: float) -> Scenario:
@@ -333,14 +334,14 @@ class Scenarios:
             timeline,
             gap,
             back,
-            {"severity": alert.severity},
+            {SEVERITY: alert.severity},
         )
 
     def stalled(self, alert: AlertDef) -> Scenario:
         """The controller succeeds every 5 minutes, pauses just under the limit, then stalls."""
         timeline = Timeline(MINUTE)
         gauge = key(
-            self.specs.metric(Role.CONTROLLER_LAST_SUCCESS).name, {"provider": self.spec.provider}
+            self.specs.metric(Role.CONTROLLER_LAST_SUCCESS).name, {PROVIDER: self.spec.provider}
         )
         max_age = int(alert.level)
         every = 5 * MINUTE
@@ -362,7 +363,7 @@ class Scenarios:
             timeline,
             stall,
             back,
-            {"severity": alert.severity},
+            {SEVERITY: alert.severity},
         )
 
     def fault_burns(self, alert: AlertDef) -> list[Scenario]:

@@ -16,6 +16,7 @@ from relayops.report.model import Point
 from relayops.rules.alerts import alert_ref
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import COMPONENT, PROVIDER, SEVERITY, SLO_LABEL, STATUS
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import ProviderSeries
@@ -98,7 +99,7 @@ def controller_success(reader: PromReader, specs: SpecSet, window: Window) -> Po
         query = f"sum by (provider) (increase({selector(runs, labels)}{window.range}))"
         return {labels["provider"]: v for labels, v in reader.instant(query, window.at)}
 
-    success, total = increase({"status": SUCCESS}), increase({})
+    success, total = increase({STATUS: SUCCESS}), increase({})
     measured: dict[str, float | None] = {}
     for spec in specs.providers:
         all_runs = total.get(spec.provider, 0.0)
@@ -139,8 +140,8 @@ def _slo_violation(
     reader: PromReader, specs: SpecSet, spec: ProviderSpec, window: Window
 ) -> tuple[bool | None, str]:
     names = ProviderSeries(specs.service, spec)
-    page = {"alertstate": "firing", "severity": "critical", "component": "slo"}
-    pages = selector("ALERTS", {**page, "provider": spec.provider})
+    page = {"alertstate": "firing", SEVERITY: "critical", COMPONENT: "slo"}
+    pages = selector("ALERTS", {**page, PROVIDER: spec.provider})
     fired = sorted(
         {
             alert_ref(labels)
@@ -149,7 +150,7 @@ def _slo_violation(
     )
     budgets: dict[str, float | None] = {}
     for slo in spec.slos:
-        series = selector(names.slo_budget_remaining(slo), {**spec.selector, "slo": slo.name})
+        series = selector(names.slo_budget_remaining(slo), {**spec.selector, SLO_LABEL: slo.name})
         values = _values(reader, f"min_over_time({series}{window.range})", window.at)
         budgets[slo.name] = min(values) if values else None
     text = ", ".join(
@@ -233,7 +234,7 @@ def live_points(reader: PromReader, specs: SpecSet, window: Window) -> list[Poin
 
 def critical_alerts(reader: PromReader, at: float, state: str = "firing") -> list[str]:
     """`alertname/provider` of every critical alert in `state` (firing or pending) at `at`."""
-    query = selector("ALERTS", {"alertstate": state, "severity": "critical"})
+    query = selector("ALERTS", {"alertstate": state, SEVERITY: "critical"})
     return sorted(
         {
             f"{labels.get('alertname')}/{labels.get('provider', '-')}"

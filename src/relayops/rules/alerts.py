@@ -12,6 +12,17 @@ from relayops.rules.kinds import AlertKind, RuleGroup
 from relayops.spec import SpecSet
 from relayops.spec.base import camel
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import (
+    ALERTNAME,
+    BURN_TIER,
+    COMPONENT,
+    PROVIDER,
+    SEND_KEYS,
+    SERVICE,
+    SEVERITY,
+    SLO_LABEL,
+    TEAM,
+)
 from relayops.spec.links import dashboard_url, runbook_url
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
@@ -20,8 +31,6 @@ from relayops.spec.signals import ALERT_SUFFIX, Signal
 from relayops.spec.slo import SLO, BurnTier
 from relayops.spec.units import percent as pct
 from relayops.spec.units import seconds as secs
-
-AGG = ("provider", "action")
 
 
 def level_text(alert: AlertDef) -> str:
@@ -49,7 +58,7 @@ class AlertDef:
     @property
     def ref(self) -> str:
         """The alert's identity, as `alert_ref` reads it from a firing alert's labels."""
-        return alert_ref({"alertname": self.name, **self.rule.labels})
+        return alert_ref({ALERTNAME: self.name, **self.rule.labels})
 
     @property
     def anchor(self) -> str:
@@ -61,7 +70,7 @@ def alert_ref(labels: Mapping[str, str]) -> str:
     """An alert's identity: `Name/burn_tier` for a burn-rate tier, `Name/severity` otherwise,
     from the labels Prometheus and Alertmanager give it (the README's inhibition matrix, the
     drills and the observation report all name alerts this way)."""
-    return f"{labels.get('alertname')}/{labels.get('burn_tier') or labels.get('severity')}"
+    return f"{labels.get(ALERTNAME)}/{labels.get(BURN_TIER) or labels.get(SEVERITY)}"
 
 
 class _Builder:
@@ -75,11 +84,11 @@ class _Builder:
     def labels(self, severity: str, component: str, **extra: str) -> dict[str, str]:
         service = self.specs.service
         return {
-            "severity": severity,
-            "service": service.service,
-            "provider": self.spec.provider,
-            "component": component,
-            "team": service.team,
+            SEVERITY: severity,
+            SERVICE: service.service,
+            PROVIDER: self.spec.provider,
+            COMPONENT: component,
+            TEAM: service.team,
             **extra,
         }
 
@@ -99,7 +108,7 @@ class _Builder:
         self, name: str, expr: Expr, for_: int, labels: dict[str, str], annotations: dict[str, str]
     ) -> AlertRule:
         """The rule, with its runbook link pointing at the section for its tier or severity."""
-        anchor = labels.get("burn_tier", labels["severity"])
+        anchor = labels.get(BURN_TIER, labels[SEVERITY])
         notes = {
             "summary": annotations["summary"],
             "description": annotations["description"],
@@ -112,7 +121,7 @@ class _Builder:
     def burn(self, slo: SLO, tier: BurnTier) -> AlertDef:
         name = f"{self.spec.display_name}{camel(slo.name)}BudgetBurn"
         factor = tier.factor(slo.period)
-        match = {**self.match, "slo": slo.name}
+        match = {**self.match, SLO_LABEL: slo.name}
 
         def burn_rate(seconds: int) -> Expr:
             return div(sel(self.names.slo_error_ratio(seconds), match), Number(slo.error_budget))
@@ -126,7 +135,7 @@ class _Builder:
             idle = above(sel(self.names.slo_requests(seconds), match), 0, "==")
             return Binary("or", above(burn_rate(seconds), level), idle, on=on)
 
-        on = (*AGG, "slo")
+        on = (*SEND_KEYS, "slo")
         long_w, short_w = tier.long_window, tier.short_window
         condition = guarded(above(burn_rate(long_w), factor), burning(short_w, factor), on)
         if slo.checks_now(tier):
@@ -193,7 +202,9 @@ class _Builder:
         for severity, level in levels.levels():
             condition = above(quantity, level)
             expr = (
-                condition if guard is None else guarded(condition, above(guard, guard_level), AGG)
+                condition
+                if guard is None
+                else guarded(condition, above(guard, guard_level), SEND_KEYS)
             )
             rule = self.rule(
                 name,
@@ -286,7 +297,7 @@ class _Builder:
         d = self.spec.display_name
         requests = self.specs.metric(Role.REQUESTS)
         by_provider = ("provider",)
-        provider_match = {"provider": self.spec.provider}
+        provider_match = {PROVIDER: self.spec.provider}
         last = self.specs.metric(Role.CONTROLLER_LAST_SUCCESS)
         age = Binary("-", Time(), Aggregate("max", sel(last.name, provider_match), by_provider))
         runs = self.specs.metric(Role.CONTROLLER_RUNS)
@@ -392,7 +403,7 @@ class _Builder:
             by_label = self.names.signal_rate(signal, alert.label)
             base = {alert.label: "|".join(alert.denominator)} if alert.denominator else {}
             guard = (
-                Aggregate("sum", sel(by_label, self.match, **base), AGG)
+                Aggregate("sum", sel(by_label, self.match, **base), SEND_KEYS)
                 if base
                 else sel(self.names.signal_rate(signal), self.match)
             )

@@ -19,12 +19,12 @@ from relayops.promql.simulate import RecordingRule
 from relayops.rules.build import Group, above, div, le_match, sel, sum_rate
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import SEND_KEYS, SLO_LABEL
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import QUANTILES, TOP_CODES, ProviderSeries
 from relayops.spec.slo import SLO
 
-AGG = ("provider", "action")
 HOUR = 3600
 
 
@@ -39,13 +39,15 @@ def slo_events(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tu
     if slo.sli.type == "error_ratio":
         requests = specs.metric(Role.REQUESTS)
         bad = sum_rate(
-            sel(requests.name, match, status="|".join(slo.sli.error_statuses)), seconds, AGG
+            sel(requests.name, match, status="|".join(slo.sli.error_statuses)), seconds, SEND_KEYS
         )
-        return bad, sum_rate(sel(requests.name, match), seconds, AGG)
+        return bad, sum_rate(sel(requests.name, match), seconds, SEND_KEYS)
     latency = specs.metric(Role.LATENCY)
-    total = sum_rate(sel(latency.series("_count"), match), seconds, AGG)
+    total = sum_rate(sel(latency.series("_count"), match), seconds, SEND_KEYS)
     fast = sum_rate(
-        sel(latency.series("_bucket"), match, le=le_match(slo.sli.threshold_seconds)), seconds, AGG
+        sel(latency.series("_bucket"), match, le=le_match(slo.sli.threshold_seconds)),
+        seconds,
+        SEND_KEYS,
     )
     return Binary("-", total, fast), total
 
@@ -53,7 +55,7 @@ def slo_events(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tu
 def _request_rate(specs: SpecSet, spec: ProviderSpec) -> Expr:
     """Requests per second over the rate window, by provider and action."""
     requests = specs.metric(Role.REQUESTS)
-    return sum_rate(sel(requests.name, spec.selector), specs.service.rate_window, AGG)
+    return sum_rate(sel(requests.name, spec.selector), specs.service.rate_window, SEND_KEYS)
 
 
 def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
@@ -65,14 +67,15 @@ def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> lis
     rules = [
         RecordingRule(names.request_rate, _request_rate(specs, spec)),
         RecordingRule(
-            names.request_rate_by_status, sum_rate(sel(requests.name, match), w, (*AGG, "status"))
+            names.request_rate_by_status,
+            sum_rate(sel(requests.name, match), w, (*SEND_KEYS, "status")),
         ),
     ]
     for outcome in ("error", "success"):
         rules += [
             RecordingRule(
                 names.outcome_rate(outcome),
-                sum_rate(sel(requests.name, match, status=outcome), w, AGG),
+                sum_rate(sel(requests.name, match, status=outcome), w, SEND_KEYS),
             ),
             RecordingRule(
                 names.outcome_ratio(outcome),
@@ -84,7 +87,7 @@ def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> lis
         buckets = names.latency_buckets(by_status)
         rules.append(
             RecordingRule(
-                buckets, sum_rate(sel(latency.series("_bucket"), match), w, (*AGG, *extra))
+                buckets, sum_rate(sel(latency.series("_bucket"), match), w, (*SEND_KEYS, *extra))
             )
         )
         rules += [
@@ -96,27 +99,27 @@ def _send_path(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> lis
     errors = specs.metric(Role.ERRORS)
     rules.append(
         RecordingRule(
-            names.error_reason_rate, sum_rate(sel(errors.name, match), w, (*AGG, "reason"))
+            names.error_reason_rate, sum_rate(sel(errors.name, match), w, (*SEND_KEYS, "reason"))
         )
     )
     rules += [
         RecordingRule(
             names.structured_error_rate,
-            sum_rate(sel(structured.name, match), w, (*AGG, "code", "source")),
+            sum_rate(sel(structured.name, match), w, (*SEND_KEYS, "code", "source")),
         ),
         RecordingRule(
             names.structured_error_top,
-            TopK(TOP_CODES, sel(names.structured_error_rate, match), AGG),
+            TopK(TOP_CODES, sel(names.structured_error_rate, match), SEND_KEYS),
         ),
         RecordingRule(
             names.structured_error_code_count,
             Aggregate(
-                "count", Binary(">", sel(names.structured_error_rate, match), Number(0)), AGG
+                "count", Binary(">", sel(names.structured_error_rate, match), Number(0)), SEND_KEYS
             ),
         ),
         RecordingRule(
             names.structured_source_rate("validation"),
-            sum_rate(sel(structured.name, match, source="validation"), w, AGG),
+            sum_rate(sel(structured.name, match, source="validation"), w, SEND_KEYS),
         ),
         RecordingRule(
             names.structured_source_ratio("validation"),
@@ -139,7 +142,7 @@ def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[
             buckets = names.signal_buckets(signal)
             rules.append(
                 RecordingRule(
-                    buckets, sum_rate(sel(metric.series("_bucket"), match), w, (*AGG, "le"))
+                    buckets, sum_rate(sel(metric.series("_bucket"), match), w, (*SEND_KEYS, "le"))
                 )
             )
             rules += [
@@ -150,12 +153,14 @@ def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[
             ]
             continue
         rules.append(
-            RecordingRule(names.signal_rate(signal), sum_rate(sel(metric.name, match), w, AGG))
+            RecordingRule(
+                names.signal_rate(signal), sum_rate(sel(metric.name, match), w, SEND_KEYS)
+            )
         )
         rules += [
             RecordingRule(
                 names.signal_rate(signal, label),
-                sum_rate(sel(metric.name, match), w, (*AGG, label)),
+                sum_rate(sel(metric.name, match), w, (*SEND_KEYS, label)),
             )
             for label in metric.values
         ]
@@ -172,11 +177,13 @@ def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[
         if alert is not None and alert.kind == "ratio_above":
             by_label = names.signal_rate(signal, alert.label)
             numerator = Aggregate(
-                "sum", sel(by_label, match, **{alert.label: "|".join(alert.numerator)}), AGG
+                "sum", sel(by_label, match, **{alert.label: "|".join(alert.numerator)}), SEND_KEYS
             )
             denominator = (
                 Aggregate(
-                    "sum", sel(by_label, match, **{alert.label: "|".join(alert.denominator)}), AGG
+                    "sum",
+                    sel(by_label, match, **{alert.label: "|".join(alert.denominator)}),
+                    SEND_KEYS,
                 )
                 if alert.denominator
                 else sel(names.signal_rate(signal), match)
@@ -192,19 +199,19 @@ def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[
 def _slo_windows(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
     rules: list[RecordingRule] = []
     for slo in spec.slos:
-        match = {**spec.selector, "slo": slo.name}
+        match = {**spec.selector, SLO_LABEL: slo.name}
         for seconds in slo_windows(slo):
             bad, total = slo_events(specs, spec, slo, seconds)
             rules += [
-                RecordingRule(names.slo_errors(seconds), bad, {"slo": slo.name}),
-                RecordingRule(names.slo_requests(seconds), total, {"slo": slo.name}),
+                RecordingRule(names.slo_errors(seconds), bad, {SLO_LABEL: slo.name}),
+                RecordingRule(names.slo_requests(seconds), total, {SLO_LABEL: slo.name}),
                 RecordingRule(
                     names.slo_error_ratio(seconds),
                     div(
                         sel(names.slo_errors(seconds), match),
                         sel(names.slo_requests(seconds), match),
                     ),
-                    {"slo": slo.name},
+                    {SLO_LABEL: slo.name},
                 ),
             ]
     return rules
@@ -221,7 +228,7 @@ def tile(counter: Selector, seconds: int) -> Expr:
     """
     before = Offset(counter, seconds)
     grew = above(Binary("-", counter, before), 0, ">=")
-    return Aggregate("sum", Binary("or", grew, Binary("<", counter, before)), AGG)
+    return Aggregate("sum", Binary("or", grew, Binary("<", counter, before)), SEND_KEYS)
 
 
 def _slo_tiles(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tuple[Expr, Expr]:
@@ -260,8 +267,8 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
     interval = specs.service.period_rules_interval
     rules: list[RecordingRule] = []
     for slo in spec.slos:
-        match = {**spec.selector, "slo": slo.name}
-        label = {"slo": slo.name}
+        match = {**spec.selector, SLO_LABEL: slo.name}
+        label = {SLO_LABEL: slo.name}
         period = slo.period
         bad_tile, all_tile = _slo_tiles(specs, spec, slo, interval)
         span = period - interval // 2

@@ -22,6 +22,7 @@ from relayops.rules.build import div, sel, sum_rate
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import PROVIDER, SEND_KEYS, SLO_LABEL
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import QUANTILES, ProviderSeries, quantile_key
@@ -47,7 +48,7 @@ class _Queries:
         self.alert = alert
         self.names = ProviderSeries(specs.service, spec)
         self.match = spec.selector
-        self.by_provider = {"provider": spec.provider}
+        self.by_provider = {PROVIDER: spec.provider}
         self.w = format_duration(specs.service.rate_window)
 
     def metric(self, role: str) -> str:
@@ -125,7 +126,7 @@ class _Queries:
 
     # SLO burn -------------------------------------------------------------------------------
     def burn_rate(self, slo: SLO, seconds: int) -> Expr:
-        match = {**self.match, "slo": slo.name}
+        match = {**self.match, SLO_LABEL: slo.name}
         return div(sel(self.names.slo_error_ratio(seconds), match), Number(slo.error_budget))
 
     def tier(self, slo: SLO, tier: BurnTier) -> list[Step]:
@@ -142,7 +143,7 @@ class _Queries:
 
     def burn(self) -> list[Step]:
         slo = self.alert.slo
-        match = {**self.match, "slo": slo.name}
+        match = {**self.match, SLO_LABEL: slo.name}
         steps = [
             Step(
                 f"Error budget left over {format_duration(slo.period)}",
@@ -230,7 +231,7 @@ class _Queries:
             ),
             Step(
                 "Which providers still report",
-                Aggregate("count", sel(requests), ("provider", "action")).render(),
+                Aggregate("count", sel(requests), SEND_KEYS).render(),
                 "Every provider gone: Prometheus or the shared scrape config. Only this one: "
                 "its adapter.",
             ),

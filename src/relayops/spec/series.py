@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import SEND_KEYS
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.service import ServiceSpec
@@ -37,7 +38,7 @@ class ProviderSeries:
 
     @property
     def agg(self) -> tuple[str, str]:
-        return ("provider", "action")
+        return SEND_KEYS
 
     def _metric(self, role: str) -> MetricDef:
         return self.service.metrics[role]
