@@ -38,3 +38,14 @@ def test_an_upward_import_breaks_it(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "Layers: each package imports only the packages below it" in done.stdout
     assert "relayops.spec -> relayops.drill.plan" in done.stdout
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """A test folder is named after the package it tests; faults/ and scenarios/ test across
+    packages (real faults, the SRE Workbook's formulas) and data/ holds their inputs."""
+    across = {"faults", "scenarios", "data", "__pycache__"}
+    folders = {p.name for p in (REPO / "tests").iterdir() if p.is_dir()} - across
+    packages = {
+        p.name for p in (REPO / "src" / "relayops").iterdir() if (p / "__init__.py").is_file()
+    }
+    assert folders and folders <= packages, sorted(folders - packages)

@@ -1,9 +1,9 @@
 """Structured errors returned to callers, and the taxonomy of their codes.
 
 The codes are those of the metric catalog's structured_errors counter (specs/service.yaml);
-tests/test_structured_errors.py holds the taxonomy equal to the catalog. Each code fixes its
-`source` label, the coarse `reason` of action_error_total, whether a retry can succeed and what
-the caller should do.
+tests/adapters/test_structured_errors.py holds the taxonomy equal to the catalog. Each code
+fixes its `source` label, the coarse `reason` of action_error_total, whether a retry can
+succeed and what the caller should do.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 For these values the package's header classes would parse a value and fold it back into the
 same characters: plain address lists (`a@b, c@d`), `<id@domain>` message and content ids, the
 Date format, and printable-ASCII Subject and X- headers with single spaces and no encoded-word
-start. relayops.adapters.mime stores them unparsed (the parse costs a few hundred microseconds), and
-relayops.adapters.built_check compares their written text directly. tests/test_mime.py checks each
-grammar against the package's own output.
+start. relayops.adapters.mime stores them unparsed (the parse costs a few hundred
+microseconds), and relayops.adapters.built_check compares their written text directly.
+tests/adapters/test_mime.py checks each grammar against the package's own output.
 """
 
 from __future__ import annotations

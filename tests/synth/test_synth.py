@@ -26,8 +26,8 @@ from relayops.spec.metrics import MetricDef, Role
 from relayops.synth.driver import Driver
 from relayops.synth.scenarios import SIGNAL_FAULTS, scenarios
 from tests.daemons import free_port, require_binary
+from tests.specs_util import SPECS
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
 REQUIRED = (
     "healthy",
     "error-rate-warn",

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 
 import html5lib
 import pytest
 
 from relayops.adapters.sanitize import MissingInlineImage, sanitize
+from tests.specs_util import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 CLASSICS = [
     line
     for line in (REPO / "tests" / "data" / "xss_vectors.txt").read_text().splitlines()

@@ -26,8 +26,9 @@ import tinycss2
 from PIL import Image, ImageChops, ImageDraw
 
 from relayops.adapters.sanitize import sanitize
+from tests.specs_util import REPO
 
-TEMPLATES = sorted((Path(__file__).parent / "data" / "email_templates").glob("*.html"))
+TEMPLATES = sorted((REPO / "tests" / "data" / "email_templates").glob("*.html"))
 WIDTHS = (600, 360)
 HEIGHT = 1800
 MAX_DIFFERENT = 0.01

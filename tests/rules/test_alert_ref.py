@@ -4,15 +4,14 @@ the rules as rendered (read back from the committed YAML, not from the builder).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from relayops.rules.alerts import alert_defs, alert_ref
 from relayops.spec import SpecSet
+from tests.specs_util import REPO
 
-RENDERED = Path(__file__).resolve().parents[1] / "rendered" / "prometheus"
+RENDERED = REPO / "rendered" / "prometheus"
 
 
 BURN = {

@@ -1,6 +1,6 @@
 """The email HTML sanitizer: an XSS corpus, ordinary email surviving, change counts, cid checks.
 
-Kept CSS is read back with tinycss2, an independent CSS parser; tests/test_html_fidelity.py
+Kept CSS is read back with tinycss2, an independent CSS parser; tests/adapters/test_html_fidelity.py
 judges looks in Chromium and the large XSS corpus with html5lib."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import tinycss2
@@ -28,8 +27,8 @@ from relayops.adapters.sanitize import (
     sanitize,
 )
 from relayops.spec import load_specs
+from tests.specs_util import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 VECTORS = [
     line
     for line in (REPO / "tests" / "data" / "xss_vectors.txt").read_text().splitlines()

@@ -20,7 +20,6 @@ from relayops.spec import SpecSet
 from relayops.stack.state import Component, Stack
 from tests.drill_util import drill_plan
 
-REPO = Path(__file__).resolve().parent.parent
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PAGER = "relay-critical-pagerduty"
 SLACK = "relay-warning-slack"

@@ -20,8 +20,8 @@ from relayops.fakes import FakeGmail, FakeGraph, FaultPlan, gmail_error
 from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.spec import SpecSet
+from tests.adapters.test_structured_errors import FIELDS
 from tests.doubles import RotatingTokens
-from tests.test_structured_errors import FIELDS
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from relayops.adapters.telemetry import adapter_metrics, emitted_keys
 from relayops.spec.metrics import Role
+from tests.specs_util import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 CONTROLLER_ROLES = {
     Role.CONTROLLER_LAST_SUCCESS,
     Role.CONTROLLER_RUNS,

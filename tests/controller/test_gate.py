@@ -28,8 +28,9 @@ from relayops.spec import SpecSet
 from relayops.spec.metrics import Role
 from relayops.stack.daemons import Running, stop
 from tests.daemons import run_redis
+from tests.specs_util import REPO
 
-VECTORS = Path(__file__).parent / "data" / "gate_vectors.json"
+VECTORS = REPO / "tests" / "data" / "gate_vectors.json"
 GMAIL_SALT = "relay-gmail-send-2026"
 OUTLOOK_SALT = "relay-outlook-send-2026"
 SAMPLE = 20_000

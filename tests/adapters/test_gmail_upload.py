@@ -26,7 +26,7 @@ from relayops.adapters.transport import Attempted
 from relayops.fakes import FakeGmail, FaultKind, FaultPlan, RecordedRequest, gmail_error
 from relayops.fakes.gmail import DEFAULT_TOKEN
 from tests.doubles import RotatingTokens
-from tests.test_fake_servers import wait_for
+from tests.fakes.test_fake_servers import wait_for
 
 BACKOFF = Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5)
 SMALL_CHUNK = UPLOAD_QUANTUM
