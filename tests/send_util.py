@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
-from relayops.adapters.adapter import SendAdapter
+from relayops.adapters.adapter import AsyncSendAdapter, SendAdapter
 from relayops.adapters.idempotency import LookupPolicy
 from relayops.adapters.retry import Backoff
 from relayops.adapters.smoke import AlwaysOpen, StaticToken
-from relayops.adapters.transport import TokenSource
 from relayops.fakes import FakeGmail, FakeGraph
 from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.spec import SpecSet
+
+NO_LOOK_UP_WAITS = LookupPolicy(waits=(), max_resends=0)
+
+
+def fake_token(provider: str) -> str:
+    """The access token the provider's fake accepts."""
+    return GMAIL_TOKEN if provider == "gmail" else GRAPH_TOKEN
 
 
 def fake_adapter(
@@ -20,20 +28,25 @@ def fake_adapter(
     provider: str,
     server: FakeGmail | FakeGraph,
     *,
-    tokens: TokenSource | None = None,
+    front: type[SendAdapter] | type[AsyncSendAdapter] = SendAdapter,
+    gate: object | None = None,
+    tokens: object | None = None,
     timeout: float = 10.0,
     deadline: float = 5.0,
-) -> SendAdapter:
-    """The gate always open, the fake's token, quick backoff, and no look-up waits or resends
-    after an ambiguous outcome."""
-    token = GMAIL_TOKEN if provider == "gmail" else GRAPH_TOKEN
-    return SendAdapter(
+    lookup: LookupPolicy = NO_LOOK_UP_WAITS,
+    sleep: Callable | None = None,
+):
+    """By default the gate always open, the fake's token, quick backoff, and no look-up waits
+    or resends after an ambiguous outcome; `front` AsyncSendAdapter for the async one."""
+    client_type = httpx.AsyncClient if front is AsyncSendAdapter else httpx.Client
+    return front(
         specs,
         provider,
-        AlwaysOpen(),
-        tokens or StaticToken(token),
+        gate or AlwaysOpen(),
+        tokens or StaticToken(fake_token(provider)),
         base_url=server.url,
-        client=httpx.Client(timeout=timeout),
+        client=client_type(timeout=timeout),
         backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=deadline),
-        lookup=LookupPolicy(waits=(), max_resends=0),
+        lookup=lookup,
+        sleep=sleep,
     )

@@ -9,19 +9,16 @@ import email.policy
 import os
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
-from relayops.adapters.idempotency import LookupPolicy
-from relayops.adapters.retry import Backoff
 from relayops.fakes import FakeGmail, FakeGraph, FaultPlan, gmail_error
 from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.spec import SpecSet
 from tests.adapters.test_structured_errors import FIELDS
 from tests.doubles import RotatingTokens
+from tests.send_util import fake_adapter, fake_token
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -56,17 +53,14 @@ def graph(faults) -> Iterator[FakeGraph]:
 
 
 def adapter(specs, provider, server, *, gate=None, tokens=None, timeout=5.0, waits=None):
-    token = GMAIL_TOKEN if provider == "gmail" else GRAPH_TOKEN
-    return SendAdapter(
+    """Sleeping is recorded, not done: so no look-up waits, and no resend on an empty one."""
+    return fake_adapter(
         specs,
         provider,
-        gate or Gate(),
-        tokens or RotatingTokens(token),
-        base_url=server.url,
-        client=httpx.Client(timeout=timeout),
-        backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
-        # sleeping is recorded, not done: so no look-up waits, and no resend on an empty one
-        lookup=LookupPolicy(waits=(), max_resends=0),
+        server,
+        gate=gate or Gate(),
+        tokens=tokens or RotatingTokens(fake_token(provider)),
+        timeout=timeout,
         sleep=(waits.append if waits is not None else lambda s: None),
     )
 

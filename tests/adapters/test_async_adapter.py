@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterator
 
 import anyio
-import httpx
 import pytest
 
 from relayops.adapters.adapter import AsyncSendAdapter
@@ -19,11 +18,10 @@ from relayops.adapters.errors import ErrorCode
 from relayops.adapters.gmail.provider import GmailRoute
 from relayops.adapters.idempotency import LookupPolicy
 from relayops.adapters.outlook.provider import OutlookRoute
-from relayops.adapters.retry import Backoff
 from relayops.fakes import FakeGmail, FakeGraph, FaultPlan
-from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.oauth.cipher import DecryptError
+from tests.send_util import fake_adapter, fake_token
 
 pytestmark = pytest.mark.anyio
 PROVIDERS = ["gmail", "outlook"]
@@ -83,15 +81,14 @@ class Gate:
 
 
 def adapter(specs, provider, server, *, tokens=None, gate=None, timeout=5.0, lookup=None):
-    token = GMAIL_TOKEN if provider == "gmail" else GRAPH_TOKEN
-    return AsyncSendAdapter(
+    return fake_adapter(
         specs,
         provider,
-        gate or Gate(),
-        tokens or AsyncTokens(token),
-        base_url=server.url,
-        client=httpx.AsyncClient(timeout=timeout),
-        backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
+        server,
+        front=AsyncSendAdapter,
+        gate=gate or Gate(),
+        tokens=tokens or AsyncTokens(fake_token(provider)),
+        timeout=timeout,
         lookup=lookup or LookupPolicy(waits=(0.2, 0.4), max_resends=1),
     )
 

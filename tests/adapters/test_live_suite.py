@@ -33,10 +33,9 @@ from relayops.adapters.retry import Backoff
 from relayops.adapters.smoke import AlwaysOpen, StaticToken
 from relayops.adapters.transport import TokenSource
 from relayops.fakes import FakeGmail, FakeGraph
-from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
-from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
 from relayops.oauth.source import stored_tokens
 from relayops.spec import load_specs
+from tests.send_util import fake_token
 from tests.specs_util import SPECS
 
 pytestmark = pytest.mark.live
@@ -94,9 +93,10 @@ def target(request) -> Iterator[Target]:
         yield _live(provider)
         return
     fake = FakeGmail() if provider == "gmail" else FakeGraph()
-    token = GMAIL_TOKEN if provider == "gmail" else GRAPH_TOKEN
     with fake:
-        yield Target(provider, "fake", StaticToken(token), FAKE_RECIPIENT, fake.url, fake)
+        yield Target(
+            provider, "fake", StaticToken(fake_token(provider)), FAKE_RECIPIENT, fake.url, fake
+        )
 
 
 def rich(recipient: str, subject: str, attachment: bytes = b"%PDF-1.4 smoke\n") -> dict:

@@ -22,11 +22,11 @@ from relayops.adapters.outlook.lookup import find_messages
 from relayops.adapters.outlook.provider import OutlookRoute
 from relayops.adapters.params import validate_params
 from relayops.adapters.retry import Backoff
-from relayops.adapters.smoke import AlwaysOpen, StaticToken
+from relayops.adapters.smoke import StaticToken
 from relayops.fakes import FakeGmail, FakeGraph, FaultPlan
-from relayops.fakes.gmail import DEFAULT_TOKEN as GMAIL_TOKEN
 from relayops.fakes.gmail import UPLOAD_QUANTUM
 from relayops.fakes.graph import DEFAULT_TOKEN as GRAPH_TOKEN
+from tests.send_util import fake_adapter
 
 SEND_PATH = {"gmail": "/gmail/v1/users/me/messages/send", "outlook": "/v1.0/me/sendMail"}
 SLOW_SECONDS = 0.6
@@ -46,17 +46,7 @@ def servers(faults) -> Iterator[dict[str, FakeGmail | FakeGraph]]:
 
 
 def adapter(specs, provider: str, server, *, lookup: LookupPolicy = LOOKUP) -> SendAdapter:
-    token = GMAIL_TOKEN if provider == "gmail" else GRAPH_TOKEN
-    return SendAdapter(
-        specs,
-        provider,
-        AlwaysOpen(),
-        StaticToken(token),
-        base_url=server.url,
-        client=httpx.Client(timeout=CLIENT_TIMEOUT),
-        backoff=Backoff(base_seconds=0.01, max_seconds=0.05, deadline_seconds=5),
-        lookup=lookup,
-    )
+    return fake_adapter(specs, provider, server, timeout=CLIENT_TIMEOUT, lookup=lookup)
 
 
 def params(subject: str, **extra) -> dict:
