@@ -23,6 +23,7 @@ from relayops.rules.alerts import alert_defs
 from relayops.rules.build import div, sel
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
+from relayops.spec.labels import PAGING_SEVERITY
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import ProviderSeries, quantile_key
 
@@ -123,7 +124,7 @@ def queries(specs: SpecSet, spec: ProviderSpec) -> Queries:
         {
             (a.name, a.tier.name)
             for a in alert_defs(specs, spec)
-            if a.kind is AlertKind.BURN and a.severity == "critical"
+            if a.kind is AlertKind.BURN and a.severity == PAGING_SEVERITY
         }
     )
     alerts = sel(

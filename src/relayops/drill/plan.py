@@ -21,12 +21,12 @@ from relayops.drill.world import DrillWorld
 from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
+from relayops.spec.labels import PAGING_SEVERITY
 from relayops.synth.scenarios import Plan, Scenario
 
 MARGIN_SECONDS = 5  # room after the latest expected firing or clearing
 MIN_RUN_SECONDS = 20
 TOLERANCE_EVALUATIONS = 2  # measured detection may stray this many evaluation intervals
-PAGE_SEVERITY = "critical"
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,6 @@ def plan_drill(
         healthy=healthy_scenario,
         for_seconds=for_seconds,
         receivers=receivers,
-        pager=receiver_name(scaled.service, PAGE_SEVERITY),
+        pager=receiver_name(scaled.service, PAGING_SEVERITY),
         alerts=alerts,
     )

@@ -14,10 +14,10 @@ from relayops.alertmanager.receivers import receiver_name
 from relayops.drill.parallel import Outcome
 from relayops.drill.run import detection, page_tally
 from relayops.spec import SpecSet
+from relayops.spec.labels import PAGING_SEVERITY
 
 SUMMARY_FILE = "drill-summary.md"
 LOW_TRAFFIC = "low-traffic-noise"
-PAGE_SEVERITY = "critical"
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
@@ -72,7 +72,7 @@ def _detection_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
 
 
 def _low_traffic_lines(specs: SpecSet, outcomes: Sequence[Outcome]) -> list[str]:
-    pager = receiver_name(specs.service, PAGE_SEVERITY)
+    pager = receiver_name(specs.service, PAGING_SEVERITY)
     lines = []
     for o in outcomes:
         if o.plan.scenario.name != LOW_TRAFFIC or o.result is None:

@@ -16,7 +16,7 @@ from relayops.report.model import Point
 from relayops.rules.alerts import alert_ref
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
-from relayops.spec.labels import COMPONENT, PROVIDER, SEVERITY, SLO_LABEL, STATUS
+from relayops.spec.labels import COMPONENT, PAGING_SEVERITY, PROVIDER, SEVERITY, SLO_LABEL, STATUS
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import ProviderSeries
@@ -140,7 +140,7 @@ def _slo_violation(
     reader: PromReader, specs: SpecSet, spec: ProviderSpec, window: Window
 ) -> tuple[bool | None, str]:
     names = ProviderSeries(specs.service, spec)
-    page = {"alertstate": "firing", SEVERITY: "critical", COMPONENT: "slo"}
+    page = {"alertstate": "firing", SEVERITY: PAGING_SEVERITY, COMPONENT: "slo"}
     pages = selector("ALERTS", {**page, PROVIDER: spec.provider})
     fired = sorted(
         {
@@ -234,7 +234,7 @@ def live_points(reader: PromReader, specs: SpecSet, window: Window) -> list[Poin
 
 def critical_alerts(reader: PromReader, at: float, state: str = "firing") -> list[str]:
     """`alertname/provider` of every critical alert in `state` (firing or pending) at `at`."""
-    query = selector("ALERTS", {"alertstate": state, SEVERITY: "critical"})
+    query = selector("ALERTS", {"alertstate": state, SEVERITY: PAGING_SEVERITY})
     return sorted(
         {
             f"{labels.get('alertname')}/{labels.get('provider', '-')}"

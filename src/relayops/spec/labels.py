@@ -9,6 +9,7 @@ ACTION = "action"  # the send action: gmail.send, outlook.send
 SEND_KEYS = (PROVIDER, ACTION)  # every send-path series carries both; rules keep both
 SLO_LABEL = "slo"  # the SLO's name on SLO series and burn alerts
 SEVERITY = "severity"  # warning or critical: where an alert is routed
+PAGING_SEVERITY = "critical"  # the severity value that pages the on-call
 BURN_TIER = "burn_tier"  # page_fast, page_slow, ticket_fast, ticket_slow
 COMPONENT = "component"
 SERVICE = "service"

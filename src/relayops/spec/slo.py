@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from relayops.spec.base import SnakeName, SpecModel
 from relayops.spec.durations import Duration, parse_duration
+from relayops.spec.labels import PAGING_SEVERITY
 
 PERIODS = {parse_duration(p): p for p in ("7d", "28d", "30d")}
 MIN_BAD_EVENTS = 6
@@ -147,7 +148,7 @@ class SLO(SpecModel):
     def checks_now(self, tier: BurnTier) -> bool:
         """Whether `tier` carries the now-window check: a page tier whose own short window is
         longer than the now window (page_fast's short window already is it)."""
-        return tier.severity == "critical" and self.now_window < tier.short_window
+        return tier.severity == PAGING_SEVERITY and self.now_window < tier.short_window
 
     def threshold(self, tier: BurnTier) -> float:
         """Error ratio both windows must exceed: factor × (1 − objective)."""
