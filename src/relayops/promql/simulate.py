@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from relayops.promql import STALE_NAN, Expr, Labels, SeriesDB, Vector, labels_of
 from relayops.promql.storage import to_ms, without
+from relayops.spec.labels import ALERTNAME
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ class Simulation:
             alert_labels = dict(without(labels, "__name__"))
             for name, template in rule.labels.items():
                 alert_labels[name] = expand(template, template_labels, value)
-            alert_labels["alertname"] = rule.alert
+            alert_labels[ALERTNAME] = rule.alert
             identity = labels_of(alert_labels)
             if identity in current:
                 raise ValueError(f"{rule.alert}: same labelset twice after applying alert labels")

@@ -19,6 +19,7 @@ from relayops.rules.recording import period_group, rate_groups
 from relayops.rules.render_paths import for_tests, rule_paths
 from relayops.rules.series import load_into, promtool_input_series
 from relayops.spec import SpecSet
+from relayops.spec.labels import ALERTNAME
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.units import Unit
 
@@ -82,7 +83,7 @@ def simulate(scenario: Scenario, groups: list[Group]) -> Outcome:
     states: dict[int, list[FiringAlert]] = {}
     for t in range(0, timeline.end + 1, step):
         sim.run_until(t)
-        states[t] = [a for a in sim.firing(t) if a.labels["alertname"] in scenario.alertnames]
+        states[t] = [a for a in sim.firing(t) if a.labels[ALERTNAME] in scenario.alertnames]
 
     def under_test(t: int) -> bool:
         return any(_matches(a, scenario) for a in states[t])
@@ -117,7 +118,7 @@ def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
             {
                 "eval_time": format_duration(t) if t else "0s",
                 "alertname": name,
-                "exp_alerts": [_exp(a) for a in outcome.states[t] if a.labels["alertname"] == name],
+                "exp_alerts": [_exp(a) for a in outcome.states[t] if a.labels[ALERTNAME] == name],
             }
             for t in outcome.checkpoints
             for name in scenario.alertnames

@@ -12,6 +12,7 @@ from relayops.rules.alerts import AlertDef, alert_defs, level_text
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
+from relayops.spec.labels import BURN_TIER
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.units import percent as pct
 
@@ -71,7 +72,7 @@ def _detections(
 
 def alert_table(specs: SpecSet, outcomes: list[tuple[Scenario, Outcome]]) -> str:
     measured = {
-        (s.alertnames[0], s.instance["burn_tier"], s.detection[0]): o.fired_at
+        (s.alertnames[0], s.instance[BURN_TIER], s.detection[0]): o.fired_at
         for s, o in outcomes
         if s.detection is not None
     }

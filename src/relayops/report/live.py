@@ -97,7 +97,7 @@ def controller_success(reader: PromReader, specs: SpecSet, window: Window) -> Po
 
     def increase(labels: dict[str, str]) -> dict[str, float]:
         query = f"sum by (provider) (increase({selector(runs, labels)}{window.range}))"
-        return {labels["provider"]: v for labels, v in reader.instant(query, window.at)}
+        return {labels[PROVIDER]: v for labels, v in reader.instant(query, window.at)}
 
     success, total = increase({STATUS: SUCCESS}), increase({})
     measured: dict[str, float | None] = {}

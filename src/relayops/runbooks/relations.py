@@ -9,6 +9,7 @@ from relayops.alertmanager.matchers import match_all
 from relayops.rules.alerts import AlertDef
 from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
+from relayops.spec.labels import PROVIDER
 
 _TOPICS = {
     AlertKind.ERROR_RATIO: "availability",
@@ -37,7 +38,7 @@ class Inhibition:
         }
 
     def _labels(self, alert: AlertDef) -> dict[str, str]:
-        return self.labels[_key(alert.rule.labels["provider"], alert.name, alert.anchor)]
+        return self.labels[_key(alert.rule.labels[PROVIDER], alert.name, alert.anchor)]
 
     def silences(self, source: AlertDef, target: AlertDef) -> bool:
         """Whether `source`, while firing, silences `target`."""
