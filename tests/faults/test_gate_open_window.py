@@ -36,6 +36,9 @@ WINDOW = CACHE_SECONDS + READ_DEADLINE
 # Thread switches and a busy 2-core machine, not the gate's logic: the gate compares the same
 # monotonic clock the test records with.
 SCHEDULING = 0.15
+# How long past the read deadline one decision may take on that machine: CI saw 0.364 s once
+# (0.2 s deadline) with the 2 cores busy; a gate that waited for a dead Redis took 5 s.
+DECISION_SLACK = 0.3
 
 
 def gate_on(specs: SpecSet, url: str) -> Gate:
@@ -64,7 +67,7 @@ def assert_fault_window(decisions: list[Decision], lost: float, back: float) -> 
     assert not late, f"allowed {late[-1].started - lost:.3f} s after Redis was lost"
     assert any(d.allowed for d in decisions if d.started > back), "the gate did not open again"
     slowest = max(d.took for d in decisions)
-    assert slowest <= READ_DEADLINE + SCHEDULING, f"a decision took {slowest:.3f} s"
+    assert slowest <= READ_DEADLINE + DECISION_SLACK, f"a decision took {slowest:.3f} s"
 
 
 def test_redis_killed(specs: SpecSet, tmp_path: Path) -> None:
@@ -141,4 +144,4 @@ def test_redis_flapping(specs: SpecSet, proxied_redis: FaultProxy) -> None:
     assert not unexplained, f"{len(unexplained)} decisions allowed with Redis down for longer"
     assert any(d.allowed for d in decisions) and not all(d.allowed for d in decisions)
     slowest = max(d.took for d in decisions)
-    assert slowest <= READ_DEADLINE + SCHEDULING, f"a decision took {slowest:.3f} s"
+    assert slowest <= READ_DEADLINE + DECISION_SLACK, f"a decision took {slowest:.3f} s"

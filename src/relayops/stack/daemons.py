@@ -17,6 +17,8 @@ from typing import TypeVar
 
 import httpx
 
+from relayops.stack.signals import held_stop_signals
+
 LOOPBACK = "127.0.0.1"
 DEBIAN_PACKAGES = {
     "prometheus": "prometheus",
@@ -166,7 +168,7 @@ def start(
     that is merely slow is stopped first.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
+    with held_stop_signals(), log.open("wb") as out:
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -174,9 +176,9 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _children[process.pid] = process
-    if spawned is not None:
-        spawned(Running(process.pid, identity(process.pid) or ""))
+        _children[process.pid] = process
+        if spawned is not None:
+            spawned(Running(process.pid, identity(process.pid) or ""))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
