@@ -26,7 +26,6 @@ import pytest
 from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.errors import ErrorCode
 from relayops.adapters.gmail.lookup import find_by_message_id
-from relayops.adapters.idempotency import HEADER
 from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.lookup import find_messages
 from relayops.adapters.retry import Backoff
@@ -139,7 +138,7 @@ def found_after_send(target: Target, send: SendAdapter, key: str, message_id: Me
                 Backoff(),
                 message_id,
                 folders=("sentitems",),
-                idempotency_header=(HEADER, key),
+                key=key,
             )
         if found or time.monotonic() > deadline:
             return bool(found)

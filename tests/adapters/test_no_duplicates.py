@@ -247,7 +247,7 @@ def test_graph_look_up_falls_back_to_the_header_when_graph_replaced_the_message_
     )
     with httpx.Client(timeout=5) as client:
 
-        def look(header):
+        def look(key):
             return find_messages(
                 client,
                 graph.url,
@@ -255,9 +255,9 @@ def test_graph_look_up_falls_back_to_the_header_when_graph_replaced_the_message_
                 Backoff(),
                 MessageId("k-9", "relay.example"),
                 folders=("sentitems",),
-                idempotency_header=header,
+                key=key,
             )
 
-        [found] = look((HEADER, "k-9"))
+        [found] = look("k-9")
         assert found.folder == "sentitems" and not found.is_draft
-        assert look(None) == [] and look((HEADER, "k-10")) == []
+        assert look(None) == [] and look("k-10") == []

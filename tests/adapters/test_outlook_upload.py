@@ -444,7 +444,7 @@ def test_find_messages_escapes_quotes_and_checks_the_header(
         RotatingTokens(DEFAULT_TOKEN),
         BACKOFF,
         wanted,
-        idempotency_header=(HEADER, "key-2"),
+        key="key-2",
     )
     assert [(f.id, f.folder) for f in keyed] == [(graph.drafts[0].id, "drafts")]
     none = MessageId("none", "example.com")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from relayops.adapters.effects import Call, Steps, run_sync
-from relayops.adapters.idempotency import LookupFailed
+from relayops.adapters.idempotency import HEADER, LookupFailed
 from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.answers import classify_graph
 from relayops.adapters.retry import Backoff, Outcome
@@ -46,12 +46,12 @@ def find_messages(
     backoff: Backoff,
     message_id: MessageId,
     folders: tuple[str, ...] = ("sentitems", "drafts"),
-    idempotency_header: tuple[str, str] | None = None,
+    key: str | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[FoundMessage]:
     """`find_messages_steps` with blocking I/O."""
-    steps = find_messages_steps(base_url, backoff, message_id, folders, idempotency_header)
+    steps = find_messages_steps(base_url, backoff, message_id, folders, key)
     return run_sync(steps, client, tokens, sleep)
 
 
@@ -60,10 +60,10 @@ def find_messages_steps(
     backoff: Backoff,
     message_id: MessageId,
     folders: tuple[str, ...] = ("sentitems", "drafts"),
-    idempotency_header: tuple[str, str] | None = None,
+    key: str | None = None,
 ) -> Steps[list[FoundMessage]]:
     """Messages with this Message-ID as their internetMessageId in `folders`, in that order; when
-    `idempotency_header` (name, value) is given, only those carrying that header value, or
+    the idempotency `key` is given, only those carrying it in their idempotency header, or
     failing any, the folder's RECENT newest messages carrying it.
 
     Raises LookupFailed when a folder could not be searched: that is not "not found".
@@ -80,12 +80,12 @@ def find_messages_steps(
             item
             for item in listed
             if item.get("internetMessageId") == internet_message_id
-            and (idempotency_header is None or _has_header(item, idempotency_header))
+            and (key is None or _has_key(item, key))
         ]
-        if not items and idempotency_header is not None:
+        if not items and key is not None:
             recent = {"$select": _SELECT, "$top": str(RECENT)}
             listed = yield from _list(base_url, backoff, folder, recent)
-            items = [item for item in listed if _has_header(item, idempotency_header)]
+            items = [item for item in listed if _has_key(item, key)]
         found += [FoundMessage(item["id"], folder, bool(item.get("isDraft"))) for item in items]
     return found
 
@@ -108,9 +108,8 @@ def _list(
     return [item for item in attempted.body.get("value") or [] if isinstance(item, dict)]
 
 
-def _has_header(item: dict, header: tuple[str, str]) -> bool:
-    name, value = header
+def _has_key(item: dict, key: str) -> bool:
     return any(
-        h.get("name", "").lower() == name.lower() and h.get("value") == value
+        h.get("name", "").lower() == HEADER.lower() and h.get("value") == key
         for h in item.get("internetMessageHeaders") or []
     )

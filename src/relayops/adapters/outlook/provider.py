@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from relayops.adapters.built_check import check_graph
 from relayops.adapters.effects import Steps
-from relayops.adapters.idempotency import HEADER, key_of
+from relayops.adapters.idempotency import key_of
 from relayops.adapters.message import Message
 from relayops.adapters.message_id import MessageId
 from relayops.adapters.outlook.answers import classify_graph
@@ -76,7 +76,7 @@ class OutlookProvider:
             backoff,
             message_id,
             folders=("sentitems",),
-            idempotency_header=(HEADER, key) if key else None,
+            key=key,
         )
         return messages[0].id if messages else None
 
@@ -93,7 +93,7 @@ class OutlookProvider:
             backoff,
             message_id,
             folders=("drafts",),
-            idempotency_header=(HEADER, key) if key else None,
+            key=key,
         )
         for draft in drafts:
             yield from delete_draft_steps(base_url, backoff, draft.id)

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from relayops.adapters.effects import Call, Sleep, Steps, run_sync
-from relayops.adapters.idempotency import HEADER, LookupFailed, key_of
+from relayops.adapters.idempotency import LookupFailed, key_of
 from relayops.adapters.message import Attachment, Message
 from relayops.adapters.message_id import MessageId, domain_of
 from relayops.adapters.outlook.answers import classify_graph
@@ -217,7 +217,7 @@ def _create_draft(
                 graph.backoff,
                 message_id,
                 folders=("drafts",),
-                idempotency_header=(HEADER, key) if key else None,
+                key=key,
             )
         except LookupFailed:
             return attempted
