@@ -31,13 +31,19 @@ def say(command: str, message: str) -> None:
     print(f"relayops {command}: {message}", file=sys.stderr, flush=True)
 
 
+def spec_problems(exc: SpecError) -> str:
+    """Every problem of a SpecError, one indented line each (file:line, field, fix)."""
+    return "\n".join(f"  {issue}" for issue in exc.issues)
+
+
 def specs_from(folder: Path) -> SpecSet:
-    """The specs in `folder`; CommandError INVALID naming every problem (file:line, field, fix)."""
+    """The specs in `folder`; CommandError INVALID naming every problem."""
     try:
         return load_specs(folder)
     except SpecError as exc:
-        problems = "\n".join(f"  {issue}" for issue in exc.issues)
-        raise CommandError(f"{len(exc.issues)} problem(s) in {folder}:\n{problems}") from exc
+        raise CommandError(
+            f"{len(exc.issues)} problem(s) in {folder}:\n{spec_problems(exc)}"
+        ) from exc
 
 
 def provider_named(specs: SpecSet, name: str | None) -> str | None:

@@ -12,7 +12,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from relayops.cli.common import CommandError, Exit, say, specs_from
+from relayops.cli.common import CommandError, Exit, say, spec_problems, specs_from
 from relayops.cli.controller import register as register_controller
 from relayops.cli.drill import register as register_drill
 from relayops.cli.oauth import register as register_oauth
@@ -62,7 +62,7 @@ def _render_time_scaled(args: argparse.Namespace) -> int:
     try:
         files = render_time_scaled(specs, args.specs, args.time_scale, args.drill_webhook)
     except SpecError as exc:
-        problems = "\n".join(f"  {issue}" for issue in exc.issues)
+        problems = spec_problems(exc)
         raise CommandError(f"time scale {args.time_scale} breaks the specs:\n{problems}") from exc
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
