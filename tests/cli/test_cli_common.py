@@ -59,6 +59,23 @@ def test_a_broken_spec_ends_every_command_the_same_way(command, broken_specs, tm
     assert list(tmp_path.iterdir()) == [], "nothing is written for bad input"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["synth", "run", "fast-burn-outage", "--provider", "sendgrid", "--duration", "1m"],
+        ["drill", "run", "fast-burn-outage", "--provider", "sendgrid"],
+        ["controller", "status", "--provider", "sendgrid", "--redis", "redis://127.0.0.1:9"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_provider_without_a_spec_is_named_with_the_known_ones(command) -> None:
+    done = relayops(*command, "--specs", str(SPECS))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"relayops {command[0]}: no provider spec 'sendgrid'; known: gmail, outlook"
+    ]
+
+
 def test_a_reader_that_goes_away_gets_no_traceback(tmp_path) -> None:
     """`relayops synth list | head -0`: the pipe is closed before the command writes."""
     read_end, write_end = os.pipe()

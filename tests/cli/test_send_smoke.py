@@ -98,3 +98,14 @@ def test_a_stored_credential_needs_redis_and_the_right_provider(tmp_path, monkey
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     assert main(argv) == 2
     assert "is a microsoft credential, not google" in capsys.readouterr().err
+
+
+def test_a_provider_without_a_spec_is_named_with_the_known_ones(tmp_path, capsys):
+    """A specs folder with only outlook's spec: `send gmail` says so and exits 2 (bad
+    arguments), where it used to end in a KeyError traceback."""
+    (tmp_path / "service.yaml").write_text((SPECS / "service.yaml").read_text())
+    (tmp_path / "outlook.yaml").write_text((SPECS / "outlook.yaml").read_text())
+    argv = ["send", "gmail", "--to", "qa@relay.example", "--dry-run", "--specs", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no provider spec 'gmail'" in err and "outlook" in err and "Traceback" not in err

@@ -19,7 +19,7 @@ from relayops.adapters.adapter import SendAdapter
 from relayops.adapters.providers import PROVIDERS, provider_for
 from relayops.adapters.smoke import AlwaysOpen, StaticToken, smoke_params
 from relayops.adapters.transport import TokenSource
-from relayops.cli.common import CommandError, Exit, specs_from
+from relayops.cli.common import CommandError, Exit, provider_named, specs_from
 from relayops.oauth.keys import KeyConfigError
 from relayops.oauth.open_store import DEFAULT_SQLITE_PATH, StoreConfigError
 from relayops.oauth.providers import ConfigError
@@ -52,7 +52,7 @@ def _tokens(args: argparse.Namespace, spec: ProviderSpec, token_env: str) -> Tok
 
 def cmd_send(args: argparse.Namespace) -> int:
     specs = specs_from(args.specs)
-    spec = specs.provider(args.provider)
+    spec = specs.provider(provider_named(specs, args.provider))
     api = provider_for(spec)
     try:
         tokens = _tokens(args, spec, api.token_env)
@@ -64,7 +64,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     if isinstance(tokens, CredentialTokens):
         tokens.manager.on_refresh = adapter.count_refresh
     params = smoke_params(args.to, args.full_test)
-    action = specs.provider(args.provider).action
+    action = spec.action
     if args.dry_run:
         preview = adapter.preview(action, params)
         body = {

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from relayops.cli.common import CommandError, Exit, specs_from
+from relayops.cli.common import CommandError, Exit, provider_named, specs_from
 from relayops.spec import env as env_names
 from relayops.spec.durations import parse_duration
 from relayops.synth.driver import Driver, PushError
@@ -50,11 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"unknown scenario {args.scenario!r}; choose one of: {', '.join(catalog)}"
         )
-    try:
-        spec = specs.provider(args.provider)
-    except KeyError:
-        known = ", ".join(p.name for p in specs.providers)
-        raise CommandError(f"unknown provider {args.provider!r}; choose one of: {known}") from None
+    spec = specs.provider(provider_named(specs, args.provider))
     if spec.name not in scenario.plans:
         raise CommandError(
             f"scenario {scenario.name} does not apply to {spec.name}; it applies to: "
