@@ -201,7 +201,7 @@ def _measure_data_age(
     judged = [(e.ref, e.alert) for e in plan.fires] + [(r, plan.alerts[r]) for r in plan.too_slow]
     for ref, alert in judged:
         fired = timeline.firing.get(ref)
-        if fired is None or not alert.kind.reads_pushed_data:
+        if fired is None or not alert.reads_pushed_data:
             continue
         at = started_at + fired - plan.for_seconds.get(ref, 0)
         answer = reader.instant(pushed_at, at)

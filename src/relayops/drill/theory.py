@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import yaml
 
 from relayops.rules.alerts import AlertDef
-from relayops.rules.kinds import AlertKind
+from relayops.rules.measure import Absence, Age
 from relayops.spec import SpecSet
 from relayops.synth.expect import Expectation, Increments
 from relayops.synth.traffic import Shape
@@ -80,9 +80,9 @@ class Pipeline:
     def _parts(self, alert: AlertDef) -> list[float]:
         """The intervals whose phase adds a uniform wait before the alert can see a change."""
         evaluations = [self.evaluation] * self.hops.get(alert.name, 1)
-        if alert.kind is AlertKind.STALLED:  # time() against a pushed timestamp: only evaluation
+        if isinstance(alert.measure, Age):  # time() against a pushed time: only evaluation
             return [self.evaluation]
-        if alert.kind is AlertKind.MISSING:  # the delete is instant; the next scrape marks it stale
+        if isinstance(alert.measure, Absence):  # deleted at once; the next scrape: stale
             return [self.scrape, *evaluations]
         return [self.tick, self.scrape, *evaluations]
 
@@ -95,7 +95,7 @@ class Pipeline:
         own evaluation wait and any lateness of pushes and scrapes on a loaded machine; the push
         tick and the earlier evaluation hops keep their mean waits. Alerts on missing or stalled
         data have no pushed data to age and keep the mean."""
-        if data_age is None or not alert.kind.reads_pushed_data:
+        if data_age is None or not alert.reads_pushed_data:
             return sum(self._parts(alert)) / 2
         hops = self.hops.get(alert.name, 1)
         return (self.tick + (hops - 1) * self.evaluation) / 2 + data_age
@@ -163,9 +163,9 @@ class Theory:
     def crossing(self, alert: AlertDef, prefix: float) -> float | None:
         """Seconds after the fault starts until the condition holds, with `prefix` seconds
         of `before` traffic in front of the fault (math.inf: every window full of it)."""
-        if alert.kind is AlertKind.MISSING:
+        if isinstance(alert.measure, Absence):
             return 0.0 if self.fault is None else None
-        if alert.kind is AlertKind.STALLED:
+        if isinstance(alert.measure, Age):
             return alert.level
         return first_true(
             lambda t: self.windows.holds(alert, [(self.fault, t), (self.before, prefix)]),
@@ -184,7 +184,7 @@ class Theory:
         `fault` seconds, healthy before (`prefix` seconds of it) and after, evaluated every
         `step` up to `until`; None if it does not fire by then. Unlike `detection`, the fault
         may end first: a slow tier can still fire on the windows it left behind."""
-        if not alert.kind.reads_pushed_data:
+        if not alert.reads_pushed_data:
             return None
 
         def holds(t: float) -> bool:
@@ -198,7 +198,7 @@ class Theory:
 
     def clearing(self, alert: AlertDef, fault: float, prefix: float = math.inf) -> float | None:
         """Seconds after a fault of `fault` seconds ends until the condition stops holding."""
-        if alert.kind in (AlertKind.MISSING, AlertKind.STALLED):
+        if not alert.reads_pushed_data:
             return 0.0
         history = [(self.fault, fault), (self.before, prefix)]
         return first_true(

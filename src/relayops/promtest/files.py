@@ -13,7 +13,7 @@ from relayops.promtest.recorded import recording_test
 from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios
 from relayops.rules.alerts import AlertDef, alert_defs, alert_groups
 from relayops.rules.build import Group
-from relayops.rules.kinds import AlertKind
+from relayops.rules.measure import Absence, Age, BudgetBurn, follows_sli
 from relayops.rules.output import dump_yaml
 from relayops.rules.recording import period_group, rate_groups
 from relayops.rules.render_paths import for_tests, rule_paths
@@ -22,8 +22,6 @@ from relayops.spec import SpecSet
 from relayops.spec.labels import ALERTNAME
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.units import Unit
-
-GUARDED_KINDS = {AlertKind.BURN, AlertKind.ERROR_RATIO, AlertKind.LATENCY}
 
 
 def fire_level(alert: AlertDef, defs: list[AlertDef]) -> float:
@@ -40,15 +38,22 @@ def scenarios_for(specs: SpecSet, spec: ProviderSpec) -> list[Scenario]:
     make = Scenarios(specs, spec)
     out: list[Scenario] = []
     for alert in defs:
-        if alert.kind is AlertKind.BURN:
-            out += [make.burn_under(alert), *make.fault_burns(alert)]
-        elif alert.kind is AlertKind.MISSING:
-            out.append(make.missing(alert))
-        elif alert.kind is AlertKind.STALLED:
-            out.append(make.stalled(alert))
-        else:
-            out.append(make.threshold(alert, fire_level(alert, defs)))
-    guarded = tuple(dict.fromkeys(a.name for a in defs if a.kind in GUARDED_KINDS))
+        match alert.measure:
+            case BudgetBurn():
+                out += [make.burn_under(alert), *make.fault_burns(alert)]
+            case Absence():
+                out.append(make.missing(alert))
+            case Age():
+                out.append(make.stalled(alert))
+            case _:
+                out.append(make.threshold(alert, fire_level(alert, defs)))
+    guarded = tuple(
+        dict.fromkeys(
+            a.name
+            for a in defs
+            if isinstance(a.measure, BudgetBurn) or follows_sli(a.measure, specs) is not None
+        )
+    )
     out.append(make.low_traffic(guarded))
     return out
 

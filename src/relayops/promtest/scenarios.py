@@ -11,7 +11,7 @@ from relayops.promtest.detection import BURNS, burn_of, detection_seconds
 from relayops.promtest.timeline import Timeline, key
 from relayops.promtest.traffic import Traffic, merge
 from relayops.rules.alerts import AlertDef
-from relayops.rules.kinds import AlertKind
+from relayops.rules.measure import Distinct, Events, Quantile, Share
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.labels import BURN_TIER, PROVIDER, SEVERITY
@@ -210,111 +210,53 @@ class Scenarios:
         )
 
     def threshold(self, alert: AlertDef, fire_level: float) -> Scenario:
-        """Scenario for a leveled alert; `fire_level` is the quantity to drive it with."""
+        """Scenario for a leveled alert, made from its measure; `fire_level` is the quantity
+        to drive it with."""
+        try:
+            under, fire, healthy = self._levels(alert, fire_level)
+        except ValueError as exc:
+            raise GenerationError(f"{alert.name}: {exc}") from exc
+        if alert.guarded_by is not None:
+            busy = self.traffic.events(alert.guarded_by, BUSY)
+            under, fire, healthy = (
+                merge(busy, t) if not _counts(t, alert.guarded_by) else t
+                for t in (under, fire, healthy)
+            )
+        return self.leveled(alert, under, fire, healthy, alert.measure.window)
+
+    def _levels(self, alert: AlertDef, fire_level: float) -> tuple[dict, dict, dict]:
+        """Traffic (just under the level, at `fire_level`, healthy) for the alert's measure."""
         t = self.traffic
-        busy = t.send(success=BUSY)
         level = alert.level
-
-        def just_under(total: float) -> float:
-            return math.ceil(level * total - 1e-9) - 1
-
-        if alert.kind is AlertKind.ERROR_RATIO:
-            return self.leveled(
-                alert,
-                t.send(success=BUSY - just_under(BUSY), error=just_under(BUSY)),
-                t.send(success=BUSY - round(fire_level * BUSY), error=round(fire_level * BUSY)),
-                busy,
-            )
-        if alert.kind is AlertKind.VALIDATION:
-
-            def rejected(n: float) -> dict:
-                return {
-                    **t.send(success=BUSY - n, rejected=n),
-                    **t.structured("validation_failed", "validation", n),
-                }
-
-            return self.leveled(
-                alert, rejected(just_under(BUSY)), rejected(round(fire_level * BUSY)), busy
-            )
-        if alert.kind is AlertKind.LATENCY:
-            metric = self.specs.metric(Role.LATENCY)
-            q = self.spec.thresholds.latency.quantile
-            return self.leveled(
-                alert,
-                t.send(
-                    success=BUSY, slow=quantile_counts(metric.buckets, q, level, BUSY, under=True)
-                ),
-                t.send(
-                    success=BUSY, slow=quantile_counts(metric.buckets, q, level, BUSY, under=False)
-                ),
-                busy,
-            )
-        if alert.kind is AlertKind.CARDINALITY:
-            codes = self.specs.metric(Role.STRUCTURED_ERRORS).values["code"]
-            limit = int(level)
-            if len(codes) <= limit:
-                raise GenerationError(
-                    f"{alert.name}: the taxonomy has only {len(codes)} codes, "
-                    f"so more than {limit} can never be seen"
+        match alert.measure:
+            case Share() as share:
+                return (
+                    t.share(share, math.ceil(level * BUSY - 1e-9) - 1, BUSY),
+                    t.share(share, round(fire_level * BUSY), BUSY),
+                    t.share(share, 0, BUSY),
                 )
+            case Quantile(histogram=histogram, q=q):
 
-            def spread(n: int) -> dict:
-                out = dict(busy)
-                for code in codes[:n]:
-                    out.update(t.structured(code, "provider", 15))
-                return out
+                def observed(under: bool) -> dict:
+                    slow = quantile_counts(histogram.buckets, q, level, BUSY, under)
+                    return t.observations(histogram, slow, BUSY)
 
-            return self.leveled(alert, spread(limit), spread(limit + 1), spread(limit))
-        if alert.kind is AlertKind.CONTROLLER_FAILING:
-            runs = 20
+                return observed(True), observed(False), t.observations(histogram, {}, BUSY)
+            case Distinct(events=events, label=label):
+                values = events.values(label)
+                limit = int(level)
+                if len(values) <= limit:
+                    raise ValueError(
+                        f"{events.metric.name} knows only {len(values)} values of {label}, so "
+                        f"more than {limit} can never be seen; list more or raise the limit"
+                    )
 
-            def ratio(failed: float) -> dict:
-                return {
-                    **t.counter(Role.CONTROLLER_RUNS, runs - failed, status="success"),
-                    **t.counter(Role.CONTROLLER_RUNS, failed, status="failure"),
-                }
+                def spread(n: int) -> dict:
+                    each = (Events.of(events.metric, **{**events.picked, label: v}) for v in values)
+                    return merge(*(t.events(e, 15) for e in list(each)[:n]))
 
-            window = self.spec.thresholds.controller_failing.window
-            return self.leveled(alert, ratio(just_under(runs)), ratio(runs), ratio(0), window)
-        return self._signal(alert, fire_level, busy, just_under)
-
-    def _signal(self, alert: AlertDef, fire_level: float, busy: dict, just_under) -> Scenario:
-        signal = alert.signal
-        spec_alert = signal.alert
-        metric = self.specs.metric(signal.metric)
-        t = self.traffic
-        if alert.kind is AlertKind.SIGNAL_PER_REQUEST_ABOVE:
-            change = {label: values[0] for label, values in metric.values.items()}
-
-            def per_request(n: float) -> dict:
-                return {**busy, **t.counter(signal.metric, n, **change)}
-
-            return self.leveled(
-                alert, per_request(just_under(BUSY)), per_request(round(fire_level * BUSY)), busy
-            )
-        if alert.kind is AlertKind.SIGNAL_QUANTILE_ABOVE:
-            events = 600
-
-            def observed(under: bool) -> dict:
-                counts = quantile_counts(
-                    metric.buckets, spec_alert.quantile, alert.level, events, under
-                )
-                rest = events - sum(counts.values())
-                return t.histogram(signal.metric, merge({metric.buckets[0]: rest}, counts))
-
-            healthy = t.histogram(signal.metric, {metric.buckets[0]: events})
-            return self.leveled(alert, observed(True), observed(False), healthy)
-        base = 600
-
-        def ratio(failed: float) -> dict:
-            try:
-                return t.ratio_events(signal, failed, base)
-            except ValueError as exc:
-                raise GenerationError(f"{alert.name}: {exc}") from exc
-
-        return self.leveled(
-            alert, ratio(just_under(base)), ratio(round(fire_level * base)), ratio(0)
-        )
+                return spread(limit), spread(limit + 1), spread(limit)
+        raise ValueError(f"no generated test for a leveled alert measuring {alert.measure!r}")
 
     # operations -------------------------------------------------------------------------------
     def missing(self, alert: AlertDef) -> Scenario:
@@ -340,9 +282,7 @@ class Scenarios:
     def stalled(self, alert: AlertDef) -> Scenario:
         """The controller succeeds every 5 minutes, pauses just under the limit, then stalls."""
         timeline = Timeline(MINUTE)
-        gauge = key(
-            self.specs.metric(Role.CONTROLLER_LAST_SUCCESS).name, {PROVIDER: self.spec.provider}
-        )
+        gauge = key(alert.measure.gauge.name, {PROVIDER: self.spec.provider})
         max_age = int(alert.level)
         every = 5 * MINUTE
 
@@ -372,6 +312,11 @@ class Scenarios:
             for label, burn in BURNS.items()
             if (s := self.burn_fault(alert, label, burn)) is not None
         ]
+
+
+def _counts(traffic: dict, events: Events) -> bool:
+    """Whether the traffic already holds series of these events."""
+    return any(dict(k)["__name__"] == events.series for k in traffic)
 
 
 def quantile_counts(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from relayops.promql import Labels
 from relayops.promtest.timeline import key
 from relayops.rules.build import le_value
+from relayops.rules.measure import Events, Share
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec
@@ -118,7 +119,73 @@ class Traffic:
             *(self.counter(signal.metric, n, **{alert.label: v}) for v, n in counts.items())
         )
 
+    def labels_of(self, events: Events) -> dict[str, str]:
+        """The one series events are put on: the provider's own labels, and every other label
+        at the first value the events may take."""
+        metric = events.metric
+        labels = {k: v for k, v in self.match.items() if k in metric.labels}
+        for label in metric.labels:
+            if label in labels:
+                continue
+            values = events.values(label)
+            if not values:
+                raise ValueError(
+                    f"label {label!r} of {metric.name} has no known values; list them under "
+                    f"metrics.<role>.values.{label} in service.yaml"
+                )
+            labels[label] = values[0]
+        return labels
+
+    def events(self, events: Events, count: float) -> dict[Labels, float]:
+        """`count` of these events; a request also observes its latency (the first bucket),
+        a histogram's event is an observation in its first bucket."""
+        if not count:
+            return {}
+        metric = events.metric
+        labels = self.labels_of(events)
+        if metric == self.metric(Role.REQUESTS):
+            return self.send(**{labels["status"]: count})
+        if metric.type == "histogram":
+            return observe(metric, labels, {metric.buckets[0]: count})
+        return {key(metric.name, labels): count}
+
+    def share(self, share: Share, bad: float, volume: float) -> dict[Labels, float]:
+        """`bad` numerator events out of `volume` denominator events. When the numerator's
+        events are denominator events too, the rest of the volume takes a value outside the
+        numerator; otherwise the whole volume is counted apart."""
+        numerator, denominator = share.numerator, share.denominator
+        chosen = self.labels_of(numerator)
+        if numerator.metric == denominator.metric and denominator.counts(chosen):
+            return merge(
+                self.events(numerator, bad),
+                self.events(_outside(denominator, numerator), volume - bad),
+            )
+        return merge(self.events(numerator, bad), self.events(denominator, volume))
+
+    def observations(
+        self, histogram: MetricDef, moved: Mapping[float, float], volume: float
+    ) -> dict[Labels, float]:
+        """`volume` observations, all in the first bucket but `moved` (value: count); request
+        latency comes with the requests that observed it."""
+        if histogram == self.metric(Role.LATENCY):
+            return self.send(success=volume, slow=moved)
+        first = {histogram.buckets[0]: volume - sum(moved.values())}
+        labels = {k: v for k, v in self.match.items() if k in histogram.labels}
+        return observe(histogram, labels, {v: n for v, n in merge(first, moved).items() if n})
+
     def histogram(self, role: str, counts: Mapping[float, float]) -> dict[Labels, float]:
         metric = self.metric(role)
         base = {k: v for k, v in self.match.items() if k in metric.labels}
         return observe(metric, base, counts)
+
+
+def _outside(denominator: Events, numerator: Events) -> Events:
+    """Denominator events that are not numerator events: a label the numerator picks, at a
+    value it does not pick."""
+    for label, picked in numerator.where:
+        rest = tuple(v for v in denominator.values(label) if v not in picked)
+        if rest:
+            return Events.of(denominator.metric, **{**denominator.picked, label: rest})
+    raise ValueError(
+        "the denominator has no value outside the numerator, so the ratio is always 100%"
+    )

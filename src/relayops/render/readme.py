@@ -9,7 +9,7 @@ from relayops.promtest.detection import BURNS, burn_of, detection_seconds
 from relayops.promtest.files import Outcome
 from relayops.promtest.scenarios import Scenario
 from relayops.rules.alerts import AlertDef, alert_defs, level_text
-from relayops.rules.kinds import AlertKind
+from relayops.rules.measure import Absence, BudgetBurn, Quantile, follows_sli
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.labels import BURN_TIER
@@ -19,7 +19,7 @@ from relayops.spec.units import percent as pct
 
 def _condition(alert: AlertDef) -> str:
     wait = f", for {format_duration(alert.rule.for_seconds)}" if alert.rule.for_seconds else ""
-    if alert.kind is AlertKind.BURN:
+    if isinstance(alert.measure, BudgetBurn):
         tier, slo = alert.tier, alert.slo
         now = f", burning over {format_duration(slo.now_window)}" if slo.checks_now(tier) else ""
         return (
@@ -28,36 +28,40 @@ def _condition(alert: AlertDef) -> str:
             f"≥ {tier.min_events} requests or ≥ {tier.min_bad_events} bad making up "
             f"≥ {pct(tier.low_traffic_bad_share)}{wait}"
         )
-    if alert.kind is AlertKind.MISSING:
+    if isinstance(alert.measure, Absence):
         return f"no series{wait}"
     guard = f", above {alert.guard:g}/s" if alert.guard else ""
     return f"> {level_text(alert)}{guard}{wait}"
 
 
-def _threshold_fires(alert: AlertDef, spec: ProviderSpec, burn: float | None) -> bool | None:
-    """Whether an error-ratio or latency threshold alert fires at a budget burn of its SLO."""
-    sli = "error_ratio" if alert.kind is AlertKind.ERROR_RATIO else "latency"
+def _threshold_fires(alert: AlertDef, spec: ProviderSpec, sli: str, burn: float | None) -> bool:
+    """Whether a threshold on an SLO's own events fires at a budget burn of that SLO: its
+    failed share above the level, or more of the requests slower than the SLO's threshold than
+    the quantile leaves out, with the threshold at or above the level."""
     slo = next((s for s in spec.slos if s.sli.type == sli), None)
     if slo is None:
-        return None
+        return False
     bad_share = burn_of(slo, burn) * slo.error_budget
-    if alert.kind is AlertKind.ERROR_RATIO:
-        return bad_share > alert.level
-    quantile = spec.thresholds.latency.quantile
-    return bad_share > 1 - quantile and slo.sli.threshold_seconds >= alert.level
+    if isinstance(alert.measure, Quantile):
+        q = alert.measure.q
+        return bad_share > 1 - q and slo.sli.threshold_seconds >= alert.level
+    return bad_share > alert.level
 
 
 def _detections(
-    alert: AlertDef, spec: ProviderSpec, measured: dict[tuple[str, str, str], float]
+    specs: SpecSet,
+    alert: AlertDef,
+    spec: ProviderSpec,
+    measured: dict[tuple[str, str, str], float],
 ) -> list[str]:
+    sli = follows_sli(alert.measure, specs)
     cells = []
     for label, burn in BURNS.items():
-        if alert.kind is AlertKind.BURN:
+        if isinstance(alert.measure, BudgetBurn):
             theory = detection_seconds(alert.slo, alert.tier, burn_of(alert.slo, burn))
             seen = measured.get((alert.name, alert.tier.name, label))
-        elif alert.kind in (AlertKind.ERROR_RATIO, AlertKind.LATENCY):
-            fires = _threshold_fires(alert, spec, burn)
-            theory = None if not fires else alert.rule.for_seconds
+        elif sli is not None:
+            theory = alert.rule.for_seconds if _threshold_fires(alert, spec, sli, burn) else None
             seen = None
         else:
             cells.append("—")
@@ -85,7 +89,7 @@ def alert_table(specs: SpecSet, outcomes: list[tuple[Scenario, Outcome]]) -> str
                 alert.severity,
                 _condition(alert),
                 alert.rule.annotations["summary"],
-                *_detections(alert, spec, measured),
+                *_detections(specs, alert, spec, measured),
             ]
             rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from relayops.promql import Absent, Aggregate, Binary, Expr, Number, Time
 from relayops.promql.simulate import AlertRule
 from relayops.rules.build import Group, above, div, guarded, sel, sum_rate
 from relayops.rules.kinds import AlertKind, RuleGroup
+from relayops.rules.measure import (
+    Absence,
+    Age,
+    BudgetBurn,
+    Distinct,
+    Events,
+    Measure,
+    Quantile,
+    Share,
+)
 from relayops.spec import SpecSet
 from relayops.spec.base import camel
 from relayops.spec.durations import format_duration
@@ -45,15 +55,30 @@ class AlertDef:
     rule: AlertRule
     kind: AlertKind
     severity: str
+    measure: Measure
+    what: str  # the measure in words, for runbooks: "error ratio", "p95 latency"
     level: float | None = None
-    guard: float | None = None
-    slo: SLO | None = None
-    tier: BurnTier | None = None
+    guard: float | None = None  # judged only while `guarded_by` happen faster (per second)
+    guarded_by: Events | None = None
     signal: Signal | None = None
 
     @property
     def name(self) -> str:
         return self.rule.alert
+
+    @property
+    def slo(self) -> SLO | None:
+        return self.measure.slo if isinstance(self.measure, BudgetBurn) else None
+
+    @property
+    def tier(self) -> BurnTier | None:
+        return self.measure.tier if isinstance(self.measure, BudgetBurn) else None
+
+    @property
+    def reads_pushed_data(self) -> bool:
+        """Whether the condition is on pushed values, whose age a drill can measure: not on
+        their absence, nor on time() against a pushed timestamp."""
+        return not isinstance(self.measure, Absence | Age)
 
     @property
     def ref(self) -> str:
@@ -64,6 +89,27 @@ class AlertDef:
     def anchor(self) -> str:
         """The section of the runbook this alert links to (the fragment of its runbook_url)."""
         return self.rule.annotations["runbook_url"].partition("#")[2]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A leveled alert is judged only while these events happen faster than `level` per
+    second: `expr` is their recorded rate."""
+
+    expr: Expr
+    events: Events
+    level: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a leveled alert compares with its levels: the recorded series (`expr`), what it
+    means in raw metrics (`measure`) and in words (`what`), and its traffic guard."""
+
+    expr: Expr
+    measure: Measure
+    what: str
+    guard: Guard | None = None
 
 
 def alert_ref(labels: Mapping[str, str]) -> str:
@@ -178,33 +224,35 @@ class _Builder:
             self.rule(name, expr, tier.for_, labels, annotations),
             AlertKind.BURN,
             tier.severity,
+            BudgetBurn(slo, tier),
+            f"{slo.name} budget burn",
             level=factor,
             guard=tier.min_events,
-            slo=slo,
-            tier=tier,
         )
 
     # thresholds -------------------------------------------------------------------------------
+    def events(self, role: str, **where: str | tuple[str, ...]) -> Events:
+        return Events.of(self.specs.metric(role), **where)
+
     def _leveled(
         self,
         name: str,
         kind: AlertKind,
-        quantity: Expr,
+        reading: Reading,
         levels,
         component: str,
         summary: str,
         describe,
-        guard: Expr | None,
-        guard_level: float | None,
         dashboard: str = "overview",
     ) -> list[AlertDef]:
         alerts = []
         for severity, level in levels.levels():
-            condition = above(quantity, level)
+            condition = above(reading.expr, level)
+            guard = reading.guard
             expr = (
                 condition
                 if guard is None
-                else guarded(condition, above(guard, guard_level), SEND_KEYS)
+                else guarded(condition, above(guard.expr, guard.level), SEND_KEYS)
             )
             rule = self.rule(
                 name,
@@ -213,18 +261,37 @@ class _Builder:
                 self.labels(severity, component),
                 self.annotations(name, summary, describe(severity, level), dashboard),
             )
-            alerts.append(AlertDef(rule, kind, severity, level=level, guard=guard_level))
+            alerts.append(
+                AlertDef(
+                    rule,
+                    kind,
+                    severity,
+                    reading.measure,
+                    reading.what,
+                    level=level,
+                    guard=None if guard is None else guard.level,
+                    guarded_by=None if guard is None else guard.events,
+                )
+            )
         return alerts
 
     def thresholds(self) -> list[AlertDef]:
         t = self.spec.thresholds
         d = self.spec.display_name
+        requests = self.events(Role.REQUESTS)
         request_rate = sel(self.names.request_rate, self.match)
         w = self.window
+        window = self.specs.service.rate_window
+        error_ratio = Reading(
+            sel(self.names.outcome_ratio("error"), self.match),
+            Share(self.events(Role.REQUESTS, status="error"), requests, window),
+            "error ratio",
+            Guard(request_rate, requests, t.error_ratio.min_request_rate),
+        )
         alerts = self._leveled(
             f"{d}ErrorRatioHigh",
             AlertKind.ERROR_RATIO,
-            sel(self.names.outcome_ratio("error"), self.match),
+            error_ratio,
             t.error_ratio,
             "send_path",
             f"{d} send requests are failing.",
@@ -233,14 +300,18 @@ class _Builder:
                 f"failed over the last {w} ({sev} above {pct(lvl)}, judged only above "
                 f"{t.error_ratio.min_request_rate:g} req/s)."
             ),
-            request_rate,
-            t.error_ratio.min_request_rate,
         )
         key = quantile_key(t.latency.quantile)
+        latency = Reading(
+            sel(self.names.latency_quantile(key, by_status=False), self.match),
+            Quantile(self.specs.metric(Role.LATENCY), t.latency.quantile, window),
+            f"{key} latency",
+            Guard(request_rate, requests, t.latency.min_request_rate),
+        )
         alerts += self._leveled(
             f"{d}LatencyHigh",
             AlertKind.LATENCY,
-            sel(self.names.latency_quantile(key, by_status=False), self.match),
+            latency,
             t.latency,
             "send_path",
             f"{d} send requests are slow.",
@@ -249,13 +320,17 @@ class _Builder:
                 f"{{{{ $value | humanizeDuration }}}} ({sev} above {secs(lvl)}, judged only above "
                 f"{t.latency.min_request_rate:g} req/s)."
             ),
-            request_rate,
-            t.latency.min_request_rate,
+        )
+        validation = Reading(
+            sel(self.names.structured_source_ratio("validation"), self.match),
+            Share(self.events(Role.STRUCTURED_ERRORS, source="validation"), requests, window),
+            "share of requests rejected by validation",
+            Guard(request_rate, requests, t.validation_error_ratio.min_request_rate),
         )
         alerts += self._leveled(
             f"{d}ValidationErrorSpike",
             AlertKind.VALIDATION,
-            sel(self.names.structured_source_ratio("validation"), self.match),
+            validation,
             t.validation_error_ratio,
             "validation",
             f"{d} requests are failing validation.",
@@ -263,8 +338,6 @@ class _Builder:
                 f"{{{{ $value | humanizePercentage }}}} of {{{{ $labels.action }}}} requests were "
                 f"rejected by validation over the last {w} ({sev} above {pct(lvl)} of traffic)."
             ),
-            request_rate,
-            t.validation_error_ratio.min_request_rate,
         )
         return alerts
 
@@ -275,6 +348,8 @@ class _Builder:
         kind: AlertKind,
         severity: str,
         expr: Expr,
+        measure: Measure,
+        what: str,
         for_: int,
         component: str,
         summary: str,
@@ -290,7 +365,7 @@ class _Builder:
             self.labels(severity, component),
             self.annotations(name, summary, description, dashboard),
         )
-        return AlertDef(rule, kind, severity, level=level)
+        return AlertDef(rule, kind, severity, measure, what, level=level)
 
     def operations(self) -> list[AlertDef]:
         t = self.spec.thresholds
@@ -314,6 +389,8 @@ class _Builder:
                 AlertKind.MISSING,
                 t.metrics_missing.severity,
                 Absent(sel(requests.name, self.match)),
+                Absence(requests),
+                "request series",
                 t.metrics_missing.for_,
                 "telemetry",
                 f"{d} send-path metrics are missing.",
@@ -328,6 +405,8 @@ class _Builder:
                 AlertKind.STALLED,
                 "warning",
                 above(age, t.controller_stalled.max_age),
+                Age(last),
+                "time since the controller's last successful run",
                 t.controller_stalled.for_,
                 "controller",
                 f"{d} rollout controller has not succeeded recently.",
@@ -343,6 +422,8 @@ class _Builder:
                 AlertKind.CONTROLLER_FAILING,
                 "warning",
                 above(failures, t.controller_failing.failure_ratio),
+                Share(Events.of(runs, status="failure"), Events.of(runs), cw),
+                "failed share of controller runs",
                 t.controller_failing.for_,
                 "controller",
                 f"{d} rollout controller runs are failing.",
@@ -357,6 +438,10 @@ class _Builder:
                 AlertKind.CARDINALITY,
                 "info",
                 above(codes, limit),
+                Distinct(
+                    self.events(Role.STRUCTURED_ERRORS), "code", self.specs.service.rate_window
+                ),
+                "distinct structured error codes",
                 t.error_code_cardinality.for_,
                 "errors",
                 f"{d} is returning many distinct error codes.",
@@ -376,12 +461,20 @@ class _Builder:
         d = self.spec.display_name
         name = f"{d}{camel(signal.name)}{ALERT_SUFFIX[alert.kind]}"
         w = self.window
+        window = self.specs.service.rate_window
         metric = self.names.signal_metric(signal)
         if alert.kind == "quantile_above":
             key = quantile_key(alert.quantile)
-            quantity = sel(self.names.signal_quantile(signal, key), self.match)
-            guard = sel(self.names.signal_buckets(signal), self.match, le="+Inf")
-            guard_level = alert.min_event_rate
+            reading = Reading(
+                sel(self.names.signal_quantile(signal, key), self.match),
+                Quantile(metric, alert.quantile, window),
+                f"{signal.name} {key}",
+                Guard(
+                    sel(self.names.signal_buckets(signal), self.match, le="+Inf"),
+                    Events.of(metric),
+                    alert.min_event_rate,
+                ),
+            )
             summary = f"{d} {signal.name.replace('_', ' ')} is slow."
             text = (
                 f"{key} of {metric.name} for {{{{ $labels.action }}}} over the last {w} is "
@@ -389,9 +482,13 @@ class _Builder:
             )
             describe = lambda sev, lvl: f"{text} ({sev} above {secs(lvl)})."  # noqa: E731
         elif alert.kind == "per_request_above":
-            quantity = sel(self.names.signal_per_request(signal), self.match)
-            guard = sel(self.names.request_rate, self.match)
-            guard_level = alert.min_request_rate
+            requests = self.events(Role.REQUESTS)
+            reading = Reading(
+                sel(self.names.signal_per_request(signal), self.match),
+                Share(Events.of(metric), requests, window),
+                f"{signal.name} events per request",
+                Guard(sel(self.names.request_rate, self.match), requests, alert.min_request_rate),
+            )
             summary = f"{d} {signal.name.replace('_', ' ')} events per request spiked."
             text = (
                 f"{signal.summary.rstrip('.')}: {{{{ $value | humanize }}}} per request of "
@@ -399,15 +496,25 @@ class _Builder:
             )
             describe = lambda sev, lvl: f"{text} ({sev} above {lvl:g})."  # noqa: E731
         else:
-            quantity = sel(self.names.signal_ratio(signal, alert.numerator), self.match)
             by_label = self.names.signal_rate(signal, alert.label)
             base = {alert.label: "|".join(alert.denominator)} if alert.denominator else {}
-            guard = (
-                Aggregate("sum", sel(by_label, self.match, **base), SEND_KEYS)
-                if base
-                else sel(self.names.signal_rate(signal), self.match)
+            denominator = (
+                Events.of(metric, **{alert.label: alert.denominator})
+                if alert.denominator
+                else Events.of(metric)
             )
-            guard_level = alert.min_denominator_rate
+            reading = Reading(
+                sel(self.names.signal_ratio(signal, alert.numerator), self.match),
+                Share(Events.of(metric, **{alert.label: alert.numerator}), denominator, window),
+                f"{signal.name} {'/'.join(alert.numerator)} share",
+                Guard(
+                    Aggregate("sum", sel(by_label, self.match, **base), SEND_KEYS)
+                    if base
+                    else sel(self.names.signal_rate(signal), self.match),
+                    denominator,
+                    alert.min_denominator_rate,
+                ),
+            )
             summary = f"{d} {signal.name.replace('_', ' ')} are failing."
             text = (
                 f"{signal.summary.rstrip('.')}: {{{{ $value | humanizePercentage }}}} over "
@@ -417,17 +524,13 @@ class _Builder:
         alerts = self._leveled(
             name,
             AlertKind(f"signal_{alert.kind}"),
-            quantity,
+            reading,
             alert,
             signal.component,
             summary,
             describe,
-            guard,
-            guard_level,
         )
-        return [
-            AlertDef(a.rule, a.kind, a.severity, a.level, a.guard, signal=signal) for a in alerts
-        ]
+        return [replace(a, signal=signal) for a in alerts]
 
 
 def alert_defs(specs: SpecSet, spec: ProviderSpec) -> list[AlertDef]:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from relayops.alertmanager.receivers import receiver_name
 from relayops.rules.alerts import AlertDef, alert_defs, level_text
 from relayops.rules.kinds import AlertKind
+from relayops.rules.measure import Absence, BudgetBurn
 from relayops.rules.render_paths import rule_paths
 from relayops.runbooks.queries import Step, tier_steps, triage_steps
 from relayops.runbooks.relations import Inhibition, same_subject, topic
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
+from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
-from relayops.spec.series import quantile_key
 from relayops.spec.service import SEVERITIES, ServiceSpec
 from relayops.spec.units import percent as pct
 
@@ -69,38 +70,21 @@ def receiver_text(service: ServiceSpec, severity: str) -> str:
     return f"`{receiver_name(service, severity)}` ({where})"
 
 
-def quantity(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
-    """What a threshold alert compares with its level, in words."""
-    window = format_duration(specs.service.rate_window)
-    signal = alert.signal
-    match alert.kind:
-        case AlertKind.ERROR_RATIO:
-            what = "error ratio"
-        case AlertKind.LATENCY:
-            what = f"{quantile_key(spec.thresholds.latency.quantile)} latency"
-        case AlertKind.VALIDATION:
-            what = "share of requests rejected by validation"
-        case AlertKind.STALLED:
-            return "time since the controller's last successful run"
-        case AlertKind.CONTROLLER_FAILING:
-            window = format_duration(spec.thresholds.controller_failing.window)
-            what = "failed share of controller runs"
-        case AlertKind.CARDINALITY:
-            what = "distinct structured error codes"
-        case AlertKind.SIGNAL_QUANTILE_ABOVE:
-            what = f"{signal.name} {quantile_key(signal.alert.quantile)}"
-        case AlertKind.SIGNAL_PER_REQUEST_ABOVE:
-            what = f"{signal.name} events per request"
-        case AlertKind.SIGNAL_RATIO_ABOVE:
-            what = f"{signal.name} {'/'.join(signal.alert.numerator)} share"
-        case _:
-            raise KeyError(f"no runbook wording for alert kind {alert.kind!r}")
-    return f"{what} over {window}"
+def quantity(alert: AlertDef) -> str:
+    """What a threshold alert compares with its level, in words, over its window."""
+    window = getattr(alert.measure, "window", None)
+    return alert.what if window is None else f"{alert.what} over {format_duration(window)}"
+
+
+def guard_unit(specs: SpecSet, alert: AlertDef) -> str:
+    """The rate a guard (`judged only above …`) is written in: requests, or other events."""
+    requests = specs.metric(Role.REQUESTS)
+    return "req/s" if alert.guarded_by.metric == requests else "events/s"
 
 
 def condition(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
     """The firing condition in words, with the numbers from the spec."""
-    if alert.kind is AlertKind.BURN:
+    if isinstance(alert.measure, BudgetBurn):
         slo, tier = alert.slo, alert.tier
         now = (
             f", and the budget burning over the last {format_duration(slo.now_window)} too"
@@ -116,10 +100,10 @@ def condition(specs: SpecSet, spec: ProviderSpec, alert: AlertDef) -> str:
             f"{pct(tier.low_traffic_bad_share)} of them (an empty "
             f"{format_duration(tier.short_window)} counts as still failing){now}"
         )
-    if alert.kind is AlertKind.MISSING:
-        return "no request series for this provider and action"
-    guard = f", judged only above {alert.guard:g} {alert.kind.guard_unit}" if alert.guard else ""
-    return f"{quantity(specs, spec, alert)} above {level_text(alert)}{guard}"
+    if isinstance(alert.measure, Absence):
+        return f"no {alert.what} for this provider and action"
+    guard = f", judged only above {alert.guard:g} {guard_unit(specs, alert)}" if alert.guard else ""
+    return f"{quantity(alert)} above {level_text(alert)}{guard}"
 
 
 def _links(alerts: list[AlertDef]) -> tuple[Link, ...]:

@@ -14,11 +14,20 @@ from relayops.promql import Labels
 from relayops.promql.quantile import bucket_quantile
 from relayops.rules.alerts import AlertDef, alert_defs
 from relayops.rules.build import le_value
-from relayops.rules.kinds import AlertKind
+from relayops.rules.measure import (
+    Absence,
+    Age,
+    BudgetBurn,
+    Distinct,
+    Events,
+    Measure,
+    Quantile,
+    Share,
+)
 from relayops.spec import SpecSet
 from relayops.spec.metrics import MetricDef, Role
 from relayops.spec.provider import ProviderSpec
-from relayops.synth.traffic import VALIDATION, RequestTraffic, Shape
+from relayops.synth.traffic import RequestTraffic, Shape
 
 Increments = Mapping[Labels, float]
 
@@ -55,10 +64,10 @@ class Expectation:
 
     def fires(self, alert: AlertDef, shape: Shape | None, heartbeat: bool, rate: float) -> bool:
         """Whether `shape` at `rate` requests/s (None: no series at all) crosses the alert."""
-        if alert.kind is AlertKind.STALLED:
+        if isinstance(alert.measure, Age):
             return not heartbeat
-        if alert.kind is AlertKind.MISSING or shape is None:
-            return alert.kind is AlertKind.MISSING and shape is None
+        if isinstance(alert.measure, Absence) or shape is None:
+            return isinstance(alert.measure, Absence) and shape is None
         incs = self.traffic.per_request(shape)
         per_second = rate * shape.rate
         return self.holds(
@@ -68,7 +77,7 @@ class Expectation:
     def holds(self, alert: AlertDef, events: Callable[[float], Increments]) -> bool:
         """Whether a leveled or burn alert's condition is true, given `events(seconds)`: the
         events of the last `seconds` of traffic (each rule window reads its own)."""
-        if alert.kind is AlertKind.BURN:
+        if isinstance(alert.measure, BudgetBurn):
             tier, slo = alert.tier, alert.slo
             factor = tier.factor(slo.period)
             long = events(tier.long_window)
@@ -89,11 +98,12 @@ class Expectation:
                     )
                 )
             )
-        window = self.specs.service.rate_window
-        quantity, guarded = self.quantity(alert, events(window))
+        window = alert.measure.window
+        incs = events(window)
+        quantity = self.quantity(alert.measure, incs)
         if math.isnan(quantity) or quantity <= alert.level:
             return False
-        return alert.guard is None or guarded / window > alert.guard
+        return alert.guarded_by is None or self.count(alert.guarded_by, incs) / window > alert.guard
 
     def burn(self, alert: AlertDef, incs: Increments) -> float:
         """The budget-burn multiple of a burn alert's SLO over the events `incs`."""
@@ -123,41 +133,30 @@ class Expectation:
             else burn * alert.slo.error_budget * self.slo_requests(alert, incs)
         )
 
-    def requests(self, incs: Increments) -> float:
-        return _sum(incs, self.specs.metric(Role.REQUESTS).name)
+    def count(self, events: Events, incs: Increments) -> float:
+        total = 0.0
+        for key, value in incs.items():
+            series = dict(key)
+            if series["__name__"] == events.series and events.counts(series):
+                total += value
+        return total
 
-    def quantity(self, alert: AlertDef, incs: Increments) -> tuple[float, float]:
-        """(the leveled alert's quantity, the events its guard counts) over the events `incs`;
-        NaN where the quantity has no events to be computed from."""
-        m = self.specs.metric
-        kind = alert.kind
-        requests = self.requests(incs)
-        if kind is AlertKind.ERROR_RATIO:
-            return _ratio(_sum(incs, m(Role.REQUESTS).name, status="error"), requests), requests
-        if kind is AlertKind.LATENCY:
-            q = self.spec.thresholds.latency.quantile
-            return _quantile(incs, m(Role.LATENCY), q), requests
-        if kind is AlertKind.VALIDATION:
-            rejected = _sum(incs, m(Role.STRUCTURED_ERRORS).name, source=VALIDATION)
-            return _ratio(rejected, requests), requests
-        if kind is AlertKind.CARDINALITY:
-            name = m(Role.STRUCTURED_ERRORS).name
-            codes = {dict(k)["code"] for k, v in incs.items() if dict(k)["__name__"] == name and v}
-            return len(codes), requests
-        if kind is AlertKind.CONTROLLER_FAILING:
-            return 0.0, requests
-        signal = alert.signal
-        metric = m(signal.metric)
-        spec_alert = signal.alert
-        if kind is AlertKind.SIGNAL_QUANTILE_ABOVE:
-            return _quantile(incs, metric, spec_alert.quantile), _sum(incs, metric.series("_count"))
-        if kind is AlertKind.SIGNAL_PER_REQUEST_ABOVE:
-            return _ratio(_sum(incs, metric.name), requests), requests
-        label = spec_alert.label
-        base = spec_alert.denominator or metric.values[label]
-        denominator = _sum(incs, metric.name, **{label: base})
-        numerator = _sum(incs, metric.name, **{label: spec_alert.numerator})
-        return _ratio(numerator, denominator), denominator
+    def quantity(self, measure: Measure, incs: Increments) -> float:
+        """A leveled alert's measure over the events `incs`; NaN where it has no events to be
+        computed from."""
+        match measure:
+            case Share(numerator=numerator, denominator=denominator):
+                return _ratio(self.count(numerator, incs), self.count(denominator, incs))
+            case Quantile(histogram=histogram, q=q):
+                return _quantile(incs, histogram, q)
+            case Distinct(events=events, label=label):
+                seen = {
+                    dict(k).get(label)
+                    for k, v in incs.items()
+                    if v and dict(k)["__name__"] == events.series and events.counts(dict(k))
+                }
+                return len(seen)
+        raise TypeError(f"{measure!r} is not the measure of a leveled alert")
 
     def split(
         self, phases: Iterable[Shape | None], heartbeat: bool, rate: float
