@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from relayops.rules.alerts import alert_defs, alert_ref
+from relayops.rules.alert_def import alert_ref
+from relayops.rules.alerts import alert_defs
 from relayops.spec import SpecSet
 from tests.specs_util import REPO
 

@@ -9,11 +9,12 @@ import pytest
 import yaml
 from jinja2 import ChoiceLoader, DictLoader
 
-from relayops.rules.alerts import AlertDef, alert_defs
+from relayops.rules.alert_def import AlertDef
+from relayops.rules.alerts import alert_defs
+from relayops.rules.kinds import CATALOGUE
 from relayops.rules.recording import recording_groups
 from relayops.runbooks import check_runbook_links, render_runbooks
 from relayops.runbooks.anchors import github_anchor, heading_anchors
-from relayops.runbooks.queries import KINDS
 from relayops.runbooks.relations import Inhibition
 from relayops.runbooks.render import TEMPLATES, environment
 from relayops.spec import SpecSet, load_specs
@@ -374,5 +375,5 @@ def test_runbook_templates_exist_for_every_alert_kind():
     kinds = sorted(
         p.name.removeprefix("kind_").removesuffix(".md.j2") for p in TEMPLATES.glob("kind_*.md.j2")
     )
-    assert kinds == sorted(KINDS)
+    assert kinds == sorted(kind.name for kind in CATALOGUE)
     assert not [p for p in TEMPLATES.rglob("*") if p.parent != TEMPLATES]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from relayops.alertmanager.labels import CONTROLLER, TELEMETRY, FiringAlert, firing_alerts
 from relayops.alertmanager.matchers import Matcher, equals, match_all, one_of
-from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.labels import SEND_KEYS
 
@@ -47,7 +46,7 @@ def _severity_rules(service: str, alerts: list[FiringAlert]) -> list[InhibitRule
     """A threshold alert's higher severity silences its own lower one (not burn alerts)."""
     severities: dict[str, set[str]] = defaultdict(set)
     for alert in alerts:
-        if alert.definition.kind is not AlertKind.BURN:
+        if not alert.definition.is_burn:
             severities[alert.definition.name].add(alert.definition.severity)
     pairs: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name, present in severities.items():
@@ -72,7 +71,7 @@ def _burn_rules(service: str, alerts: list[FiringAlert]) -> list[InhibitRule]:
     seen = set()
     for alert in alerts:
         slo, name = alert.definition.slo, alert.definition.name
-        if alert.definition.kind is not AlertKind.BURN or slo is None or name in seen:
+        if not alert.definition.is_burn or slo is None or name in seen:
             continue
         seen.add(name)
         for i, tier in enumerate(slo.tiers):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relayops.rules.alerts import AlertDef, alert_defs
+from relayops.rules.alert_def import AlertDef
+from relayops.rules.alerts import alert_defs
 from relayops.spec import SpecSet
 
 CONTROLLER = "controller"

@@ -21,7 +21,6 @@ from relayops.promql.functions import Increase
 from relayops.promql.selectors import Range
 from relayops.rules.alerts import alert_defs
 from relayops.rules.build import div, sel
-from relayops.rules.kinds import AlertKind
 from relayops.spec import SpecSet
 from relayops.spec.labels import PAGING_SEVERITY
 from relayops.spec.provider import ProviderSpec
@@ -124,7 +123,7 @@ def queries(specs: SpecSet, spec: ProviderSpec) -> Queries:
         {
             (a.name, a.tier.name)
             for a in alert_defs(specs, spec)
-            if a.kind is AlertKind.BURN and a.severity == PAGING_SEVERITY
+            if a.is_burn and a.severity == PAGING_SEVERITY
         }
     )
     alerts = sel(

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from relayops.alertmanager.receivers import receiver_name
 from relayops.drill.theory import Pipeline, Theory, theory_for
 from relayops.drill.world import DrillWorld
-from relayops.rules.alerts import AlertDef, alert_defs
-from relayops.rules.kinds import AlertKind
+from relayops.rules.alert_def import AlertDef
+from relayops.rules.alerts import alert_defs
 from relayops.spec import SpecSet
 from relayops.spec.labels import PAGING_SEVERITY
 from relayops.synth.scenarios import Plan, Scenario
@@ -62,7 +62,7 @@ class DrillPlan:
         """What the drill says of an alert too slow for its planned fault: how it is judged."""
         production = (
             "its production timing is judged by promtool in tests/scenarios/ (Workbook formula)"
-            if self.alerts[ref].kind is AlertKind.BURN
+            if self.alerts[ref].is_burn
             else "its production timing is NOT JUDGED by any drill"
         )
         return (

@@ -21,8 +21,7 @@ from relayops.drill.run import DrillResult, Timeline, clearing, detection
 from relayops.drill.score import Point, inhibitors, tabletop_score
 from relayops.promql.base import Expr
 from relayops.promql.binary import COMPARISONS, Binary
-from relayops.rules.alerts import AlertDef
-from relayops.rules.kinds import AlertKind
+from relayops.rules.alert_def import AlertDef
 from relayops.runbooks import render_runbooks
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
@@ -78,7 +77,7 @@ def _burn_plots(
     names = ProviderSeries(scaled.service, spec)
     by_slo: dict[str, list[Expected]] = {}
     for e in plan.fires:
-        if e.alert.kind is AlertKind.BURN and e.alert.slo is not None:
+        if e.alert.is_burn and e.alert.slo is not None:
             by_slo.setdefault(e.alert.slo.name, []).append(e)
     lines = []
     for slo_name, expected in sorted(by_slo.items()):
@@ -185,7 +184,7 @@ def _signal_panels(
     panels: dict[str, tuple[Expr, dict[str, float]]] = {}
     for e in plan.fires:
         quantity = alert_quantity(e.alert)
-        if e.alert.kind is AlertKind.BURN or quantity is None or e.alert.level is None:
+        if e.alert.is_burn or quantity is None or e.alert.level is None:
             continue
         panels.setdefault(e.alert.name, (quantity, {}))[1][e.alert.severity] = e.alert.level
     if not panels:

@@ -27,7 +27,7 @@ from relayops.drill.observe import (
 )
 from relayops.drill.plan import DrillPlan, Expected
 from relayops.drill.stopping import StopRequest
-from relayops.rules.alerts import alert_ref
+from relayops.rules.alert_def import alert_ref
 from relayops.spec import SpecSet
 from relayops.stack import Stack, read_notifications
 from relayops.synth.driver import Driver, RunSummary

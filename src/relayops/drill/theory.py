@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from relayops.rules.alerts import AlertDef
+from relayops.rules.alert_def import AlertDef
 from relayops.rules.measure import Absence, Age
 from relayops.spec import SpecSet
 from relayops.synth.expect import Expectation, Increments

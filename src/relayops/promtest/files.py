@@ -11,7 +11,8 @@ from relayops.promtest.closure import prune
 from relayops.promtest.period import period_tests
 from relayops.promtest.recorded import recording_test
 from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios
-from relayops.rules.alerts import AlertDef, alert_defs, alert_groups
+from relayops.rules.alert_def import AlertDef
+from relayops.rules.alerts import alert_defs, alert_groups
 from relayops.rules.build import Group
 from relayops.rules.measure import Absence, Age, BudgetBurn, follows_sli
 from relayops.rules.output import dump_yaml

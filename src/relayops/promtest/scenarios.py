@@ -10,7 +10,7 @@ from relayops.promql.simulate import humanize_duration
 from relayops.promtest.detection import BURNS, burn_of, detection_seconds
 from relayops.promtest.timeline import Timeline, key
 from relayops.promtest.traffic import Traffic, merge
-from relayops.rules.alerts import AlertDef
+from relayops.rules.alert_def import AlertDef
 from relayops.rules.measure import Distinct, Events, Quantile, Share
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration

@@ -8,7 +8,8 @@ from relayops.promql.simulate import humanize_duration
 from relayops.promtest.detection import BURNS, burn_of, detection_seconds
 from relayops.promtest.files import Outcome
 from relayops.promtest.scenarios import Scenario
-from relayops.rules.alerts import AlertDef, alert_defs, level_text
+from relayops.rules.alert_def import AlertDef, level_text
+from relayops.rules.alerts import alert_defs
 from relayops.rules.measure import Absence, BudgetBurn, Quantile, follows_sli
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration

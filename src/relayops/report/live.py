@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from relayops.drill.observe import PromReader
 from relayops.report.model import Point
-from relayops.rules.alerts import alert_ref
+from relayops.rules.alert_def import alert_ref
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
 from relayops.spec.labels import COMPONENT, PAGING_SEVERITY, PROVIDER, SEVERITY, SLO_LABEL, STATUS

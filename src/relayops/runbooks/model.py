@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relayops.alertmanager.receivers import receiver_name
-from relayops.rules.alerts import AlertDef, alert_defs, level_text
-from relayops.rules.kinds import AlertKind
+from relayops.rules.alert_def import AlertDef, level_text
+from relayops.rules.alerts import alert_defs
+from relayops.rules.kind import Kind
 from relayops.rules.measure import Absence, BudgetBurn
 from relayops.rules.render_paths import rule_paths
-from relayops.runbooks.queries import Step, tier_steps, triage_steps
+from relayops.runbooks.queries import Step, section_steps, triage_steps
 from relayops.runbooks.relations import Inhibition, same_subject, topic
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
@@ -51,7 +52,7 @@ class Section:
 @dataclass(frozen=True)
 class Page:
     name: str
-    kind: AlertKind
+    kind: Kind
     spec: ProviderSpec
     first: AlertDef
     sections: tuple[Section, ...]
@@ -131,7 +132,7 @@ def _section(
         expr=rule.rule.expr.render(),
         description=rule.rule.annotations["description"],
         receiver=receiver_text(specs.service, rule.severity),
-        steps=tuple(tier_steps(specs, spec, rule)) if rule.kind is AlertKind.BURN else (),
+        steps=tuple(section_steps(specs, spec, rule)),
         silences=_links([t for t in own if inhibition.silences(rule, t)]),
         silenced_by=_links([s for s in own if inhibition.silences(s, rule)]),
     )

@@ -6,20 +6,9 @@ from __future__ import annotations
 from relayops.alertmanager.inhibition import InhibitRule, inhibit_rules
 from relayops.alertmanager.labels import firing_alerts
 from relayops.alertmanager.matchers import match_all
-from relayops.rules.alerts import AlertDef
-from relayops.rules.kinds import AlertKind
+from relayops.rules.alert_def import AlertDef
 from relayops.spec import SpecSet
 from relayops.spec.labels import PROVIDER
-
-_TOPICS = {
-    AlertKind.ERROR_RATIO: "availability",
-    AlertKind.LATENCY: "latency",
-    AlertKind.VALIDATION: "structured_errors",
-    AlertKind.CARDINALITY: "structured_errors",
-    AlertKind.STALLED: "controller",
-    AlertKind.CONTROLLER_FAILING: "controller",
-    AlertKind.SIGNAL_QUANTILE_ABOVE: "latency",
-}
 
 
 def _key(provider: str, name: str, anchor: str) -> tuple[str, str, str]:
@@ -59,9 +48,7 @@ class Inhibition:
 
 def topic(alert: AlertDef) -> str | None:
     """What the alert watches, so that alerts on the same thing can point at each other."""
-    if alert.kind is AlertKind.BURN:
-        return "availability" if alert.slo.sli.type == "error_ratio" else "latency"
-    return _TOPICS.get(alert.kind)
+    return alert.kind.topic_of(alert)
 
 
 def same_subject(a: AlertDef, b: AlertDef) -> bool:

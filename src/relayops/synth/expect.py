@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from relayops.promql import Labels
 from relayops.promql.quantile import bucket_quantile
-from relayops.rules.alerts import AlertDef, alert_defs
+from relayops.rules.alert_def import AlertDef
+from relayops.rules.alerts import alert_defs
 from relayops.rules.build import le_value
 from relayops.rules.measure import (
     Absence,
