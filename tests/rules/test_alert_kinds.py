@@ -73,3 +73,11 @@ def test_each_alert_is_in_its_kinds_group_of_the_committed_rules(specs, provider
     assert {a.name for a in defs if a.is_burn} == {
         name for name, group in group_of.items() if group == "slo"
     }
+
+
+def test_a_kind_is_its_name() -> None:
+    """Kinds compare and hash as their names, as the string kinds before them did, so that a
+    comparison with a name can never be silently false."""
+    burn, error_ratio = CATALOGUE[0], CATALOGUE[1]
+    assert burn == "burn" and error_ratio != "burn" and str(error_ratio) == "error_ratio"
+    assert {burn: 1}["burn"] == 1 and "error_ratio" in set(CATALOGUE)

@@ -52,6 +52,17 @@ class Kind(ABC):
     def runbook_template(self) -> str:
         return f"kind_{self.name}.md.j2"
 
+    def __eq__(self, other: object) -> bool:
+        """A kind is its name: equal to the kind of that name, or to the name itself."""
+        if isinstance(other, Kind):
+            return self.name == other.name
+        if isinstance(other, str):
+            return self.name == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
     def __str__(self) -> str:
         return self.name
 
