@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from relayops.spec import SpecSet, load_specs
+from relayops.spec.env import CACHE_DIR
 from tests.specs_util import SPECS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,15 @@ def _installed_tool(name: str) -> str:
             f"{name} not installed and cannot be installed here: run scripts/bootstrap-tools.sh"
         )
     return os.path.abspath(found)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def simulation_cache(tmp_path_factory):
+    """Simulated scenarios are cached for this session only, never in the user's cache: the
+    commands tests run in subprocesses inherit the variable."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR, str(tmp_path_factory.mktemp("simulations")))
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from relayops.drill.run import Timeline
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 Points = Sequence[tuple[float, float]]
 
@@ -36,6 +37,10 @@ class Window:
 
 
 def _figure(height: float = FIGSIZE[1]) -> Figure:
+    # matplotlib takes 0.4 s to import: only commands that plot pay for it
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(FIGSIZE[0], height), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from relayops.promql import SeriesDB, format_duration
-from relayops.promql.simulate import FiringAlert, Simulation
+from relayops.promql.simulate import FiringAlert, RuleGroup, Simulation
+from relayops.promtest.cache import SimulationCache, key_of
 from relayops.promtest.closure import prune
 from relayops.promtest.period import period_tests
 from relayops.promtest.recorded import recording_test
@@ -18,7 +21,7 @@ from relayops.rules.measure import Absence, Age, BudgetBurn, follows_sli
 from relayops.rules.output import dump_yaml
 from relayops.rules.recording import period_group, rate_groups
 from relayops.rules.render_paths import for_tests, rule_paths
-from relayops.rules.series import load_into, promtool_input_series
+from relayops.rules.series import InputSeries, load_into, promtool_input_series
 from relayops.spec import SpecSet
 from relayops.spec.labels import ALERTNAME
 from relayops.spec.provider import ProviderSpec
@@ -70,22 +73,72 @@ def _exp(alert: FiringAlert) -> dict:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the simulation predicts for a scenario: firing alerts per step, and when the
-    alert under test fired and resolved."""
+    """What the simulation predicts for a scenario: firing alerts at each checkpoint (the steps
+    the test checks), when the alert under test fired and resolved, and the scenario's input
+    series as promtool reads them."""
 
     states: dict[int, list[FiringAlert]]
     checkpoints: tuple[int, ...]
     fired_at: int | None
     resolved_at: int | None
+    inputs: list[dict[str, str]]
+
+    def encoded(self) -> dict:
+        alerts = {
+            str(t): [[a.labels, a.annotations, a.value, a.active_at] for a in firing]
+            for t, firing in self.states.items()
+        }
+        return {"states": alerts, "fired_at": self.fired_at, "resolved_at": self.resolved_at}
+
+    @classmethod
+    def decoder(cls, inputs: list[dict[str, str]]) -> Callable[[dict], Outcome]:
+        def decode(data: dict) -> Outcome:
+            states = {
+                int(t): [
+                    FiringAlert(dict(la), dict(an), float(v), float(at)) for la, an, v, at in s
+                ]
+                for t, s in data["states"].items()
+            }
+            return cls(states, tuple(states), data["fired_at"], data["resolved_at"], inputs)
+
+        return decode
 
 
-def simulate(scenario: Scenario, groups: list[Group]) -> Outcome:
-    """Run the scenario through the rules and check its expectations against the prediction."""
+def simulate(
+    scenario: Scenario, groups: list[Group], cache: SimulationCache | None = None
+) -> Outcome:
+    """Run the scenario through the rules and check its expectations against the prediction
+    (or read the prediction a cache kept of the same scenario on the same rules)."""
+    timeline = scenario.timeline
+    kept = prune(groups, set(scenario.alertnames))
+    series = timeline.input_series()
+    inputs = promtool_input_series(series)
+    key = key_of(
+        repr(kept),
+        inputs,
+        timeline.step,
+        timeline.end,
+        [dataclasses.astuple(e) for e in scenario.expectations],
+        scenario.alertnames,
+        scenario.instance,
+    )
+    cached = cache.get(key, Outcome.decoder(inputs)) if cache is not None else None
+    if cached is not None:
+        return cached
+    outcome = _simulated(scenario, kept, series, inputs)
+    if cache is not None:
+        cache.put(key, outcome.encoded())
+    return outcome
+
+
+def _simulated(
+    scenario: Scenario, kept: list[RuleGroup], series: list[InputSeries], inputs: list
+) -> Outcome:
     timeline = scenario.timeline
     step = timeline.step
     db = SeriesDB()
-    load_into(db, timeline.input_series(), step)
-    sim = Simulation(prune(groups, set(scenario.alertnames)), db, step)
+    load_into(db, series, step)
+    sim = Simulation(kept, db, step)
     states: dict[int, list[FiringAlert]] = {}
     for t in range(0, timeline.end + 1, step):
         sim.run_until(t)
@@ -111,7 +164,10 @@ def simulate(scenario: Scenario, groups: list[Group]) -> Outcome:
             raise GenerationError(f"{scenario.name}: never {expect.kind} after {expect.start}s")
         found[expect.kind] = hit - expect.start
         checkpoints |= {hit - step, hit}
-    return Outcome(states, tuple(sorted(checkpoints)), found.get("fires"), found.get("resolves"))
+    kept_states = {t: states[t] for t in sorted(checkpoints)}
+    return Outcome(
+        kept_states, tuple(kept_states), found.get("fires"), found.get("resolves"), inputs
+    )
 
 
 def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
@@ -119,7 +175,7 @@ def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
     return {
         "name": scenario.name,
         "interval": format_duration(scenario.timeline.step),
-        "input_series": promtool_input_series(scenario.timeline.input_series()),
+        "input_series": outcome.inputs,
         "alert_rule_test": [
             {
                 "eval_time": format_duration(t) if t else "0s",
@@ -150,14 +206,16 @@ class ProviderTests:
     outcomes: list[tuple[Scenario, Outcome]]
 
 
-def test_files(specs: SpecSet, spec: ProviderSpec, header: str) -> ProviderTests:
+def test_files(
+    specs: SpecSet, spec: ProviderSpec, header: str, cache: SimulationCache | None = None
+) -> ProviderTests:
     paths = rule_paths(spec.name)
     groups = [*rate_groups(specs, spec), *alert_groups(specs, spec)]
     rule_files = [paths.recording, paths.alerts]
     by_step: dict[int, list[dict]] = defaultdict(list)
     outcomes = []
     for scenario in scenarios_for(specs, spec):
-        outcome = simulate(scenario, groups)
+        outcome = simulate(scenario, groups, cache)
         outcomes.append((scenario, outcome))
         by_step[scenario.timeline.step].append(alert_test(scenario, outcome))
     files = {
@@ -166,7 +224,7 @@ def test_files(specs: SpecSet, spec: ProviderSpec, header: str) -> ProviderTests
         )
         for step, tests in sorted(by_step.items())
     }
-    step, tests = recording_test(specs, spec, groups)
+    step, tests = recording_test(specs, spec, groups, cache)
     files[f"tests/{spec.name}.rules.test.yml"] = test_file(rule_files, groups, step, tests, header)
     period = period_group(specs, spec)
     step, tests = period_tests(specs, spec)

@@ -16,7 +16,9 @@ tiles of a whole period, and a month of them at every step would take promtool m
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cache
 
 from relayops.promql import format_duration, format_number, format_series
 from relayops.promtest.timeline import Timeline
@@ -68,17 +70,30 @@ def exact_ratio(stretches: list[Stretch], step: int, period: int, at: int) -> fl
 
 def _events(stretches: list[Stretch], step: int, period: int, at: int) -> tuple[float, float]:
     """(bad, all) events counted in the steps ending in (at - period, at]."""
-    bad = total = 0.0
+    ends, bad, total = _counted(tuple(stretches), step)
+    first, last = bisect_right(ends, at - period), bisect_right(ends, at)
+    return bad[last] - bad[first], total[last] - total[first]
+
+
+@cache
+def _counted(
+    stretches: tuple[Stretch, ...], step: int
+) -> tuple[list[int], list[float], list[float]]:
+    """The end of every step, and the (bad, all) events counted up to each (running sums,
+    starting at 0 before the first step)."""
+    ends: list[int] = []
+    bad, total = [0.0], [0.0]
     t = 0
     sampled_before = True  # sample 0 holds the starting values
     for s in stretches:
         for _ in range(s.seconds // step):
             t += step
-            if s.present and sampled_before and at - period < t <= at:
-                bad += s.bad * step / 60
-                total += s.total * step / 60
+            counted = s.present and sampled_before
+            ends.append(t)
+            bad.append(bad[-1] + (s.bad * step / 60 if counted else 0.0))
+            total.append(total[-1] + (s.total * step / 60 if counted else 0.0))
             sampled_before = s.present
-    return bad, total
+    return ends, bad, total
 
 
 def _labels(spec: ProviderSpec, slo: SLO) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relayops.promql import Matcher, Selector, SeriesDB, format_duration, format_series
 from relayops.promql.simulate import RecordingRule, Simulation
+from relayops.promtest.cache import SimulationCache, key_of
 from relayops.promtest.scenarios import MINUTE, GenerationError
 from relayops.promtest.timeline import Timeline
 from relayops.promtest.traffic import Traffic, merge
@@ -58,17 +59,48 @@ def expected_samples(db: SeriesDB, name: str, provider: str, t: float) -> list[d
     return samples
 
 
-def recording_test(specs: SpecSet, spec: ProviderSpec, groups: list[Group]) -> tuple[int, list]:
+def recording_test(
+    specs: SpecSet, spec: ProviderSpec, groups: list[Group], cache: SimulationCache | None = None
+) -> tuple[int, list]:
     timeline = Timeline(MINUTE)
     timeline.run(EVAL_AT, rich_traffic(specs, spec))
     series = timeline.input_series()
-    db = SeriesDB()
-    load_into(db, series, MINUTE)
+    inputs = promtool_input_series(series)
     recording = [
         g.for_simulation()
         for g in groups
         if not g.interval and any(isinstance(r, RecordingRule) for r in g.rules)
     ]
+    key = key_of("recording", repr(recording), inputs, EVAL_AT, spec.provider)
+    checks = cache.get(key, _stored_checks) if cache is not None else None
+    if checks is None:
+        checks = _checks(spec, recording, series)
+        if cache is not None:
+            cache.put(key, checks)
+    return MINUTE, [
+        {
+            "name": (
+                f"{spec.name}: every recording rule after {format_duration(EVAL_AT)} of traffic"
+            ),
+            "interval": format_duration(MINUTE),
+            "input_series": inputs,
+            "promql_expr_test": checks,
+        }
+    ]
+
+
+def _stored_checks(data: object) -> list[dict]:
+    if not isinstance(data, list) or not all(
+        isinstance(c, dict) and set(c) == {"expr", "eval_time", "exp_samples"} for c in data
+    ):
+        raise ValueError("not a list of promql_expr_test checks")
+    return data
+
+
+def _checks(spec: ProviderSpec, recording: list, series: list) -> list[dict]:
+    """Every recorded series' samples after EVAL_AT of the traffic, simulated."""
+    db = SeriesDB()
+    load_into(db, series, MINUTE)
     Simulation(recording, db, MINUTE).run_until(EVAL_AT)
     names = list(dict.fromkeys(r.record for g in recording for r in g.rules))
     checks = []
@@ -86,13 +118,4 @@ def recording_test(specs: SpecSet, spec: ProviderSpec, groups: list[Group]) -> t
                 "exp_samples": samples,
             }
         )
-    return MINUTE, [
-        {
-            "name": (
-                f"{spec.name}: every recording rule after {format_duration(EVAL_AT)} of traffic"
-            ),
-            "interval": format_duration(MINUTE),
-            "input_series": promtool_input_series(series),
-            "promql_expr_test": checks,
-        }
-    ]
+    return checks

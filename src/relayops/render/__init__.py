@@ -7,6 +7,7 @@ from pathlib import Path
 
 from relayops.alertmanager import alertmanager_readme_section, render_alertmanager
 from relayops.dashboards import render_dashboards
+from relayops.promtest.cache import SimulationCache, cache_dir
 from relayops.promtest.files import Outcome, test_files
 from relayops.promtest.scenarios import Scenario
 from relayops.render.readme import alert_table
@@ -44,6 +45,7 @@ def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = 
         **render_runbooks(specs),
     }
     outcomes = []
+    cache = SimulationCache(cache_dir())
     for spec in specs.providers:
         sources = [
             (Path(specs_dir) / f"{spec.name}.yaml").as_posix(),
@@ -53,12 +55,13 @@ def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = 
         files[paths.recording] = rule_file(rate_groups(specs, spec), header(sources))
         files[paths.period] = rule_file([period_group(specs, spec)], header(sources))
         files[paths.alerts] = rule_file(alert_groups(specs, spec), header(sources))
-        tests = test_files(specs, spec, header(sources))
+        tests = test_files(specs, spec, header(sources), cache)
         files.update(tests.files)
         outcomes += tests.outcomes
     urls = [
         a.rule.annotations["runbook_url"] for p in specs.providers for a in alert_defs(specs, p)
     ]
+    cache.prune()
     broken = check_runbook_links(specs, files, urls)
     if broken:
         raise ValueError("broken runbook links:\n  " + "\n  ".join(broken))

@@ -11,9 +11,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from relayops.drill.observe import Samples
 from relayops.report.live import NO_DATA
 from relayops.report.model import GO_MIN_LIVE, Observation, Point
@@ -29,6 +26,10 @@ def _slug(title: str) -> str:
 
 
 def plot(path: Path, title: str, curves: dict[str, Samples], end: float, since_s: int) -> Path:
+    # matplotlib takes 0.4 s to import: only commands that plot pay for it
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.subplots()
