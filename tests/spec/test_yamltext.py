@@ -110,6 +110,8 @@ def test_multi_line_text_is_a_literal_block_that_round_trips():
         ("(a and b) > 1", ["(a and b) > 1"]),
         ('x{l="c and d"} unless y', ['x{l="c and d"}', "unless", "y"]),
         ("sum by (a) (rate(x[5m]))", ["sum by (a) (rate(x[5m]))"]),
+        ('x{l="(q\\" or ("} or y', ['x{l="(q\\" or ("}', "or", "y"]),
+        ('(x{l=")"} and y) or z', ['(x{l=")"} and y)', "or", "z"]),
     ],
 )
 def test_pretty_breaks_only_top_level_set_operators(promql, lines):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from prometheus_client.utils import floatToGoString
 
@@ -53,10 +54,13 @@ def le_match(bound: float) -> str:
 def sel(name: str, matchers: Mapping[str, str] | None = None, **more: str) -> Selector:
     """Equality selector; a value holding '|' becomes a regex alternative."""
     pairs = {**(matchers or {}), **more}
-    return Selector(
-        name,
-        tuple(Matcher(k, "=~" if "|" in v else "=", v) for k, v in pairs.items()),
-    )
+    return Selector(name, tuple(_matcher(k, v) for k, v in pairs.items()))
+
+
+@lru_cache(maxsize=4096)
+def _matcher(label: str, value: str) -> Matcher:
+    """Matchers are immutable and rules repeat the same few thousand: each is checked once."""
+    return Matcher(label, "=~" if "|" in value else "=", value)
 
 
 def sum_rate(selector: Selector, seconds: int, by: tuple[str, ...]) -> Expr:

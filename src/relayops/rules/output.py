@@ -18,6 +18,7 @@ def dump_yaml(data: dict, header: str) -> str:
     return "".join(f"# {line}\n" for line in header.splitlines()) + dumps(data)
 
 
+_QUOTE = re.compile(r'(?<!\\)"')  # a quote that is not escaped
 _SET_OPS = re.compile(r" (and|or|unless)( (?:on|ignoring) \([^)]*\))? ")
 
 
@@ -26,18 +27,18 @@ def pretty(promql: str) -> str:
 
     Newlines are whitespace to PromQL, so the expression means exactly the same.
     """
-    depth, quoted, cuts = 0, False, []
-    for index, char in enumerate(promql):
-        if char == '"' and promql[index - 1] != "\\":
+    cuts = []
+    depth, quoted, scanned = 0, False, 0
+    for match in _SET_OPS.finditer(promql):
+        between = promql[scanned : match.start()]
+        scanned = match.start()
+        for part in _QUOTE.split(between) if '"' in between else (between,):
+            if not quoted:
+                depth += sum(map(part.count, "([{")) - sum(map(part.count, ")]}"))
             quoted = not quoted
-        elif not quoted and char in "([{":
-            depth += 1
-        elif not quoted and char in ")]}":
-            depth -= 1
-        elif not quoted and depth == 0 and char == " ":
-            match = _SET_OPS.match(promql, index)
-            if match:
-                cuts.append(match)
+        quoted = not quoted  # split gives one more part than there are quotes
+        if depth == 0 and not quoted:
+            cuts.append(match)
     if not cuts:
         return promql
     parts, start = [], 0

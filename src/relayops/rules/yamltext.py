@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 
 _PLAIN = re.compile(r"[A-Za-z_][^\n\r\t'`]*")
 _DURATION = re.compile(r"(?:\d+[smhdwy])+")
@@ -42,12 +43,18 @@ def scalar(value: object) -> str:
             text = text.replace("e", ".0e", 1)
         return text
     if isinstance(value, str):
-        if _plain_ok(value):
-            return value
-        if value.isprintable():
-            return "'" + value.replace("'", "''") + "'"
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as YAML")
+
+
+@lru_cache(maxsize=65536)
+def _string(value: str) -> str:
+    """A string as a YAML scalar (rule files repeat the same names and label values)."""
+    if _plain_ok(value):
+        return value
+    if value.isprintable():
+        return "'" + value.replace("'", "''") + "'"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _literal_ok(text: str) -> bool:
@@ -62,10 +69,13 @@ def _block(value: object, indent: str, out: list[str]) -> None:
     """Append the lines of a map or list whose entries start at `indent`."""
     if isinstance(value, dict):
         for key, item in value.items():
-            head = f"{indent}{scalar(key)}:"
-            if isinstance(item, str) and _literal_ok(item):
-                out.append(f"{head} |-")
-                out.extend(f"{indent}  {line}" for line in item.split("\n"))
+            head = f"{indent}{_string(key) if type(key) is str else scalar(key)}:"
+            if type(item) is str:
+                if "\n" in item and _literal_ok(item):
+                    out.append(f"{head} |-")
+                    out.extend(f"{indent}  {line}" for line in item.split("\n"))
+                else:
+                    out.append(f"{head} {_string(item)}")
             elif isinstance(item, dict | list) and item:
                 out.append(head)
                 _block(item, indent if isinstance(item, list) else indent + "  ", out)
