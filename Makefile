@@ -58,9 +58,9 @@ drill: venv tools ## Run every drill on both providers (relayops drill all); rep
 	$(BIN)/relayops drill all --report-dir .drill/report
 
 bench: venv tools ## Run every benchmark (bench/*.py); fails if one misses its target
-	@status=0; for bench in render drill gate controller build sends upload; do \
-		echo "==> bench/$$bench.py"; $(BIN)/python bench/$$bench.py || status=1; \
-	done; exit $$status
+	@missed=""; for bench in render drill gate controller build sends upload; do \
+		echo "==> bench/$$bench.py"; $(BIN)/python bench/$$bench.py || missed="$$missed bench/$$bench.py"; \
+	done; if [ -n "$$missed" ]; then echo "make bench: missed a target (or could not run):$$missed"; exit 1; fi
 
 clean: ## Remove the venv, caches and build output (never rendered/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
