@@ -169,7 +169,23 @@ def whole_process(root: Path) -> bool:
         "s",
         f"<= {CHECK_TARGET_CPU_S:g} s {verdict(ok_check)}",
     )
+    promtool_per_file(space.out / "tests")
     return warm <= RENDER_TARGET_S and ok_change and ok_check
+
+
+def promtool_per_file(tests: Path) -> None:
+    """Where check's CPU goes: promtool on each generated test file, one at a time, once."""
+    promtool = shutil.which("promtool")
+    costs = []
+    for path in sorted(tests.glob("*.yml")):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([promtool, "test", "rules", path.name], cwd=tests, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        costs.append((cpu, path.name))
+    print("  promtool CPU per generated test file (one run each):")
+    for cpu, name in sorted(costs, reverse=True):
+        print(f"    {name:<34}{cpu:6.1f} s")
 
 
 def per_slo() -> bool:
