@@ -142,10 +142,9 @@ def whole_process(root: Path) -> bool:
     checks = rounds(lambda: space.run("check")[1])
     warm, change, check = (statistics.median(r) for r in (warms, changes, checks))
     print(f"whole process, shipped specs (median of {ROUNDS}; rounds in brackets):")
-    show = "  ".join
 
     def line(label: str, values: list[float], unit: str, target: str) -> None:
-        figures = show(f"{v:.2f}" for v in values)
+        figures = "  ".join(f"{v:.2f}" for v in values)
         print(f"  {label:<44}{statistics.median(values):7.2f} {unit}  [{figures}]  {target}")
 
     line("relayops render, empty cache", colds, "s", "(no target)")

@@ -91,7 +91,7 @@ class Traffic:
 
     def counter(self, role: str, count: float, **labels: str) -> dict[Labels, float]:
         metric = self.metric(role)
-        base = {k: v for k, v in self.match.items() if k in metric.labels}
+        base = self.own_labels(metric)
         return {key(metric.name, {**base, **labels}): count}
 
     def ratio_events(self, signal: Signal, failing: float, volume: float) -> dict[Labels, float]:
@@ -119,11 +119,15 @@ class Traffic:
             *(self.counter(signal.metric, n, **{alert.label: v}) for v, n in counts.items())
         )
 
+    def own_labels(self, metric: MetricDef) -> dict[str, str]:
+        """The provider's selector labels that the metric has (provider, action)."""
+        return {k: v for k, v in self.match.items() if k in metric.labels}
+
     def labels_of(self, events: Events) -> dict[str, str]:
         """The one series events are put on: the provider's own labels, and every other label
         at the first value the events may take."""
         metric = events.metric
-        labels = {k: v for k, v in self.match.items() if k in metric.labels}
+        labels = self.own_labels(metric)
         for label in metric.labels:
             if label in labels:
                 continue
@@ -170,12 +174,12 @@ class Traffic:
         if histogram == self.metric(Role.LATENCY):
             return self.send(success=volume, slow=moved)
         first = {histogram.buckets[0]: volume - sum(moved.values())}
-        labels = {k: v for k, v in self.match.items() if k in histogram.labels}
+        labels = self.own_labels(histogram)
         return observe(histogram, labels, {v: n for v, n in merge(first, moved).items() if n})
 
     def histogram(self, role: str, counts: Mapping[float, float]) -> dict[Labels, float]:
         metric = self.metric(role)
-        base = {k: v for k, v in self.match.items() if k in metric.labels}
+        base = self.own_labels(metric)
         return observe(metric, base, counts)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relayops.promql import Aggregate, Binary, Increase, Range, Time
+from relayops.promql import Aggregate, Binary, Expr, Increase, Range, Time
 from relayops.rules.build import sel
 from relayops.spec import SpecSet
 from relayops.spec.durations import format_duration
@@ -27,6 +27,12 @@ class Step:
     title: str
     promql: str
     read: str
+
+
+def success_age(last_success: str, provider: str) -> Expr:
+    """Seconds since the newest last-success timestamp of the provider's controller."""
+    newest = Aggregate("max", sel(last_success, {PROVIDER: provider}), (PROVIDER,))
+    return Binary("-", Time(), newest)
 
 
 class Triage:
@@ -128,12 +134,9 @@ class Triage:
         ]
 
     def controller_age(self) -> Step:
-        last = self.metric(Role.CONTROLLER_LAST_SUCCESS)
         return Step(
             "Seconds since the last successful controller run",
-            Binary(
-                "-", Time(), Aggregate("max", sel(last, self.by_provider), ("provider",))
-            ).render(),
+            success_age(self.metric(Role.CONTROLLER_LAST_SUCCESS), self.spec.provider).render(),
             "Empty: the controller never reported for this provider.",
         )
 

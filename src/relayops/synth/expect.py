@@ -135,12 +135,7 @@ class Expectation:
         )
 
     def count(self, events: Events, incs: Increments) -> float:
-        total = 0.0
-        for key, value in incs.items():
-            series = dict(key)
-            if series["__name__"] == events.series and events.counts(series):
-                total += value
-        return total
+        return _sum(incs, events.series, **events.picked)
 
     def quantity(self, measure: Measure, incs: Increments) -> float:
         """A leveled alert's measure over the events `incs`; NaN where it has no events to be

@@ -3,15 +3,13 @@ the rollout percentage is frozen."""
 
 from __future__ import annotations
 
-from relayops.promql import Aggregate, Binary, Time
 from relayops.rules.alert_def import AlertDef
-from relayops.rules.build import above, sel
+from relayops.rules.build import above
 from relayops.rules.builder import AlertBuilder
 from relayops.rules.kind import Kind, RuleGroup
 from relayops.rules.measure import Age
-from relayops.rules.triage import Step, Triage
+from relayops.rules.triage import Step, Triage, success_age
 from relayops.spec.durations import format_duration
-from relayops.spec.labels import PROVIDER
 from relayops.spec.metrics import Role
 from relayops.spec.units import Unit
 
@@ -25,14 +23,13 @@ class Stalled(Kind):
     def alerts(self, build: AlertBuilder) -> list[AlertDef]:
         levels = build.spec.thresholds.controller_stalled
         last = build.specs.metric(Role.CONTROLLER_LAST_SUCCESS)
-        newest = Aggregate("max", sel(last.name, {PROVIDER: build.spec.provider}), (PROVIDER,))
         d = build.spec.display_name
         return [
             build.single(
                 self,
                 f"{d}RolloutControllerStalled",
                 "warning",
-                above(Binary("-", Time(), newest), levels.max_age),
+                above(success_age(last.name, build.spec.provider), levels.max_age),
                 Age(last),
                 "time since the controller's last successful run",
                 levels.for_,
