@@ -117,6 +117,7 @@ def simulate(
         repr(kept),
         inputs,
         timeline.step,
+        timeline.sample,
         timeline.end,
         [dataclasses.astuple(e) for e in scenario.expectations],
         scenario.alertnames,
@@ -137,7 +138,7 @@ def _simulated(
     timeline = scenario.timeline
     step = timeline.step
     db = SeriesDB()
-    load_into(db, series, step)
+    load_into(db, series, timeline.sample)
     sim = Simulation(kept, db, step)
     states: dict[int, list[FiringAlert]] = {}
     for t in range(0, timeline.end + 1, step):
@@ -174,7 +175,7 @@ def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
     """The promtool test of a scenario: its input series and checks at every checkpoint."""
     return {
         "name": scenario.name,
-        "interval": format_duration(scenario.timeline.step),
+        "interval": format_duration(scenario.timeline.sample),
         "input_series": outcome.inputs,
         "alert_rule_test": [
             {
@@ -210,8 +211,9 @@ def test_files(
     specs: SpecSet, spec: ProviderSpec, header: str, cache: SimulationCache | None = None
 ) -> ProviderTests:
     paths = rule_paths(spec.name)
-    groups = [*rate_groups(specs, spec), *alert_groups(specs, spec)]
-    rule_files = [paths.recording, paths.alerts]
+    period = period_group(specs, spec)
+    groups = [*rate_groups(specs, spec), period, *alert_groups(specs, spec)]
+    rule_files = [paths.recording, paths.period, paths.alerts]
     by_step: dict[int, list[dict]] = defaultdict(list)
     outcomes = []
     for scenario in scenarios_for(specs, spec):
@@ -226,7 +228,6 @@ def test_files(
     }
     step, tests = recording_test(specs, spec, groups, cache)
     files[f"tests/{spec.name}.rules.test.yml"] = test_file(rule_files, groups, step, tests, header)
-    period = period_group(specs, spec)
     step, tests = period_tests(specs, spec)
     files[f"tests/{spec.name}.period.test.yml"] = test_file(
         [paths.period], [period], step, tests, header

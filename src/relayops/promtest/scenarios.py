@@ -106,7 +106,7 @@ class Scenarios:
         step = tier_step(tier)
         threshold = slo.threshold(tier)
         bad = math.ceil(threshold * BUSY - 1e-9) - 1
-        timeline = Timeline(step)
+        timeline = Timeline(step, min(step, self.specs.service.period_rules_interval))
         end = _ceil_to(tier.long_window + tier.for_ + tier.short_window, step)
         timeline.run(end, self._bad_traffic(slo, BUSY, bad))
         return Scenario(
@@ -126,7 +126,7 @@ class Scenarios:
             return None
         step = tier_step(tier)
         total, bad = self._burn_counts(slo, burn)
-        timeline = Timeline(step)
+        timeline = Timeline(step, min(step, self.specs.service.period_rules_interval))
         healthy = self._bad_traffic(slo, total, 0)
         timeline.run(_ceil_to(tier.long_window, step), healthy)
         fault = timeline.run(_ceil_to(theory, step) + 3 * step, self._bad_traffic(slo, total, bad))
@@ -194,7 +194,7 @@ class Scenarios:
         step: int = MINUTE,
     ) -> Scenario:
         span = _ceil_to(alert.rule.for_seconds + (window or self.window), step) + 5 * step
-        timeline = Timeline(step)
+        timeline = Timeline(step, min(step, self.specs.service.period_rules_interval))
         timeline.run(span, under)
         fault = timeline.run(span, fire)
         recovery = timeline.run(span + (window or self.window), healthy)

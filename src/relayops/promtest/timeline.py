@@ -15,8 +15,15 @@ Increments = Mapping[Labels, float]
 
 
 class Timeline:
-    def __init__(self, step: int):
+    """Samples every `sample` seconds (default: every step), in phases of whole `step`s, the
+    interval the test evaluates the rules at. Sampling more often than evaluating lets rules
+    that read a short offset (the period group's tiles) see samples in a coarse-step test."""
+
+    def __init__(self, step: int, sample: int | None = None):
         self.step = step
+        self.sample = sample or step
+        if step % self.sample:
+            raise ValueError(f"the {step}s step is not a multiple of the {self.sample}s sampling")
         self.steps = 1  # sample 0 holds the starting values
         self._counters: dict[Labels, list[float | None]] = {}
         self._gauges: dict[Labels, list[float | None]] = {}
@@ -25,7 +32,7 @@ class Timeline:
     @property
     def end(self) -> int:
         """Timestamp (s) of the last sample."""
-        return (self.steps - 1) * self.step
+        return (self.steps - 1) * self.sample
 
     def _series(
         self, table: dict[Labels, list[float | None]], key: Labels, start: float | None
@@ -48,7 +55,7 @@ class Timeline:
         if seconds % self.step:
             raise ValueError(f"phase of {seconds}s is not a multiple of the {self.step}s step")
         start = self.end
-        per_step = {k: v * self.step / 60 for k, v in per_minute.items()}
+        per_step = {k: v * self.sample / 60 for k, v in per_minute.items()}
         for key in per_step:
             self._series(self._counters, key, 0.0)
         gauge_values = dict(gauges)
@@ -58,7 +65,7 @@ class Timeline:
         # end a series, and searching back through a long one at every step is quadratic.
         counters = {k: _last(v, 0.0) for k, v in self._counters.items()}
         held = {k: gauge_values.get(k, _last(v, None)) for k, v in self._gauges.items()}
-        for _ in range(seconds // self.step):
+        for _ in range(seconds // self.sample):
             self._present.append(present)
             for key, values in self._counters.items():
                 if present:
@@ -66,7 +73,7 @@ class Timeline:
                 values.append(counters[key] if present else None)
             for key, values in self._gauges.items():
                 values.append(held[key] if present else None)
-        self.steps += seconds // self.step
+        self.steps += seconds // self.sample
         return start
 
     def input_series(self) -> list[InputSeries]:

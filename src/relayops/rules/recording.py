@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relayops.promql import (
     Aggregate,
+    AvgOverTime,
     Binary,
     Expr,
     HistogramQuantile,
@@ -23,6 +24,7 @@ from relayops.spec.labels import SEND_KEYS, SLO_LABEL
 from relayops.spec.metrics import Role
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.series import QUANTILES, TOP_CODES, ProviderSeries
+from relayops.spec.service import ServiceSpec
 from relayops.spec.slo import SLO
 
 HOUR = 3600
@@ -31,6 +33,16 @@ HOUR = 3600
 def slo_windows(slo: SLO) -> list[int]:
     """Every burn window of the SLO, plus the 1h window the runbooks query."""
     return sorted({HOUR, *(t.long_window for t in slo.tiers), *(t.short_window for t in slo.tiers)})
+
+
+def raw_windows(service: ServiceSpec, slo: SLO) -> list[int]:
+    """The windows read from the raw counters: those shorter than long_windows_from."""
+    return [w for w in slo_windows(slo) if w < service.long_windows_from]
+
+
+def derived_windows(service: ServiceSpec, slo: SLO) -> list[int]:
+    """The windows derived from the period group's tiles."""
+    return [w for w in slo_windows(slo) if w >= service.long_windows_from]
 
 
 def slo_events(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tuple[Expr, Expr]:
@@ -200,7 +212,7 @@ def _slo_windows(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> l
     rules: list[RecordingRule] = []
     for slo in spec.slos:
         match = {**spec.selector, SLO_LABEL: slo.name}
-        for seconds in slo_windows(slo):
+        for seconds in raw_windows(specs.service, slo):
             bad, total = slo_events(specs, spec, slo, seconds)
             rules += [
                 RecordingRule(names.slo_errors(seconds), bad, {SLO_LABEL: slo.name}),
@@ -251,6 +263,19 @@ def _per_second(tiles: Selector, period: int, span: int) -> Expr:
     return div(SumOverTime(Range(tiles, span)), Number(period))
 
 
+def _mean_rate(tiles: Selector, interval: int, seconds: int) -> Expr:
+    """Events per second over the last `seconds`, from the tiles recorded in it.
+
+    The mean of the tiles (each the events of one `interval`) divided by the interval. At the
+    group's own interval the tiles cover the window exactly (the range leaves out the one
+    recorded `seconds` ago, as the period sum does); evaluated at another step, as promtool's
+    tests do, each tile still holds the events of its own interval, so the mean stays the
+    window's mean rate. Tiles missing (Prometheus down) are left out of the mean, not counted
+    as zero.
+    """
+    return div(AvgOverTime(Range(tiles, seconds - interval // 2)), Number(interval))
+
+
 def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
     """The period ratio as a sum of tiles: exact at every evaluation, and cheap.
 
@@ -275,9 +300,30 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
 
         bad, total = names.slo_errors(period), names.slo_requests(period)
         ratio = names.slo_error_ratio(period)
+        bad_tiles = sel(names.slo_errors_increase(interval), match)
+        all_tiles = sel(names.slo_requests_increase(interval), match)
         rules += [
             RecordingRule(names.slo_errors_increase(interval), bad_tile, label),
             RecordingRule(names.slo_requests_increase(interval), all_tile, label),
+        ]
+        for seconds in derived_windows(specs.service, slo):
+            rules += [
+                RecordingRule(
+                    names.slo_errors(seconds), _mean_rate(bad_tiles, interval, seconds), label
+                ),
+                RecordingRule(
+                    names.slo_requests(seconds), _mean_rate(all_tiles, interval, seconds), label
+                ),
+                RecordingRule(
+                    names.slo_error_ratio(seconds),
+                    div(
+                        sel(names.slo_errors(seconds), match),
+                        sel(names.slo_requests(seconds), match),
+                    ),
+                    label,
+                ),
+            ]
+        rules += [
             RecordingRule(
                 bad,
                 _per_second(sel(names.slo_errors_increase(interval), match), period, span),

@@ -43,7 +43,16 @@ class ServiceSpec(SpecModel):
         default=parse_duration("5m"), description="Window of threshold and signal rates."
     )
     period_rules_interval: Duration = Field(
-        default=parse_duration("5m"), description="Interval of the cheap period-ratio group."
+        default=parse_duration("5m"),
+        description="Interval of the group that records the SLOs' tiles, their long burn "
+        "windows and their period ratio.",
+    )
+    long_windows_from: Duration = Field(
+        default=parse_duration("2h"),
+        description="Burn windows this long or longer are derived from the tiles recorded every "
+        "period_rules_interval instead of read from the raw counters: each evaluation reads one "
+        "tile per interval instead of every raw sample. A tier reading one sees a change up to "
+        "one period_rules_interval later, so its `for` must be at least that long.",
     )
     runbook_base_url: str = Field(pattern=r"^https?://\S+[^/]$")
     dashboard_base_url: str = Field(pattern=r"^https?://\S+[^/]$")

@@ -12,6 +12,7 @@ from relayops.spec.errors import Loc, SpecError, SpecIssue
 from relayops.spec.metrics import Role, check_catalog
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.service import ServiceSpec
+from relayops.spec.slo import BurnTier
 from relayops.spec.yamlsource import YamlSource, read_yaml
 
 SERVICE_FILE = "service.yaml"
@@ -151,6 +152,32 @@ def _too_short(seconds: int, minimum: int) -> str:
     )
 
 
+def _derived_window_checks(service: ServiceSpec, tier: BurnTier) -> Iterator[tuple[Loc, str]]:
+    """A window of at least long_windows_from is summed from tiles of period_rules_interval:
+    it must hold whole tiles, and the tier must wait at least one interval before firing."""
+    interval = service.period_rules_interval
+    derived = [
+        name
+        for name in ("long_window", "short_window")
+        if getattr(tier, name) >= service.long_windows_from
+    ]
+    for name in derived:
+        if getattr(tier, name) % interval:
+            yield (
+                (name,),
+                f"{getattr(tier, name)}s is derived from {interval}s tiles (it is at least "
+                f"long_windows_from, {service.long_windows_from}s) and must be a multiple of "
+                f"period_rules_interval ({interval}s)",
+            )
+    if derived and tier.for_ < interval:
+        yield (
+            ("for",),
+            f"{tier.for_}s is shorter than period_rules_interval ({interval}s), the interval "
+            f"at which this tier's {' and '.join(derived)} are derived; make `for` at least "
+            f"{interval}s",
+        )
+
+
 def _provider_checks(
     service: ServiceSpec, spec: ProviderSpec, min_window: int
 ) -> Iterator[tuple[Loc, str]]:
@@ -182,6 +209,10 @@ def _provider_checks(
                         ("slos", i, "tiers", j, window),
                         _too_short(getattr(tier, window), min_window),
                     )
+            yield from (
+                (("slos", i, "tiers", j, *loc), message)
+                for loc, message in _derived_window_checks(service, tier)
+            )
             factor = tier.factor(slo.period)
             if factor * slo.error_budget >= 1:
                 needed = 1 - 1 / factor

@@ -123,6 +123,7 @@ def _service(service: ServiceSpec, scale: TimeScale) -> ServiceSpec:
             "evaluation_interval": scale.scrape,
             "rate_window": scale.window(service.rate_window),
             "period_rules_interval": scale.window(service.period_rules_interval),
+            "long_windows_from": scale.window(service.long_windows_from),
             "receivers": receivers,
         }
     )
