@@ -74,6 +74,15 @@ CASES = [
 ]
 
 
+def slower_hops(specs: SpecSet, provider: str, alertname: str) -> float:
+    """Seconds the alert's hops wait beyond one evaluation each, by the rendered files."""
+    files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
+    hops = evaluation_hops(
+        (text for path, text in files.items() if path.startswith(f"prometheus/{provider}")), 1.0
+    )
+    return sum(hops[alertname]) - len(hops[alertname])
+
+
 @pytest.mark.parametrize(("scenario", "provider", "ref"), CASES)
 def test_theory_calls_firing_and_clearing_on_the_evaluation_grid(specs, scenario, provider, ref):
     catalog = scenarios(specs)
@@ -92,9 +101,12 @@ def test_theory_calls_firing_and_clearing_on_the_evaluation_grid(specs, scenario
     on = simulated(
         specs, provider, ref, [(healthy, PREFIX), (fault, fault_seconds), (healthy, after)]
     )
-    # sample t holds the traffic up to t and is evaluated at t: no delay but the grid's
+    # sample t holds the traffic up to t and is evaluated at t: no delay but the grid's, and
+    # for a window derived from the period group's tiles (each the events of one period
+    # interval, here recorded every second) up to one period interval more
+    late = slower_hops(specs, provider, alert.name)
     fired = on.index(True) - PREFIX
-    assert detection <= fired + 0.05 and fired < detection + 1.05, (fired, detection)
+    assert detection <= fired + 0.05 and fired < detection + 1.05 + late, (fired, detection)
     assert not any(on[:PREFIX]), "silent before the fault"
     cleared = on.index(False, PREFIX + fired) - PREFIX - fault_seconds
     assert clearing <= cleared + 0.05 and cleared < clearing + 1.05, (cleared, clearing)
@@ -124,11 +136,15 @@ def test_never_crossing_is_none_and_first_true_bisects():
 
 def test_hops_count_evaluations_between_raw_series_and_alert(specs):
     files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
-    hops = evaluation_hops(text for path, text in files.items() if path.startswith("prometheus/"))
-    assert hops["GmailMetricsMissing"] == 1  # absent() on the raw counter
-    assert hops["GmailErrorRatioHigh"] == 2  # reads a recorded ratio from another group
+    hops = evaluation_hops(
+        (text for path, text in files.items() if path.startswith("prometheus/")), 1.0
+    )
+    assert hops["GmailMetricsMissing"] == (1.0,)  # absent() on the raw counter
+    assert hops["GmailErrorRatioHigh"] == (1.0, 1.0)  # a recorded ratio from another group
+    # the 6h window of page_slow is derived in the period group, every 5m / 60
+    assert hops["GmailAvailabilityBudgetBurn"] == (5.0, 1.0)
     # no recorded ratio pairs a rate with one another group recorded at another moment
-    assert max(hops.values()) == 2
+    assert max(len(h) for h in hops.values()) == 2
     text = """groups:
 - name: a
   rules:
@@ -143,14 +159,18 @@ def test_hops_count_evaluations_between_raw_series_and_alert(specs):
   - alert: NextGroup
     expr: x:two > 1
 """
-    assert evaluation_hops([text]) == {"SamePass": 1, "NextGroup": 2}
+    assert evaluation_hops([text], 30.0) == {"SamePass": (30.0,), "NextGroup": (30.0, 30.0)}
+    slow = text.replace("- name: a\n", "- name: a\n  interval: 5m\n")
+    assert evaluation_hops([slow], 30.0) == {"SamePass": (300.0,), "NextGroup": (300.0, 30.0)}
 
 
 def test_pipeline_delay_is_half_of_each_wait(specs):
     scaled = time_scaled(specs, SCALE)
     defs = {a.ref: a for a in alert_defs(scaled, scaled.provider("outlook"))}
-    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": 3})
+    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": (1.0, 1.0, 1.0)})
     assert pipeline.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(2.125)
+    slow = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": (5.0, 1.0)})
+    assert slow.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(3.625)
     assert pipeline.delay(defs["OutlookMetricsMissing/critical"]) == pytest.approx(1.0)
     assert pipeline.delay(defs["OutlookRolloutControllerStalled/warning"]) == pytest.approx(0.5)
     drill = scaled_pipeline(specs)
@@ -160,7 +180,7 @@ def test_pipeline_delay_is_half_of_each_wait(specs):
 def test_a_measured_data_age_replaces_the_scrape_and_last_evaluation_waits(specs):
     scaled = time_scaled(specs, SCALE)
     defs = {a.ref: a for a in alert_defs(scaled, scaled.provider("outlook"))}
-    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": 3})
+    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": (1.0, 1.0, 1.0)})
     spike = defs["OutlookSanitizationSpike/warning"]
     # half the tick, half of each of the two earlier hops, then the data's age: 6.5 s late
     assert pipeline.delay(spike, data_age=7.5) == pytest.approx(0.125 + 1.0 + 7.5)

@@ -41,7 +41,9 @@ class Target:
     @property
     def rule_files(self) -> list[str]:
         name = self.provider_file
-        return [str(RENDERED / f"{name}.rules.yml"), str(RENDERED / f"{name}.alerts.yml")]
+        return [
+            str(RENDERED / f"{name}.{kind}.yml") for kind in ("rules", "period.rules", "alerts")
+        ]
 
     @property
     def group_order(self) -> list[str]:
@@ -53,6 +55,15 @@ class Target:
             for path in self.rule_files
             for group in yaml.safe_load(Path(path).read_text())["groups"]
         ]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def service_seconds(key: str) -> int:
+    """A single-unit duration of service.yaml (`5m`), in seconds."""
+    text = str(yaml.safe_load((SPECS / "service.yaml").read_text())[key])
+    return int(text[:-1]) * _UNITS[text[-1]]
 
 
 def _burn_alertname(provider_file: str, slo: str) -> str:

@@ -11,6 +11,9 @@ from the project; `test_scenarios.py` checks that the specs use exactly these. S
 rules relayops documents on top of the Workbook (README, "Alerts"): below `min_events` requests
 in the long window a tier fires only when the window holds at least six bad events making up at
 least half of it; a page tier also needs the budget burning over the last five minutes.
+And one on cost (README, "Burn windows"): windows of LONG_WINDOWS_FROM or longer are summed
+from the tiles recorded every `period_rules_interval`, so a tier reading one may fire up to one
+such interval later than the Workbook says.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ TICKETS = tuple(t for t in TIERS if t.severity == "warning")
 MIN_BAD_EVENTS = 6
 LOW_TRAFFIC_BAD_SHARE = 0.5
 NOW_WINDOW = 5 * MINUTE
+LONG_WINDOWS_FROM = 2 * HOUR
+
+
+def reads_tiles(tier: Tier) -> bool:
+    """Whether the tier reads a window summed from the period group's tiles."""
+    return max(tier.long, tier.short) >= LONG_WINDOWS_FROM
 
 
 def crossing(tier: Tier, budget: float, error_ratio: float) -> float | None:

@@ -115,6 +115,57 @@ def test_window_shorter_than_two_scrape_intervals_is_refused(tmp_path):
     assert "2 × scrape_interval (30s)" in issue and "use at least 30s" in issue
 
 
+def _one_tier(long_window: str, short_window: str, for_: str):
+    def change(data):
+        data["slos"][0]["tiers"] = [
+            {
+                "name": "ticket_fast",
+                "severity": "warning",
+                "long_window": long_window,
+                "short_window": short_window,
+                "budget_consumed": 0.1,
+                "for": for_,
+                "min_events": 500,
+            }
+        ]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("long_window", "short_window", "for_", "field", "message"),
+    [
+        # 1d is summed from 5m tiles: a `for` of 1m would fire on a ratio up to 5m old
+        ("1d", "1h", "1m", "for", "1m is shorter than period_rules_interval (5m)"),
+        ("1d", "1h", "1m", "for", "make `for` at least 5m"),
+        # 2h30m is whole tiles, 2h02m is not
+        ("2h02m", "30m", "15m", "long_window", "122m is derived from 5m tiles"),
+        ("2h02m", "30m", "15m", "long_window", "of period_rules_interval (5m); use 125m"),
+        ("3d", "2h01m", "1h", "short_window", "121m is derived from 5m tiles"),
+    ],
+)
+def test_windows_summed_from_tiles_need_whole_tiles_and_a_long_enough_for(
+    tmp_path, long_window, short_window, for_, field, message
+):
+    folder = copy_specs(tmp_path)
+    edit_yaml(folder / "gmail.yaml", _one_tier(long_window, short_window, for_))
+    [issue] = issues_of(folder)
+    assert f"slos[0].tiers[0].{field}" in issue
+    assert message in issue
+
+
+@pytest.mark.parametrize(
+    ("long_window", "short_window", "for_"),
+    [("2h30m", "30m", "5m"), ("1h55m", "5m", "1m"), ("3d", "6h", "3h")],
+)
+def test_windows_below_long_windows_from_or_in_whole_tiles_are_accepted(
+    tmp_path, long_window, short_window, for_
+):
+    folder = copy_specs(tmp_path)
+    edit_yaml(folder / "gmail.yaml", _one_tier(long_window, short_window, for_))
+    assert load_specs(folder).provider("gmail").slos[0].tiers[0].name == "ticket_fast"
+
+
 def test_tier_that_can_never_fire_is_refused_with_the_arithmetic(tmp_path):
     folder = copy_specs(tmp_path)
     edit_yaml(folder / "gmail.yaml", lambda d: d["slos"][0].update(objective=0.9))

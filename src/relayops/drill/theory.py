@@ -9,7 +9,9 @@ extrapolates numerator and denominator alike, so their ratio is that of the traf
 
 On top of the window math comes the pipeline's delay: a push is visible up to one tick late,
 scraped up to one scrape interval later, and every rule-group hop between the raw series and
-the alert waits up to one evaluation interval. `Pipeline.delay` is the mean of that wait.
+the alert waits up to its group's evaluation interval (the long burn windows, derived in the
+period group, change only every period_rules_interval). `Pipeline.delay` is the mean of that
+wait.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 from relayops.rules.alert_def import AlertDef
 from relayops.rules.measure import Absence, Age
 from relayops.spec import SpecSet
+from relayops.spec.durations import parse_duration
 from relayops.synth.expect import Expectation, Increments
 from relayops.synth.traffic import Shape
 
@@ -34,54 +37,64 @@ Segment = tuple[Shape | None, float]
 """A stretch of traffic: its shape (None: no series) and how many seconds it lasted."""
 
 
-def evaluation_hops(rule_files: Iterable[str]) -> dict[str, int]:
-    """For each alert of the rule files (YAML texts), how many rule evaluations lie between
-    the raw series and its firing: 1 for an alert on raw series, one more for each recorded
-    series it reads from another group (rules earlier in the same group are evaluated in the
-    same pass, so reading them adds no wait)."""
+def evaluation_hops(rule_files: Iterable[str], interval: float) -> dict[str, tuple[float, ...]]:
+    """For each alert of the rule files (YAML texts), the evaluation intervals of the rule
+    groups between the raw series and its firing, from the first to the alert's own group:
+    one for an alert on raw series, one more for each recorded series it reads from another
+    group (rules earlier in the same group are evaluated in the same pass, so reading them adds
+    no wait). A group without its own `interval` runs every `interval` seconds; of several
+    paths the one with the longest total wait counts."""
     rules: list[tuple[dict, str, int]] = []
+    every: dict[str, float] = {}
     for text in rule_files:
         for group in (yaml.safe_load(text) or {}).get("groups", []):
+            own = group.get("interval")
+            every[group["name"]] = float(parse_duration(own)) if own else interval
             rules += [(rule, group["name"], index) for index, rule in enumerate(group["rules"])]
     recorded = {
         rule["record"]: (group, index, rule["expr"])
         for rule, group, index in rules
         if "record" in rule
     }
-    memo: dict[str, int] = {}
+    memo: dict[str, tuple[float, ...]] = {}
 
-    def depth(expr: str, group: str, index: int) -> int:
-        hops = 1
+    def path(expr: str, group: str, index: int) -> tuple[float, ...]:
+        slowest: tuple[float, ...] = (every[group],)
         for dep in set(_NAME.findall(expr)) & set(recorded):
             dep_group, dep_index, dep_expr = recorded[dep]
             if dep not in memo:
-                memo[dep] = depth(dep_expr, dep_group, dep_index)
+                memo[dep] = path(dep_expr, dep_group, dep_index)
             same_pass = dep_group == group and dep_index < index
-            hops = max(hops, memo[dep] if same_pass else memo[dep] + 1)
-        return hops
+            through = memo[dep] if same_pass else (*memo[dep], every[group])
+            slowest = max(slowest, through, key=sum)
+        return slowest
 
-    hops: dict[str, int] = {}
+    hops: dict[str, tuple[float, ...]] = {}
     for rule, group, index in rules:
         if "alert" in rule:
             name = rule["alert"]
-            hops[name] = max(hops.get(name, 1), depth(rule["expr"], group, index))
+            hops[name] = max(hops.get(name, ()), path(rule["expr"], group, index), key=sum)
     return hops
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """Push tick, scrape and evaluation intervals of the drill stack, in seconds."""
+    """Push tick, scrape and evaluation intervals of the drill stack, in seconds, and each
+    alert's evaluation hops (`evaluation_hops`)."""
 
     tick: float
     scrape: float
     evaluation: float
-    hops: Mapping[str, int]
+    hops: Mapping[str, tuple[float, ...]]
+
+    def _evaluations(self, alert: AlertDef) -> tuple[float, ...]:
+        return self.hops.get(alert.name, (self.evaluation,))
 
     def _parts(self, alert: AlertDef) -> list[float]:
         """The intervals whose phase adds a uniform wait before the alert can see a change."""
-        evaluations = [self.evaluation] * self.hops.get(alert.name, 1)
+        evaluations = self._evaluations(alert)
         if isinstance(alert.measure, Age):  # time() against a pushed time: only evaluation
-            return [self.evaluation]
+            return [evaluations[-1]]
         if isinstance(alert.measure, Absence):  # deleted at once; the next scrape: stale
             return [self.scrape, *evaluations]
         return [self.tick, self.scrape, *evaluations]
@@ -97,8 +110,7 @@ class Pipeline:
         data have no pushed data to age and keep the mean."""
         if data_age is None or not alert.reads_pushed_data:
             return sum(self._parts(alert)) / 2
-        hops = self.hops.get(alert.name, 1)
-        return (self.tick + (hops - 1) * self.evaluation) / 2 + data_age
+        return (self.tick + sum(self._evaluations(alert)[:-1])) / 2 + data_age
 
 
 def first_true(holds: Callable[[float], bool], horizon: float) -> float | None:

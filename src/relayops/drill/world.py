@@ -44,4 +44,4 @@ def drill_pipeline(rendered: Mapping[str, str], tick: float = TICK_SECONDS) -> P
     evaluation hops of its Prometheus rule files."""
     scrape = float(DRILL_SCRAPE_SECONDS)
     rule_files = (text for path, text in sorted(rendered.items()) if path.startswith("prometheus/"))
-    return Pipeline(tick, scrape, scrape, evaluation_hops(rule_files))
+    return Pipeline(tick, scrape, scrape, evaluation_hops(rule_files, scrape))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from relayops.spec.durations import format_duration
 from relayops.spec.errors import Loc, SpecError, SpecIssue
 from relayops.spec.metrics import Role, check_catalog
 from relayops.spec.provider import ProviderSpec
@@ -155,26 +156,30 @@ def _too_short(seconds: int, minimum: int) -> str:
 def _derived_window_checks(service: ServiceSpec, tier: BurnTier) -> Iterator[tuple[Loc, str]]:
     """A window of at least long_windows_from is summed from tiles of period_rules_interval:
     it must hold whole tiles, and the tier must wait at least one interval before firing."""
-    interval = service.period_rules_interval
+    interval = format_duration(service.period_rules_interval)
     derived = [
         name
         for name in ("long_window", "short_window")
         if getattr(tier, name) >= service.long_windows_from
     ]
     for name in derived:
-        if getattr(tier, name) % interval:
+        seconds = getattr(tier, name)
+        if seconds % service.period_rules_interval:
+            whole = format_duration(
+                -(-seconds // service.period_rules_interval) * service.period_rules_interval
+            )
             yield (
                 (name,),
-                f"{getattr(tier, name)}s is derived from {interval}s tiles (it is at least "
-                f"long_windows_from, {service.long_windows_from}s) and must be a multiple of "
-                f"period_rules_interval ({interval}s)",
+                f"{format_duration(seconds)} is derived from {interval} tiles (it is at least "
+                f"long_windows_from, {format_duration(service.long_windows_from)}) and must be "
+                f"a multiple of period_rules_interval ({interval}); use {whole}",
             )
-    if derived and tier.for_ < interval:
+    if derived and tier.for_ < service.period_rules_interval:
         yield (
             ("for",),
-            f"{tier.for_}s is shorter than period_rules_interval ({interval}s), the interval "
-            f"at which this tier's {' and '.join(derived)} are derived; make `for` at least "
-            f"{interval}s",
+            f"{format_duration(tier.for_)} is shorter than period_rules_interval ({interval}), "
+            f"the interval at which this tier's {' and '.join(derived)} are derived; make "
+            f"`for` at least {interval}",
         )
 
 
