@@ -196,8 +196,12 @@ def test_two_concurrent_runs_step_once(specs, scaled, stack, client):
             t.start()
         for t in threads:
             t.join()
-    statuses = sorted(o.status for o in outcomes)
-    assert statuses == [Status.DECIDED, Status.LOCKED], outcomes
+    # Usually the second run finds the lock held; on a loaded machine the first may be done
+    # before the second starts, and the second must then hold for the dwell. Either way one
+    # step, never two.
+    promoted = [o for o in outcomes if o.decision and o.decision.result is Result.PROMOTE]
+    assert len(promoted) == 1, outcomes
+    assert {o.status for o in outcomes} <= {Status.DECIDED, Status.LOCKED}, outcomes
     assert store.read().percent == 25.0
 
 

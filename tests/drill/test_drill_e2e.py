@@ -70,5 +70,10 @@ def test_two_drills_fire_route_inhibit_and_resolve_in_time(
     summary = (reports / "drill-summary.md").read_text()
     assert "2 of 2 drills passed" in summary
     rows = [line for line in summary.splitlines() if line.startswith("| fast-burn-outage/gmail |")]
-    detections = [line for line in rows if "s (±2s) |" in line]
+    detections = [line for line in rows if re.search(r"s \(±\d+s\) \|", line)]
     assert len(detections) == 4 and all(line.endswith("| ok |") for line in detections), rows
+    # page_slow reads a 6h window of the period group, evaluated every 5 s at ×60: its wait
+    # may stray 2 s further either way than a 1 s hop's
+    assert [line for line in detections if "(±4s)" in line] == [
+        line for line in detections if f"`{SLOW}`" in line
+    ], rows

@@ -74,13 +74,13 @@ CASES = [
 ]
 
 
-def slower_hops(specs: SpecSet, provider: str, alertname: str) -> float:
+def slower_hops(specs: SpecSet, provider: str, ref: str) -> float:
     """Seconds the alert's hops wait beyond one evaluation each, by the rendered files."""
     files = render_time_scaled(specs, SPECS, SCALE, "http://127.0.0.1:9/x")
     hops = evaluation_hops(
         (text for path, text in files.items() if path.startswith(f"prometheus/{provider}")), 1.0
     )
-    return sum(hops[alertname]) - len(hops[alertname])
+    return sum(hops[ref]) - len(hops[ref])
 
 
 @pytest.mark.parametrize(("scenario", "provider", "ref"), CASES)
@@ -104,7 +104,7 @@ def test_theory_calls_firing_and_clearing_on_the_evaluation_grid(specs, scenario
     # sample t holds the traffic up to t and is evaluated at t: no delay but the grid's, and
     # for a window derived from the period group's tiles (each the events of one period
     # interval, here recorded every second) up to one period interval more
-    late = slower_hops(specs, provider, alert.name)
+    late = slower_hops(specs, provider, ref)
     fired = on.index(True) - PREFIX
     assert detection <= fired + 0.05 and fired < detection + 1.05 + late, (fired, detection)
     assert not any(on[:PREFIX]), "silent before the fault"
@@ -139,10 +139,12 @@ def test_hops_count_evaluations_between_raw_series_and_alert(specs):
     hops = evaluation_hops(
         (text for path, text in files.items() if path.startswith("prometheus/")), 1.0
     )
-    assert hops["GmailMetricsMissing"] == (1.0,)  # absent() on the raw counter
-    assert hops["GmailErrorRatioHigh"] == (1.0, 1.0)  # a recorded ratio from another group
-    # the 6h window of page_slow is derived in the period group, every 5m / 60
-    assert hops["GmailAvailabilityBudgetBurn"] == (5.0, 1.0)
+    assert hops["GmailMetricsMissing/critical"] == (1.0,)  # absent() on the raw counter
+    assert hops["GmailErrorRatioHigh/critical"] == (1.0, 1.0)  # a ratio from another group
+    # the 6h window of page_slow is derived in the period group, every 5m / 60; page_fast
+    # reads only windows of the raw counters
+    assert hops["GmailAvailabilityBudgetBurn/page_slow"] == (5.0, 1.0)
+    assert hops["GmailAvailabilityBudgetBurn/page_fast"] == (1.0, 1.0)
     # no recorded ratio pairs a rate with one another group recorded at another moment
     assert max(len(h) for h in hops.values()) == 2
     text = """groups:
@@ -154,23 +156,34 @@ def test_hops_count_evaluations_between_raw_series_and_alert(specs):
     expr: x:one * 2
   - alert: SamePass
     expr: x:two > 1
+    labels: {severity: warning}
 - name: b
   rules:
   - alert: NextGroup
     expr: x:two > 1
+    labels: {severity: warning}
 """
-    assert evaluation_hops([text], 30.0) == {"SamePass": (30.0,), "NextGroup": (30.0, 30.0)}
+    assert evaluation_hops([text], 30.0) == {
+        "SamePass/warning": (30.0,),
+        "NextGroup/warning": (30.0, 30.0),
+    }
     slow = text.replace("- name: a\n", "- name: a\n  interval: 5m\n")
-    assert evaluation_hops([slow], 30.0) == {"SamePass": (300.0,), "NextGroup": (300.0, 30.0)}
+    assert evaluation_hops([slow], 30.0) == {
+        "SamePass/warning": (300.0,),
+        "NextGroup/warning": (300.0, 30.0),
+    }
 
 
 def test_pipeline_delay_is_half_of_each_wait(specs):
     scaled = time_scaled(specs, SCALE)
     defs = {a.ref: a for a in alert_defs(scaled, scaled.provider("outlook"))}
-    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": (1.0, 1.0, 1.0)})
+    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike/warning": (1.0, 1.0, 1.0)})
     assert pipeline.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(2.125)
-    slow = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": (5.0, 1.0)})
+    slow = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike/warning": (5.0, 1.0)})
     assert slow.delay(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(3.625)
+    # the 5 s hop may wait 0-5 s: 2 s more either way than a 1 s hop
+    assert slow.spread(defs["OutlookSanitizationSpike/warning"]) == pytest.approx(2.0)
+    assert pipeline.spread(defs["OutlookSanitizationSpike/warning"]) == 0.0
     assert pipeline.delay(defs["OutlookMetricsMissing/critical"]) == pytest.approx(1.0)
     assert pipeline.delay(defs["OutlookRolloutControllerStalled/warning"]) == pytest.approx(0.5)
     drill = scaled_pipeline(specs)
@@ -180,7 +193,7 @@ def test_pipeline_delay_is_half_of_each_wait(specs):
 def test_a_measured_data_age_replaces_the_scrape_and_last_evaluation_waits(specs):
     scaled = time_scaled(specs, SCALE)
     defs = {a.ref: a for a in alert_defs(scaled, scaled.provider("outlook"))}
-    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike": (1.0, 1.0, 1.0)})
+    pipeline = Pipeline(0.25, 1.0, 1.0, {"OutlookSanitizationSpike/warning": (1.0, 1.0, 1.0)})
     spike = defs["OutlookSanitizationSpike/warning"]
     # half the tick, half of each of the two earlier hops, then the data's age: 6.5 s late
     assert pipeline.delay(spike, data_age=7.5) == pytest.approx(0.125 + 1.0 + 7.5)

@@ -80,6 +80,10 @@ class DrillPlan:
         """How far a measured detection may stray from theory plus pipeline delay."""
         return TOLERANCE_EVALUATIONS * self.pipeline.evaluation
 
+    def allowed(self, ref: str) -> float:
+        """The tolerance of one alert: wider by the spread of its slower hops."""
+        return self.tolerance + self.pipeline.spread(self.alerts[ref])
+
     def expected_detection(
         self, expected: Expected, prefix: float, data_age: float | None = None
     ) -> float:

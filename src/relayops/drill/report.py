@@ -108,7 +108,8 @@ def _expected_rows(specs: SpecSet, result: DrillResult) -> list[list[str]]:
         notified = sorted(r for ref, status, r in timeline.notified if ref == e.ref)
         held = inhibitors(specs, timeline, e.ref)
         seen = timeline.suppressed.get(e.ref)
-        gap = "—" if measured is None else f"{measured - theory:+.1f}s (±{plan.tolerance:g}s)"
+        allowed = plan.allowed(e.ref)
+        gap = "—" if measured is None else f"{measured - theory:+.1f}s (±{allowed:g}s)"
         rows.append(
             [
                 f"`{e.ref}`",
@@ -243,7 +244,8 @@ def _markdown(
         "the push, scrape and evaluation delay (the scrape and the alert's evaluation as "
         "measured: how old the pushed data was when the alert went pending); a run passes "
         "within two evaluation "
-        f"intervals (±{plan.tolerance:g}s).",
+        f"intervals (±{plan.tolerance:g}s), and for an alert reading a window of the period "
+        "group half of each period interval more (that window changes only once an interval).",
         "",
         *_table(EXPECTED_HEADER, _expected_rows(specs, result)),
         "",

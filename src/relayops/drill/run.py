@@ -236,10 +236,10 @@ def _judge(plan: DrillPlan, timeline: Timeline, phases: Phases) -> tuple[Check, 
         checks.append(
             Check(
                 f"{ref} fires in time",
-                abs(measured - theory) <= plan.tolerance,
+                abs(measured - theory) <= plan.allowed(ref),
                 f"measured {measured:.1f}s after the fault started, theory {theory:.1f}s "
                 f"({_theory_parts(plan, timeline, ref, theory)}), "
-                f"allowed ±{plan.tolerance:g}s",
+                f"allowed ±{plan.allowed(ref):g}s",
             )
         )
         paged = (ref, "firing", expected.receiver) in timeline.notified
@@ -300,12 +300,12 @@ def _slow_tiers(plan: DrillPlan, timeline: Timeline, phases: Phases) -> list[Che
         checks.append(
             Check(
                 f"{ref} fires in time on the windows of this run",
-                seen is not None and abs(seen - theory) <= plan.tolerance,
+                seen is not None and abs(seen - theory) <= plan.allowed(ref),
                 "never seen firing"
                 if seen is None
                 else f"measured {seen:.1f}s after the fault started, theory {theory:.1f}s "
                 f"({_theory_parts(plan, timeline, ref, theory)}; fault {fault:.1f}s long, "
-                f"{phases.prefix:.1f}s of healthy data before it), allowed ±{plan.tolerance:g}s",
+                f"{phases.prefix:.1f}s of healthy data before it), allowed ±{plan.allowed(ref):g}s",
             )
         )
     loud = [ref for ref in quiet if ref in timeline.firing]

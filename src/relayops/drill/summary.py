@@ -57,14 +57,14 @@ def _detection_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
                 rows.append([o.name, f"`{e.ref}`", f"{theory:.1f}s", "never fired", "—", "FAIL"])
                 continue
             gap = measured - theory
-            ok = "ok" if abs(gap) <= plan.tolerance else "FAIL"
+            ok = "ok" if abs(gap) <= plan.allowed(e.ref) else "FAIL"
             rows.append(
                 [
                     o.name,
                     f"`{e.ref}`",
                     f"{theory:.1f}s",
                     f"{measured:.1f}s",
-                    f"{gap:+.1f}s (±{plan.tolerance:g}s)",
+                    f"{gap:+.1f}s (±{plan.allowed(e.ref):g}s)",
                     ok,
                 ]
             )

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from relayops.rules.alert_def import AlertDef
+from relayops.rules.alert_def import AlertDef, alert_ref
 from relayops.rules.measure import Absence, Age
 from relayops.spec import SpecSet
 from relayops.spec.durations import parse_duration
+from relayops.spec.labels import ALERTNAME
 from relayops.synth.expect import Expectation, Increments
 from relayops.synth.traffic import Shape
 
@@ -38,7 +39,8 @@ Segment = tuple[Shape | None, float]
 
 
 def evaluation_hops(rule_files: Iterable[str], interval: float) -> dict[str, tuple[float, ...]]:
-    """For each alert of the rule files (YAML texts), the evaluation intervals of the rule
+    """For each alert rule of the rule files (YAML texts), by its ref (`Name/tier` or
+    `Name/severity`), the evaluation intervals of the rule
     groups between the raw series and its firing, from the first to the alert's own group:
     one for an alert on raw series, one more for each recorded series it reads from another
     group (rules earlier in the same group are evaluated in the same pass, so reading them adds
@@ -72,8 +74,8 @@ def evaluation_hops(rule_files: Iterable[str], interval: float) -> dict[str, tup
     hops: dict[str, tuple[float, ...]] = {}
     for rule, group, index in rules:
         if "alert" in rule:
-            name = rule["alert"]
-            hops[name] = max(hops.get(name, ()), path(rule["expr"], group, index), key=sum)
+            ref = alert_ref({ALERTNAME: rule["alert"], **rule.get("labels", {})})
+            hops[ref] = max(hops.get(ref, ()), path(rule["expr"], group, index), key=sum)
     return hops
 
 
@@ -88,7 +90,7 @@ class Pipeline:
     hops: Mapping[str, tuple[float, ...]]
 
     def _evaluations(self, alert: AlertDef) -> tuple[float, ...]:
-        return self.hops.get(alert.name, (self.evaluation,))
+        return self.hops.get(alert.ref, (self.evaluation,))
 
     def _parts(self, alert: AlertDef) -> list[float]:
         """The intervals whose phase adds a uniform wait before the alert can see a change."""
@@ -98,6 +100,12 @@ class Pipeline:
         if isinstance(alert.measure, Absence):  # deleted at once; the next scrape: stale
             return [self.scrape, *evaluations]
         return [self.tick, self.scrape, *evaluations]
+
+    def spread(self, alert: AlertDef) -> float:
+        """How much further than an evaluation-interval hop one run's wait can stray from
+        its mean: half of each hop's interval beyond the evaluation interval (the period
+        group's windows change only every period_rules_interval)."""
+        return sum(max(0.0, hop - self.evaluation) for hop in self._evaluations(alert)) / 2
 
     def delay(self, alert: AlertDef, data_age: float | None = None) -> float:
         """The mean wait; being a sum of uniform waits, one run strays at most this much
