@@ -58,7 +58,7 @@ drill: venv tools ## Run every drill on both providers (relayops drill all); rep
 	$(BIN)/relayops drill all --report-dir .drill/report
 
 bench: venv tools ## Run every benchmark (bench/*.py); fails if one misses its target
-	@missed=""; for bench in render drill gate controller build sends upload; do \
+	@missed=""; for bench in render rule_cost drill gate controller build sends upload; do \
 		echo "==> bench/$$bench.py"; $(BIN)/python bench/$$bench.py || missed="$$missed bench/$$bench.py"; \
 	done; if [ -n "$$missed" ]; then echo "make bench: missed a target (or could not run):$$missed"; exit 1; fi
 

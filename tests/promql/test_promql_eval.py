@@ -22,6 +22,7 @@ from relayops.promql import (
     HistogramQuantile,
     Increase,
     Matcher,
+    MaxOverTime,
     Number,
     Range,
     Rate,
@@ -115,6 +116,7 @@ def test_binary_operands_are_parenthesised_only_when_needed(expr: Expr, text: st
         (Absent(sel("up", job="relay")), 'absent(up{job="relay"})'),
         (Aggregate("count", Selector("x")), "count(x)"),
         (AvgOverTime(Range(Selector("x"), 3600)), "avg_over_time(x[1h])"),
+        (MaxOverTime(Range(Selector("x"), 300)), "max_over_time(x[5m])"),
         (Increase(Range(Selector("x"), 259200)), "increase(x[3d])"),
         (VectorOf(1), "vector(1)"),
         (Time(), "time()"),
@@ -637,6 +639,7 @@ def semantic_cases() -> list[tuple[Expr, int]]:
         Aggregate("avg", Selector("queue_depth", (Matcher("shard", "=~", "0|1"),))),
         AvgOverTime(Range(Selector("queue_depth"), 300)),
         AvgOverTime(Range(Selector("queue_depth"), 420)),
+        MaxOverTime(Range(Selector("queue_depth"), 300)),
         TopK(2, Selector("queue_depth")),
         TopK(1, rate5, by),
         HistogramQuantile(
@@ -661,6 +664,7 @@ def semantic_cases() -> list[tuple[Expr, int]]:
         (flaky, 361),
         (AvgOverTime(Range(flaky, 300)), 360),
         (AvgOverTime(Range(flaky, 420)), 480),
+        (MaxOverTime(Range(flaky, 300)), 360),
         (Increase(Range(flaky, 420)), 480),
         (Increase(Range(flaky, 420)), 481),
     ]
@@ -687,14 +691,14 @@ def random_counters(rnd: random.Random, steps: int) -> list[InputSeries]:
 
 
 @needs_promtool
-def test_rate_increase_and_avg_over_time_are_bit_exact_on_random_inputs(tmp_path: Path) -> None:
+def test_range_functions_are_bit_exact_on_random_inputs(tmp_path: Path) -> None:
     rnd = random.Random(20240242)
     interval, steps = 15, 80
     cases: list[tuple[Expr, int]] = []
     for _ in range(150):
         selector = sel("c", i=str(rnd.randrange(4)))
         window = Range(selector, rnd.choice([30, 45, 60, 90, 120, 300, 600]))
-        node = rnd.choice([Rate, Increase, AvgOverTime])(window)
+        node = rnd.choice([Rate, Increase, AvgOverTime, MaxOverTime])(window)
         cases.append((node, rnd.randrange(steps * interval)))
     run_promtool_test(tmp_path, expr_test_file(random_counters(rnd, steps), interval, cases))
 

@@ -1,4 +1,4 @@
-"""Function calls and literals: rate, increase, avg_over_time, sum_over_time,
+"""Function calls and literals: rate, increase, avg_over_time, max_over_time, sum_over_time,
 histogram_quantile, time, vector."""
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ class AvgOverTime(_RangeFunction):
 
     def _reduce(self, samples: list[Sample], start: int, end: int) -> float | None:
         return average_over_time(samples)
+
+
+@dataclass(frozen=True)
+class MaxOverTime(_RangeFunction):
+    function: ClassVar[str] = "max_over_time"
+
+    def _reduce(self, samples: list[Sample], start: int, end: int) -> float | None:
+        return max(value for _, value in samples) if samples else None
 
 
 @dataclass(frozen=True)

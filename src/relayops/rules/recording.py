@@ -8,6 +8,7 @@ from relayops.promql import (
     Binary,
     Expr,
     HistogramQuantile,
+    MaxOverTime,
     Number,
     Offset,
     Range,
@@ -234,13 +235,19 @@ def tile(counter: Selector, seconds: int) -> Expr:
 
     `x - x offset 5m` reads two samples and, unlike increase(), does not extrapolate, so
     tiles recorded every `seconds` add up exactly to the counter's gain over any span of
-    them. A counter that went down was reset: it gained its current value since. A series
-    without a sample `seconds` ago adds nothing, so a restart of Prometheus or a newly
-    scraped old counter cannot add its whole history at once.
+    them. A counter that went down was reset: it gained what it rose before the reset (its
+    highest sample in the tile, above the value `seconds` ago) and its current value since;
+    so a restart loses no event that was scraped, however late in the tile it came. (One
+    reset per tile, with the counter below its old value until the tile ends, as a restarted
+    process's counter is.) A series without a sample `seconds` ago adds nothing, so a
+    restart of Prometheus or a newly scraped old counter cannot add its whole history at once.
     """
     before = Offset(counter, seconds)
     grew = above(Binary("-", counter, before), 0, ">=")
-    return Aggregate("sum", Binary("or", grew, Binary("<", counter, before)), SEND_KEYS)
+    risen = above(Binary("-", MaxOverTime(Range(counter, seconds)), before), 0)
+    restarted = Binary("+", counter, risen)
+    went_down = Binary("<", counter, before)
+    return Aggregate("sum", Binary("or", Binary("or", grew, restarted), went_down), SEND_KEYS)
 
 
 def _slo_tiles(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tuple[Expr, Expr]:
