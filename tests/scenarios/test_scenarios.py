@@ -6,11 +6,14 @@ burn tier, when the tier must first fire: computed here from the Workbook formul
 (`rendered/prometheus/`) on that traffic, and a PromQL check over the ALERTS series says when
 each tier first fired, within one evaluation step of the oracle.
 
-Page tiers are judged at a 1-minute step after six healthy hours; ticket tiers at a 15-minute
-step after three healthy days (their windows are a day and three days, and their `for` an hour
-or more: a 1-minute step would add nothing but promtool time). Counters are sampled at most
-every `period_rules_interval`, the span of the tiles long windows are summed from, and a tier
-reading such a window may fire up to one of those intervals late (`workbook.reads_tiles`).
+Tiers reading only windows of the raw counters (page_fast) are judged at a 1-minute step
+after six healthy hours. Tiers reading a window summed from the period group's tiles
+(`workbook.reads_tiles`: page_slow after six healthy hours, the ticket tiers after three
+healthy days) are judged at `period_rules_interval` (5 minutes), the interval at which
+Prometheus records those tiles: promtool evaluates every group at the test's step, and another
+step would record one tile per step and count a multiple or a fraction of the events. They may
+fire up to one such interval later than the Workbook says. Counters are sampled at most every
+`period_rules_interval`.
 Nothing here imports the project's simulator, drill theory or any other project module
 (test_independence.py).
 """
@@ -74,8 +77,11 @@ class View:
 
 
 AS_SCRAPED = Exposition()
-PAGE_VIEW = View("pages", PAGES, MINUTE, 6 * HOUR)
-TICKET_VIEW = View("tickets", TICKETS, 15 * MINUTE, 3 * DAY)
+TILE_SECONDS = service_seconds("period_rules_interval")
+RAW_PAGES = View("pages-raw", tuple(t for t in PAGES if not reads_tiles(t)), MINUTE, 6 * HOUR)
+TILE_PAGES = View("pages-tiles", tuple(t for t in PAGES if reads_tiles(t)), TILE_SECONDS, 6 * HOUR)
+TICKET_VIEW = View("tickets", TICKETS, TILE_SECONDS, 3 * DAY)
+ALL_VIEWS = (RAW_PAGES, TILE_PAGES, TICKET_VIEW)
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,7 @@ def outage_then_recovery(target: Target, view: View) -> Case:
     tier fires only if its `for` ends while the fault is on or within the five-minute window
     that follows; no page may be firing after that window (and one evaluation) has passed."""
     start = view.healthy
-    fast = next(t for t in view.tiers if t.name == "page_fast")
+    fast = next(t for t in PAGES if t.name == "page_fast")
     fast_fires = fires_at(start, crossing(fast, target.budget, 1.0), fast, view.step)
     assert fast_fires is not None
     fault = fast_fires - start + 5 * MINUTE
@@ -202,19 +208,18 @@ def outage_then_recovery(target: Target, view: View) -> Case:
 
 Scenario = Callable[[Target, View], Case]
 SCENARIOS: dict[str, tuple[Scenario, tuple[View, ...]]] = {
-    "full outage": (full_outage, (PAGE_VIEW, TICKET_VIEW)),
-    "10x burn": (burn_10x, (PAGE_VIEW, TICKET_VIEW)),
-    "2x slow burn over days": (slow_burn_2x, (PAGE_VIEW, TICKET_VIEW)),
-    "one failure among a few requests an hour": (one_in_a_few, (PAGE_VIEW, TICKET_VIEW)),
-    "short blip": (short_blip, (PAGE_VIEW, TICKET_VIEW)),
-    "counter reset": (counter_reset, (PAGE_VIEW, TICKET_VIEW)),
-    "metrics absent": (metrics_absent, (PAGE_VIEW, TICKET_VIEW)),
-    "low-traffic total failure": (low_traffic_outage, (PAGE_VIEW, TICKET_VIEW)),
-    "through the Pushgateway path": (pushgateway_path, (PAGE_VIEW, TICKET_VIEW)),
-    "outage, then recovery": (outage_then_recovery, (PAGE_VIEW,)),
+    "full outage": (full_outage, ALL_VIEWS),
+    "10x burn": (burn_10x, ALL_VIEWS),
+    "2x slow burn over days": (slow_burn_2x, ALL_VIEWS),
+    "one failure among a few requests an hour": (one_in_a_few, ALL_VIEWS),
+    "short blip": (short_blip, ALL_VIEWS),
+    "counter reset": (counter_reset, ALL_VIEWS),
+    "metrics absent": (metrics_absent, ALL_VIEWS),
+    "low-traffic total failure": (low_traffic_outage, ALL_VIEWS),
+    "through the Pushgateway path": (pushgateway_path, ALL_VIEWS),
+    "outage, then recovery": (outage_then_recovery, (RAW_PAGES, TILE_PAGES)),
 }
 TARGETS = targets()
-TILE_SECONDS = service_seconds("period_rules_interval")
 
 
 def _alerts(target: Target, tier: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from relayops.promql import (
     Aggregate,
-    AvgOverTime,
     Binary,
     Expr,
     HistogramQuantile,
@@ -265,22 +264,21 @@ def _slo_tiles(specs: SpecSet, spec: ProviderSpec, slo: SLO, seconds: int) -> tu
     return Binary("-", total, fast), total
 
 
-def _per_second(tiles: Selector, period: int, span: int) -> Expr:
-    """The tiles' sum over `span`, as events per second of the period."""
-    return div(SumOverTime(Range(tiles, span)), Number(period))
+def _per_second(tiles: Selector, seconds: int, interval: int) -> Expr:
+    """Events per second over the last `seconds`: the sum of the tiles recorded in it over
+    its length.
 
-
-def _mean_rate(tiles: Selector, interval: int, seconds: int) -> Expr:
-    """Events per second over the last `seconds`, from the tiles recorded in it.
-
-    The mean of the tiles (each the events of one `interval`) divided by the interval. At the
-    group's own interval the tiles cover the window exactly (the range leaves out the one
-    recorded `seconds` ago, as the period sum does); evaluated at another step, as promtool's
-    tests do, each tile still holds the events of its own interval, so the mean stays the
-    window's mean rate. Tiles missing (Prometheus down) are left out of the mean, not counted
-    as zero.
+    At the group's own interval the tiles cover the window exactly (the range, half a tile
+    short, leaves out the tile recorded `seconds` ago under closed and left-open ranges
+    alike). Nothing is extrapolated: a window reaching back before the first tile, or over
+    tiles missed while Prometheus was down, holds only the events recorded, as rate() over
+    raw counters holds only the samples there are, so counts of events (the `min_events`
+    guards) are never inflated. A bad series that appears at its first failure adds nothing
+    before it. Evaluated at a coarser step (promtool's tests evaluate every group at the
+    test's interval) each step records one tile: counts shrink by interval / step, ratios of
+    two such sums stay the window's.
     """
-    return div(AvgOverTime(Range(tiles, seconds - interval // 2)), Number(interval))
+    return div(SumOverTime(Range(tiles, seconds - interval // 2)), Number(seconds))
 
 
 def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
@@ -303,7 +301,6 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
         label = {SLO_LABEL: slo.name}
         period = slo.period
         bad_tile, all_tile = _slo_tiles(specs, spec, slo, interval)
-        span = period - interval // 2
 
         bad, total = names.slo_errors(period), names.slo_requests(period)
         ratio = names.slo_error_ratio(period)
@@ -316,10 +313,10 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
         for seconds in derived_windows(specs.service, slo):
             rules += [
                 RecordingRule(
-                    names.slo_errors(seconds), _mean_rate(bad_tiles, interval, seconds), label
+                    names.slo_errors(seconds), _per_second(bad_tiles, seconds, interval), label
                 ),
                 RecordingRule(
-                    names.slo_requests(seconds), _mean_rate(all_tiles, interval, seconds), label
+                    names.slo_requests(seconds), _per_second(all_tiles, seconds, interval), label
                 ),
                 RecordingRule(
                     names.slo_error_ratio(seconds),
@@ -331,16 +328,8 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
                 ),
             ]
         rules += [
-            RecordingRule(
-                bad,
-                _per_second(sel(names.slo_errors_increase(interval), match), period, span),
-                label,
-            ),
-            RecordingRule(
-                total,
-                _per_second(sel(names.slo_requests_increase(interval), match), period, span),
-                label,
-            ),
+            RecordingRule(bad, _per_second(bad_tiles, period, interval), label),
+            RecordingRule(total, _per_second(all_tiles, period, interval), label),
             RecordingRule(ratio, div(sel(bad, match), sel(total, match)), label),
             RecordingRule(
                 names.slo_budget_remaining(slo),
