@@ -15,6 +15,7 @@ value after the restart lost the four minutes before it (3% of the 2h ratio).
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,16 +50,26 @@ def _ratio_series(target: Target, window: str = "30d") -> str:
     return f'{records.pop()}{{slo="{target.slo}"}}'
 
 
-def _exact(step: int, at: int) -> float:
+def _exact(phases: list[Phase], step: int, since: float, until: int) -> float:
+    """Bad over all events of the samples in (since, until], taken every `step` seconds."""
     bad = total = 0.0
     t = 0
-    for phase in PHASES:
+    for phase in phases:
         for _ in range(phase.seconds // step):
             t += step
-            if t <= at:
+            if since < t <= until:
                 total += phase.per_second * step
                 bad += phase.per_second * step * phase.bad_share
     return bad / total
+
+
+def _within(ratio: str, exact: float, at: int) -> dict:
+    """A check that the ratio is within TOLERANCE of `exact` at `at`."""
+    return {
+        "expr": f"max(abs({ratio} - {exact!r}) / {exact!r} < bool {TOLERANCE})",
+        "eval_time": f"{at}s",
+        "exp_samples": [{"labels": "{}", "value": 1}],
+    }
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
@@ -69,12 +80,7 @@ def test_the_period_ratio_is_exact_through_an_incident(tmp_path: Path, target: T
     end = sum(p.seconds for p in PHASES)
     ratio = _ratio_series(target)
     checks = [
-        {
-            "expr": f"max(abs({ratio} - {_exact(step, at)!r}) / {_exact(step, at)!r} "
-            f"< bool {TOLERANCE})",
-            "eval_time": f"{at}s",
-            "exp_samples": [{"labels": "{}", "value": 1}],
-        }
+        _within(ratio, _exact(PHASES, step, -math.inf, at), at)
         for at in range(incident, end + 1, step)
     ]
     document = {
@@ -108,19 +114,6 @@ RESTART = [Phase(DAY, 10.0, 0.0005), Phase(HOUR, 10.0, 0.1), Phase(HOUR, 10.0, 0
 RESTART_AT = DAY + 30 * 60 + 4 * 60  # four minutes into a five-minute tile
 
 
-def _exact_window(since: int, until: int) -> float:
-    """Bad over all events of the samples in (since, until], scraped every SCRAPE seconds."""
-    bad = total = 0.0
-    t = 0
-    for phase in RESTART:
-        for _ in range(phase.seconds // SCRAPE):
-            t += SCRAPE
-            if since < t <= until:
-                total += phase.per_second * SCRAPE
-                bad += phase.per_second * SCRAPE * phase.bad_share
-    return bad / total
-
-
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 @pytest.mark.parametrize("target", targets(), ids=lambda t: f"{t.provider_file}-{t.slo}")
 def test_a_restart_late_in_a_tile_loses_no_scraped_event(tmp_path: Path, target: Target) -> None:
@@ -132,14 +125,7 @@ def test_a_restart_late_in_a_tile_loses_no_scraped_event(tmp_path: Path, target:
     for window, seconds in windows:
         ratio = _ratio_series(target, window)
         for at in range(incident, end + 1, step):
-            exact = _exact_window(at - seconds, at)
-            checks.append(
-                {
-                    "expr": f"max(abs({ratio} - {exact!r}) / {exact!r} < bool {TOLERANCE})",
-                    "eval_time": f"{at}s",
-                    "exp_samples": [{"labels": "{}", "value": 1}],
-                }
-            )
+            checks.append(_within(ratio, _exact(RESTART, SCRAPE, at - seconds, at), at))
     series = input_series(target, RESTART, SCRAPE, Exposition(reset_at=RESTART_AT))
     document = {
         "rule_files": [str(RENDERED / f"{target.provider_file}.period.rules.yml")],
