@@ -48,10 +48,12 @@ sys.path.insert(0, str(REPO / "bench"))
 import sloth_shape  # noqa: E402
 from month_traffic import DAY, HOUR, Month, draw_month, write_openmetrics  # noqa: E402
 
+from relayops.promql import format_series  # noqa: E402
 from relayops.rules.recording import derived_windows  # noqa: E402
 from relayops.rules.render_paths import rule_paths  # noqa: E402
 from relayops.spec import SpecSet, load_specs  # noqa: E402
 from relayops.spec.durations import format_duration, parse_duration  # noqa: E402
+from relayops.spec.labels import SLO_LABEL  # noqa: E402
 from relayops.spec.provider import ProviderSpec  # noqa: E402
 from relayops.spec.series import ProviderSeries  # noqa: E402
 from relayops.spec.slo import SLO  # noqa: E402
@@ -100,7 +102,7 @@ def relayops_rules(specs: SpecSet, spec: ProviderSpec, slo: SLO) -> list[Rule]:
         text = (REPO / "rendered" / path).read_text()
         groups += yaml.safe_load(text)["groups"]
     every = specs.service.evaluation_interval
-    return [r for r in _rules(groups, every) if r.body.get("labels", {}).get("slo") == slo.name]
+    return [r for r in _rules(groups, every) if r.body.get("labels", {}).get(SLO_LABEL) == slo.name]
 
 
 def sloth_rules(specs: SpecSet, spec: ProviderSpec, slo: SLO) -> list[Rule]:
@@ -317,7 +319,7 @@ def judge_accuracy(
     names = ProviderSeries(specs.service, spec)
     print(f"\nratios against the exact event ratio (target: relayops within {MAX_SLI_ERROR:.0%}):")
     for slo in spec.slos:
-        match = f'{{provider="{spec.provider}",action="{spec.action}",slo="{slo.name}"}}'
+        match = format_series(tuple(sorted({**spec.selector, SLO_LABEL: slo.name}.items())))
         windows = [slo.period, *derived_windows(specs.service, slo)]
         tiles = names.slo_errors_increase(specs.service.period_rules_interval) + match
         ours = {r.name: r for r in relayops[slo.name]}

@@ -17,14 +17,13 @@ from relayops.promql import Number
 from relayops.rules.build import div
 from relayops.rules.recording import slo_events
 from relayops.spec import SpecSet
-from relayops.spec.durations import format_duration
+from relayops.spec.durations import format_duration, parse_duration
 from relayops.spec.provider import ProviderSpec
 from relayops.spec.slo import SLO
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 PAGE = (("5m", "1h"), ("30m", "6h"))  # (short, long), Workbook factors 14.4 and 6
 TICKET = (("2h", "1d"), ("6h", "3d"))  # factors 3 and 1
-_SECONDS = {"5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21600, "1d": 86400, "3d": 259200}
 
 
 def sli_name(window: str) -> str:
@@ -54,7 +53,7 @@ def _match(ids: dict[str, str], window: str | None = None) -> str:
 
 def _factor(slo: SLO, long_window: str) -> float:
     """The burn factor relayops' spec gives the tier with this long window."""
-    tier = next(t for t in slo.tiers if t.long_window == _SECONDS[long_window])
+    tier = next(t for t in slo.tiers if t.long_window == parse_duration(long_window))
     return tier.factor(slo.period)
 
 
@@ -64,7 +63,7 @@ def groups(specs: SpecSet, spec: ProviderSpec, slo: SLO) -> list[dict]:
     days = format_duration(slo.period)
     sli_rules = []
     for window in WINDOWS:
-        bad, total = slo_events(specs, spec, slo, _SECONDS[window])
+        bad, total = slo_events(specs, spec, slo, parse_duration(window))
         sli_rules.append(
             {
                 "record": sli_name(window),

@@ -211,22 +211,26 @@ def _signals(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[
 def _slo_windows(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> list[RecordingRule]:
     rules: list[RecordingRule] = []
     for slo in spec.slos:
-        match = {**spec.selector, SLO_LABEL: slo.name}
         for seconds in raw_windows(specs.service, slo):
             bad, total = slo_events(specs, spec, slo, seconds)
-            rules += [
-                RecordingRule(names.slo_errors(seconds), bad, {SLO_LABEL: slo.name}),
-                RecordingRule(names.slo_requests(seconds), total, {SLO_LABEL: slo.name}),
-                RecordingRule(
-                    names.slo_error_ratio(seconds),
-                    div(
-                        sel(names.slo_errors(seconds), match),
-                        sel(names.slo_requests(seconds), match),
-                    ),
-                    {SLO_LABEL: slo.name},
-                ),
-            ]
+            rules += _window_rules(spec, names, slo, seconds, bad, total)
     return rules
+
+
+def _window_rules(
+    spec: ProviderSpec, names: ProviderSeries, slo: SLO, seconds: int, bad: Expr, total: Expr
+) -> list[RecordingRule]:
+    """An SLO's bad events/s, all events/s and their ratio over a window."""
+    match = {**spec.selector, SLO_LABEL: slo.name}
+    errors, requests = names.slo_errors(seconds), names.slo_requests(seconds)
+    label = {SLO_LABEL: slo.name}
+    return [
+        RecordingRule(errors, bad, label),
+        RecordingRule(requests, total, label),
+        RecordingRule(
+            names.slo_error_ratio(seconds), div(sel(errors, match), sel(requests, match)), label
+        ),
+    ]
 
 
 def tile(counter: Selector, seconds: int) -> Expr:
@@ -302,7 +306,6 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
         period = slo.period
         bad_tile, all_tile = _slo_tiles(specs, spec, slo, interval)
 
-        bad, total = names.slo_errors(period), names.slo_requests(period)
         ratio = names.slo_error_ratio(period)
         bad_tiles = sel(names.slo_errors_increase(interval), match)
         all_tiles = sel(names.slo_requests_increase(interval), match)
@@ -310,27 +313,16 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
             RecordingRule(names.slo_errors_increase(interval), bad_tile, label),
             RecordingRule(names.slo_requests_increase(interval), all_tile, label),
         ]
-        for seconds in derived_windows(specs.service, slo):
-            rules += [
-                RecordingRule(
-                    names.slo_errors(seconds), _per_second(bad_tiles, seconds, interval), label
-                ),
-                RecordingRule(
-                    names.slo_requests(seconds), _per_second(all_tiles, seconds, interval), label
-                ),
-                RecordingRule(
-                    names.slo_error_ratio(seconds),
-                    div(
-                        sel(names.slo_errors(seconds), match),
-                        sel(names.slo_requests(seconds), match),
-                    ),
-                    label,
-                ),
-            ]
+        for seconds in [*derived_windows(specs.service, slo), period]:
+            rules += _window_rules(
+                spec,
+                names,
+                slo,
+                seconds,
+                _per_second(bad_tiles, seconds, interval),
+                _per_second(all_tiles, seconds, interval),
+            )
         rules += [
-            RecordingRule(bad, _per_second(bad_tiles, period, interval), label),
-            RecordingRule(total, _per_second(all_tiles, period, interval), label),
-            RecordingRule(ratio, div(sel(bad, match), sel(total, match)), label),
             RecordingRule(
                 names.slo_budget_remaining(slo),
                 Binary("-", Number(1), div(sel(ratio, match), Number(slo.error_budget))),
