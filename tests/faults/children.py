@@ -35,15 +35,24 @@ class ChildWatcher:
     def _scan(self) -> None:
         while not self._done.wait(0.005):
             for entry in _PROC.iterdir():
-                if not entry.name.isdigit() or int(entry.name) in self._seen:
-                    continue
-                pid = int(entry.name)
-                if _parent(pid) == self.parent:
-                    found = identity(pid)
-                    if found is not None:
-                        self._seen[pid] = found
+                if entry.name.isdigit() and _parent(int(entry.name)) == self.parent:
+                    self._record(int(entry.name))
             if identity(self.parent) is None:
                 return
+
+    def _record(self, pid: int) -> None:
+        """Record the child, or its new name if it has exec'd since it was first seen.
+
+        A child seen between fork and exec still carries the parent's command name; the start
+        time stays the same across exec, so a later scan renames it (a different start time
+        would be a reused PID, which keeps the first record).
+        """
+        found = identity(pid)
+        if found is None:
+            return
+        known = self._seen.get(pid)
+        if known is None or known.split(":", 1)[0] == found.split(":", 1)[0]:
+            self._seen[pid] = found
 
     def seen(self) -> dict[int, str]:
         """The children seen so far, by PID, with their identities (scanning goes on)."""
