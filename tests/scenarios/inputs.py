@@ -111,6 +111,11 @@ class Phase:
     seconds: int
     per_second: float  # requests per second
     bad_share: float  # of them failed (availability) or slower than the threshold (latency)
+    scraped: bool = True  # False: no sample at all (traffic must then be zero)
+
+    def __post_init__(self) -> None:
+        if not self.scraped and self.per_second:
+            raise ValueError("a phase without samples carries no traffic")
 
 
 @dataclass(frozen=True)
@@ -176,10 +181,28 @@ def input_series(
     end = t // step
     for history in values.values():
         history += [history[-1]] * (end + 1 - len(history))
+    unscraped = _unscraped(phases, step)
     return [
-        {"series": key, "values": " ".join(f"{v:.12g}" for v in history)}
+        {
+            "series": key,
+            "values": " ".join(
+                "_" if i in unscraped else f"{v:.12g}" for i, v in enumerate(history)
+            ),
+        }
         for key, history in sorted(values.items())
     ]
+
+
+def _unscraped(phases: list[Phase], step: int) -> set[int]:
+    """The sample indexes that fall in phases without samples."""
+    out: set[int] = set()
+    i = 0
+    for phase in phases:
+        for _ in range(phase.seconds // step):
+            i += 1
+            if not phase.scraped:
+                out.add(i)
+    return out
 
 
 def _steps(phases: list[Phase], step: int) -> int:
