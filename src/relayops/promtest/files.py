@@ -13,7 +13,7 @@ from relayops.promtest.cache import SimulationCache, key_of
 from relayops.promtest.closure import prune
 from relayops.promtest.period import period_tests
 from relayops.promtest.recorded import recording_test
-from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios
+from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios, burn_packs
 from relayops.rules.alert_def import AlertDef
 from relayops.rules.alerts import alert_defs, alert_groups
 from relayops.rules.build import Group
@@ -41,10 +41,12 @@ def scenarios_for(specs: SpecSet, spec: ProviderSpec) -> list[Scenario]:
     defs = alert_defs(specs, spec)
     make = Scenarios(specs, spec)
     out: list[Scenario] = []
+    for pack in burn_packs([a for a in defs if isinstance(a.measure, BudgetBurn)]):
+        out += make.burns(pack)
     for alert in defs:
         match alert.measure:
             case BudgetBurn():
-                out += [make.burn_under(alert), *make.fault_burns(alert)]
+                continue
             case Absence():
                 out.append(make.missing(alert))
             case Age():
@@ -171,20 +173,27 @@ def _simulated(
     )
 
 
-def alert_test(scenario: Scenario, outcome: Outcome) -> dict:
-    """The promtool test of a scenario: its input series and checks at every checkpoint."""
+def alert_test(members: list[tuple[Scenario, Outcome]]) -> dict:
+    """The promtool test of scenarios sharing one timeline (a pack of burn alerts, or one
+    scenario): its input series and each scenario's checks at its checkpoints."""
+    first, outcome = members[0]
+    checks = sorted(
+        (t, name, [_exp(a) for a in o.states[t] if a.labels[ALERTNAME] == name])
+        for scenario, o in members
+        for t in o.checkpoints
+        for name in scenario.alertnames
+    )
     return {
-        "name": scenario.name,
-        "interval": format_duration(scenario.timeline.sample),
+        "name": " + ".join(scenario.name for scenario, _ in members),
+        "interval": format_duration(first.timeline.sample),
         "input_series": outcome.inputs,
         "alert_rule_test": [
             {
                 "eval_time": format_duration(t) if t else "0s",
                 "alertname": name,
-                "exp_alerts": [_exp(a) for a in outcome.states[t] if a.labels[ALERTNAME] == name],
+                "exp_alerts": expected,
             }
-            for t in outcome.checkpoints
-            for name in scenario.alertnames
+            for t, name, expected in checks
         ],
     }
 
@@ -214,12 +223,15 @@ def test_files(
     period = period_group(specs, spec)
     groups = [*rate_groups(specs, spec), period, *alert_groups(specs, spec)]
     rule_files = [paths.recording, paths.period, paths.alerts]
-    by_step: dict[int, list[dict]] = defaultdict(list)
     outcomes = []
+    sharing: dict[int, list[tuple[Scenario, Outcome]]] = {}  # by timeline, in order
     for scenario in scenarios_for(specs, spec):
         outcome = simulate(scenario, groups, cache)
         outcomes.append((scenario, outcome))
-        by_step[scenario.timeline.step].append(alert_test(scenario, outcome))
+        sharing.setdefault(id(scenario.timeline), []).append((scenario, outcome))
+    by_step: dict[int, list[dict]] = defaultdict(list)
+    for members in sharing.values():
+        by_step[members[0][0].timeline.step].append(alert_test(members))
     files = {
         f"tests/{spec.name}.alerts-{format_duration(step)}.test.yml": test_file(
             rule_files, groups, step, tests, header

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -89,9 +90,25 @@ class Scenarios:
         self.window = specs.service.rate_window
 
     # SLO burn tiers ---------------------------------------------------------------------------
-    def _bad_traffic(self, slo: SLO, total: float, bad: float):
-        if slo.sli.type == "error_ratio":
-            return self.traffic.send(success=total - bad, error=bad)
+    def _bad_traffic(self, total: float, bad: Sequence[tuple[SLO, float]]) -> dict:
+        """`total` requests a minute of which each SLO of the pack sees its `bad` count bad:
+        failed for an error-ratio SLO, slower than the threshold for a latency SLO (successes
+        first, then failures, so a full outage fails slowly and both SLOs see every request
+        bad). A pack holds one SLO of each SLI type, so the two counts never mix."""
+        errors = sum(n for slo, n in bad if slo.sli.type == "error_ratio")
+        slow = sum(n for slo, n in bad if slo.sli.type == "latency")
+        if not slow:
+            return self.traffic.send(success=total - errors, error=errors)
+        slow_ok = min(slow, total - errors)
+        bucket = self._slow_bucket(next(slo for slo, _ in bad if slo.sli.type == "latency"))
+        return self.traffic.send(
+            success=total - errors,
+            error=errors,
+            slow={bucket: slow_ok} if slow_ok else None,
+            slow_errors={bucket: slow - slow_ok} if slow > slow_ok else None,
+        )
+
+    def _slow_bucket(self, slo: SLO) -> float:
         buckets = self.specs.metric(Role.LATENCY).buckets
         slow = next((b for b in buckets if b > slo.sli.threshold_seconds), None)
         if slow is None:
@@ -99,60 +116,77 @@ class Scenarios:
                 f"{self.spec.name}: SLO {slo.name} threshold {slo.sli.threshold_seconds}s has no "
                 "finite latency bucket above it, so no request can be counted slow; add one"
             )
-        return self.traffic.send(success=total, slow={slow: bad} if bad else None)
+        return slow
 
-    def burn_under(self, alert: AlertDef) -> Scenario:
-        slo, tier = alert.slo, alert.tier
+    def burn_under(self, pack: list[AlertDef]) -> list[Scenario]:
+        """Every SLO of the pack burns just under the tier's factor at once: all stay silent."""
+        tier = pack[0].tier
         step = tier_step(tier)
-        threshold = slo.threshold(tier)
-        bad = math.ceil(threshold * BUSY - 1e-9) - 1
+        bad = [(a.slo, math.ceil(a.slo.threshold(tier) * BUSY - 1e-9) - 1) for a in pack]
         timeline = Timeline(step, min(step, self.specs.service.period_rules_interval))
         end = _ceil_to(tier.long_window + tier.for_ + tier.short_window, step)
-        timeline.run(end, self._bad_traffic(slo, BUSY, bad))
-        return Scenario(
-            f"{alert.name} {tier.name}: silent at a steady {bad / BUSY / slo.error_budget:.4g}x "
-            f"burn, just under {tier.factor(slo.period):g}x",
-            (alert.name,),
-            timeline,
-            [Expect("silent", 0, timeline.end)],
-            {BURN_TIER: tier.name},
-        )
+        timeline.run(end, self._bad_traffic(BUSY, bad))
+        return [
+            Scenario(
+                f"{a.name} {tier.name}: silent at a steady "
+                f"{n / BUSY / a.slo.error_budget:.4g}x burn, just under "
+                f"{tier.factor(a.slo.period):g}x",
+                (a.name,),
+                timeline,
+                [Expect("silent", 0, timeline.end)],
+                {BURN_TIER: tier.name},
+            )
+            for a, (_, n) in zip(pack, bad, strict=True)
+        ]
 
-    def burn_fault(self, alert: AlertDef, label: str, burn: float | None) -> Scenario | None:
-        slo, tier = alert.slo, alert.tier
-        multiple = burn_of(slo, burn)
-        theory = detection_seconds(slo, tier, multiple)
-        if theory is None:
-            return None
+    def burn_fault(self, pack: list[AlertDef], label: str, burn: float | None) -> list[Scenario]:
+        """Every SLO of the pack burns at `burn` from the same moment after a healthy long
+        window; each alert fires after its own theoretical time and resolves once it ends."""
+        theories = [
+            (a, t)
+            for a in pack
+            if (t := detection_seconds(a.slo, a.tier, burn_of(a.slo, burn))) is not None
+        ]
+        if not theories:
+            return []
+        tier = pack[0].tier
         step = tier_step(tier)
-        total, bad = self._burn_counts(slo, burn)
+        total, bad = self._burn_counts([a.slo for a, _ in theories], burn)
         timeline = Timeline(step, min(step, self.specs.service.period_rules_interval))
-        healthy = self._bad_traffic(slo, total, 0)
+        healthy = self._bad_traffic(total, [])
         timeline.run(_ceil_to(tier.long_window, step), healthy)
-        fault = timeline.run(_ceil_to(theory, step) + 3 * step, self._bad_traffic(slo, total, bad))
+        longest = _ceil_to(max(t for _, t in theories), step) + 3 * step
+        fault = timeline.run(longest, self._bad_traffic(total, bad))
         recovery = timeline.run(_ceil_to(tier.short_window, step) + 3 * step, healthy)
-        return fire_and_resolve(
-            f"{alert.name} {tier.name}: {label} after a healthy {format_duration(tier.long_window)}"
-            f" fires {humanize_duration(theory)} after it starts (theory), resolves once it ends",
-            alert,
-            timeline,
-            fault,
-            recovery,
-            {BURN_TIER: tier.name},
-            (label, theory),
-        )
+        return [
+            fire_and_resolve(
+                f"{a.name} {tier.name}: {label} after a healthy "
+                f"{format_duration(tier.long_window)} fires {humanize_duration(theory)} after "
+                "it starts (theory), resolves once it ends",
+                a,
+                timeline,
+                fault,
+                recovery,
+                {BURN_TIER: tier.name},
+                (label, theory),
+            )
+            for a, theory in theories
+        ]
 
-    def _burn_counts(self, slo: SLO, burn: float | None) -> tuple[float, float]:
-        """(requests, bad requests) per minute with whole numbers for the given burn."""
+    def _burn_counts(
+        self, slos: list[SLO], burn: float | None
+    ) -> tuple[float, list[tuple[SLO, float]]]:
+        """Requests per minute, and bad requests per minute of each SLO, in whole numbers."""
         if burn is None:
-            return 600, 600
+            return 600, [(slo, 600) for slo in slos]
         for total in (600, 3000, 6000, 30000, 60000, 600000):
-            bad = burn * slo.error_budget * total
-            if abs(bad - round(bad)) < 1e-9:
-                return total, round(bad)
+            bad = [burn * slo.error_budget * total for slo in slos]
+            if all(abs(n - round(n)) < 1e-9 for n in bad):
+                return total, [(slo, round(n)) for slo, n in zip(slos, bad, strict=True)]
+        objectives = ", ".join(f"{slo.name} {slo.objective}" for slo in slos)
         raise GenerationError(
-            f"{self.spec.name}: SLO {slo.name}: no whole-number traffic gives "
-            f"a {burn}x burn at objective {slo.objective}"
+            f"{self.spec.name}: no whole-number traffic gives a {burn}x burn at "
+            f"objective {objectives}"
         )
 
     def low_traffic(self, alertnames: tuple[str, ...]) -> Scenario:
@@ -306,12 +340,30 @@ class Scenarios:
             {SEVERITY: alert.severity},
         )
 
-    def fault_burns(self, alert: AlertDef) -> list[Scenario]:
-        return [
-            s
-            for label, burn in BURNS.items()
-            if (s := self.burn_fault(alert, label, burn)) is not None
-        ]
+    def burns(self, pack: list[AlertDef]) -> list[Scenario]:
+        """A pack's scenarios: just under the factor, then each burn of BURNS."""
+        out = self.burn_under(pack)
+        for label, burn in BURNS.items():
+            out += self.burn_fault(pack, label, burn)
+        return out
+
+
+def burn_packs(alerts: list[AlertDef]) -> list[list[AlertDef]]:
+    """Burn alerts that can share a test: the same tier windows and `for` (so the same step and
+    healthy lead), one SLO of each SLI type (an error-ratio SLO counts failures, a latency SLO
+    slow requests: the two bad counts are put on the same traffic without touching each
+    other). Halves the steps promtool evaluates for a provider with both SLOs."""
+    packs: dict[tuple, list[list[AlertDef]]] = {}
+    for alert in alerts:
+        tier = alert.tier
+        shelf = packs.setdefault((tier.name, tier.long_window, tier.short_window, tier.for_), [])
+        kind = alert.slo.sli.type
+        free = next((p for p in shelf if all(a.slo.sli.type != kind for a in p)), None)
+        if free is None:
+            shelf.append([alert])
+        else:
+            free.append(alert)
+    return [pack for shelf in packs.values() for pack in shelf]
 
 
 def _counts(traffic: dict, events: Events) -> bool:

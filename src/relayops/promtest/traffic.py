@@ -57,21 +57,20 @@ class Traffic:
         error: float = 0,
         rejected: float = 0,
         slow: Mapping[float, float] | None = None,
+        slow_errors: Mapping[float, float] | None = None,
     ) -> dict[Labels, float]:
-        """Requests per minute by status; `slow` moves that many successes to other latencies."""
+        """Requests per minute by status; `slow` moves that many successes to other latencies,
+        `slow_errors` that many errors."""
         requests = self.metric(Role.REQUESTS)
         latency = self.metric(Role.LATENCY)
-        slow = dict(slow or {})
+        moved = {"success": dict(slow or {}), "error": dict(slow_errors or {})}
         parts = []
         for status, count in (("success", success), ("error", error), ("rejected", rejected)):
             if not count:
                 continue
             parts.append({key(requests.name, {**self.match, "status": status}): count})
-            observed = {
-                self.fast_seconds: count - (sum(slow.values()) if status == "success" else 0)
-            }
-            if status == "success":
-                observed = merge(observed, slow)
+            elsewhere = moved.get(status, {})
+            observed = merge({self.fast_seconds: count - sum(elsewhere.values())}, elsewhere)
             parts.append(
                 observe(
                     latency,
