@@ -152,12 +152,13 @@ def test_drill_mode_refuses_a_url_without_scheme_or_host(specs, url):
 
 # routing ----------------------------------------------------------------------------------------
 def rendered_alert_labels() -> list[dict[str, str]]:
-    """alertname plus labels of every alert rule in rendered/prometheus/*.alerts.yml."""
+    """alertname plus labels of every alert rule in rendered/prometheus/."""
     return [
         {"alertname": rule["alert"], **rule["labels"]}
-        for path in sorted((REPO / "rendered" / "prometheus").glob("*.alerts.yml"))
+        for path in sorted((REPO / "rendered" / "prometheus").glob("*.yml"))
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
+        if "alert" in rule
     ]
 
 
@@ -186,7 +187,7 @@ def test_runtime_labels_match_the_generated_promtool_tests(active):
     """`action` is present exactly where the rendered rules' own tests expect it."""
     fired = {
         tuple(sorted({"alertname": case["alertname"], **exp["exp_labels"]}.items()))
-        for path in sorted((REPO / "rendered" / "tests").glob("*.alerts-*.test.yml"))
+        for path in sorted((REPO / "rendered" / "tests").glob("*-*.test.yml"))
         for test in yaml.safe_load(path.read_text())["tests"]
         for case in test.get("alert_rule_test", [])
         for exp in case["exp_alerts"]

@@ -47,7 +47,7 @@ def test_every_alert_follows_the_conventions(rendered):
     alerts = [
         a
         for rel, text in rendered.files.items()
-        if rel.endswith(".alerts.yml")
+        if rel.startswith("prometheus/")
         for a in alerts_of(text)
     ]
     assert len(alerts) > 30

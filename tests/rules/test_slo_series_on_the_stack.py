@@ -140,5 +140,5 @@ def test_the_latency_slo_counts_the_slow_sends(specs, stack):
 def test_the_drill_tree_is_the_one_rendered_here(tmp_path: Path, specs: SpecSet) -> None:
     """The bucket matcher accepts both spellings in the scaled rules the stack loaded."""
     files = render_time_scaled(specs, SPECS, DEFAULT_SCALE, PLACEHOLDER_WEBHOOK)
-    rules = "".join(text for path, text in files.items() if path.endswith(".rules.yml"))
+    rules = "".join(text for path, text in files.items() if path.startswith("prometheus/"))
     assert 'le=~"2|2\\\\.0"' in rules and 'le="2.0"' not in rules

@@ -42,19 +42,22 @@ class Target:
     def rule_files(self) -> list[str]:
         name = self.provider_file
         return [
-            str(RENDERED / f"{name}.{kind}.yml") for kind in ("rules", "period.rules", "alerts")
+            str(RENDERED / f"{name}.{kind}.yml")
+            for kind in ("rules", "slo", "period.rules", "alerts")
         ]
 
     @property
     def group_order(self) -> list[str]:
-        """Recording groups before alert groups, as they stand in the files. promtool orders
-        groups it is not told about at random, and an alert evaluated before the rates it
-        reads sees nothing when the step is longer than the 5-minute lookback."""
-        return [
-            group["name"]
+        """Recording groups before alert groups, each in file order. promtool orders groups it
+        is not told about at random, and an alert evaluated before the rates it reads sees
+        nothing when the step is longer than the 5-minute lookback."""
+        groups = [
+            group
             for path in self.rule_files
             for group in yaml.safe_load(Path(path).read_text())["groups"]
         ]
+        alerting = [g["name"] for g in groups if any("alert" in r for r in g["rules"])]
+        return [g["name"] for g in groups if g["name"] not in alerting] + alerting
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -68,7 +71,7 @@ def service_seconds(key: str) -> int:
 
 def _burn_alertname(provider_file: str, slo: str) -> str:
     """The alert of the rendered file whose rules carry this SLO and a burn tier."""
-    text = (RENDERED / f"{provider_file}.alerts.yml").read_text()
+    text = (RENDERED / f"{provider_file}.slo.yml").read_text()
     names = {
         rule["alert"]
         for group in yaml.safe_load(text)["groups"]

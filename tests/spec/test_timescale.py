@@ -72,8 +72,9 @@ def test_render_time_scaled_writes_valid_rules_and_drill_routing(tmp_path, promt
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["alertmanager", "prometheus"]
-    alerts = yaml.safe_load((out / "prometheus/gmail.alerts.yml").read_text())
-    page_fast = alerts["groups"][0]["rules"][0]
+    slo = yaml.safe_load((out / "prometheus/gmail.slo.yml").read_text())
+    [burn_alerts] = [g for g in slo["groups"] if g["name"].endswith("-slo.alerts")]
+    page_fast = burn_alerts["rules"][0]
     assert page_fast["for"] == "2s"
     assert "ratio_rate1m{" in page_fast["expr"] and "ratio_rate5s{" in page_fast["expr"]
     rules = sorted(str(p) for p in (out / "prometheus").glob("*.yml"))

@@ -358,7 +358,12 @@ def test_a_stack_for_one_provider_loads_only_its_rules(drill_tree: Path, tmp_pat
     files = {group["file"] for group in loaded}
     assert files == {
         str(drill_tree.resolve() / "prometheus" / name)
-        for name in ("outlook.rules.yml", "outlook.period.rules.yml", "outlook.alerts.yml")
+        for name in (
+            "outlook.rules.yml",
+            "outlook.slo.yml",
+            "outlook.period.rules.yml",
+            "outlook.alerts.yml",
+        )
     }
 
 

@@ -15,11 +15,11 @@ from relayops.promtest.period import period_tests
 from relayops.promtest.recorded import recording_test
 from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios, burn_packs
 from relayops.rules.alert_def import AlertDef
-from relayops.rules.alerts import alert_defs, alert_groups
+from relayops.rules.alerts import alert_defs
 from relayops.rules.build import Group
+from relayops.rules.layout import evaluation_order, rule_files
 from relayops.rules.measure import Absence, Age, BudgetBurn, follows_sli
 from relayops.rules.output import dump_yaml
-from relayops.rules.recording import period_group, rate_groups
 from relayops.rules.render_paths import for_tests, rule_paths
 from relayops.rules.series import InputSeries, load_into, promtool_input_series
 from relayops.spec import SpecSet
@@ -219,29 +219,59 @@ class ProviderTests:
 def test_files(
     specs: SpecSet, spec: ProviderSpec, header: str, cache: SimulationCache | None = None
 ) -> ProviderTests:
-    paths = rule_paths(spec.name)
-    period = period_group(specs, spec)
-    groups = [*rate_groups(specs, spec), period, *alert_groups(specs, spec)]
-    rule_files = [paths.recording, paths.period, paths.alerts]
+    layout = rule_files(specs, spec)
+    groups = evaluation_order([g for held in layout.values() for g in held])
     outcomes = []
     sharing: dict[int, list[tuple[Scenario, Outcome]]] = {}  # by timeline, in order
     for scenario in scenarios_for(specs, spec):
         outcome = simulate(scenario, groups, cache)
         outcomes.append((scenario, outcome))
         sharing.setdefault(id(scenario.timeline), []).append((scenario, outcome))
-    by_step: dict[int, list[dict]] = defaultdict(list)
+    by_file: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    loads: dict[str, list[str]] = {}
     for members in sharing.values():
-        by_step[members[0][0].timeline.step].append(alert_test(members))
+        alertnames = {name for scenario, _ in members for name in scenario.alertnames}
+        files = _files_read(layout, groups, alertnames)
+        label = _label(spec, files)
+        loads[label] = files
+        by_file[label, members[0][0].timeline.step].append(alert_test(members))
     files = {
-        f"tests/{spec.name}.alerts-{format_duration(step)}.test.yml": test_file(
-            rule_files, groups, step, tests, header
+        f"tests/{spec.name}.{label}-{format_duration(step)}.test.yml": _test_file(
+            layout, loads[label], step, tests, header
         )
-        for step, tests in sorted(by_step.items())
+        for (label, step), tests in sorted(by_file.items())
     }
     step, tests = recording_test(specs, spec, groups, cache)
-    files[f"tests/{spec.name}.rules.test.yml"] = test_file(rule_files, groups, step, tests, header)
-    step, tests = period_tests(specs, spec)
-    files[f"tests/{spec.name}.period.test.yml"] = test_file(
-        [paths.period], [period], step, tests, header
+    files[f"tests/{spec.name}.rules.test.yml"] = _test_file(
+        layout, list(layout), step, tests, header
     )
+    step, tests = period_tests(specs, spec)
+    period = rule_paths(spec.name).period
+    files[f"tests/{spec.name}.period.test.yml"] = _test_file(layout, [period], step, tests, header)
     return ProviderTests(files, outcomes)
+
+
+def _files_read(
+    layout: dict[str, list[Group]], groups: list[Group], alertnames: set[str]
+) -> list[str]:
+    """The rule files holding the alerts and every record they read (what the simulation
+    evaluated), in layout order."""
+    needed = {g.name for g in prune(groups, alertnames)}
+    return [path for path, held in layout.items() if any(g.name in needed for g in held)]
+
+
+def _label(spec: ProviderSpec, files: list[str]) -> str:
+    """A test file's name by the alert files it loads: `slo` (burn alerts), `alerts` (send
+    path and operations) or `slo-and-alerts`."""
+    paths = rule_paths(spec.name)
+    loaded = [
+        name for name, path in (("slo", paths.slo), ("alerts", paths.alerts)) if path in files
+    ]
+    return "-and-".join(loaded) or "rules"
+
+
+def _test_file(
+    layout: dict[str, list[Group]], files: list[str], step: int, tests: list[dict], header: str
+) -> str:
+    held = [g for path in files for g in layout[path]]
+    return test_file(files, evaluation_order(held), step, tests, header)

@@ -11,10 +11,9 @@ from relayops.promtest.cache import SimulationCache, cache_dir
 from relayops.promtest.files import Outcome, test_files
 from relayops.promtest.scenarios import Scenario
 from relayops.render.readme import alert_table
-from relayops.rules.alerts import alert_defs, alert_groups
+from relayops.rules.alerts import alert_defs
+from relayops.rules.layout import rule_files
 from relayops.rules.output import rule_file
-from relayops.rules.recording import period_group, rate_groups
-from relayops.rules.render_paths import rule_paths
 from relayops.runbooks import check_runbook_links, render_runbooks
 from relayops.spec import SpecSet
 from relayops.spec.specset import SERVICE_FILE
@@ -51,10 +50,8 @@ def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = 
             (Path(specs_dir) / f"{spec.name}.yaml").as_posix(),
             (Path(specs_dir) / SERVICE_FILE).as_posix(),
         ]
-        paths = rule_paths(spec.name)
-        files[paths.recording] = rule_file(rate_groups(specs, spec), header(sources))
-        files[paths.period] = rule_file([period_group(specs, spec)], header(sources))
-        files[paths.alerts] = rule_file(alert_groups(specs, spec), header(sources))
+        for path, groups in rule_files(specs, spec).items():
+            files[path] = rule_file(groups, header(sources))
         tests = test_files(specs, spec, header(sources), cache)
         files.update(tests.files)
         outcomes += tests.outcomes
@@ -89,10 +86,8 @@ def render_scaled(
             f"\nTime-scaled ×{factor} for drills (windows and `for` divided by {factor}); "
             "not for production."
         )
-        paths = rule_paths(spec.name)
-        files[paths.recording] = rule_file(rate_groups(scaled, spec), note)
-        files[paths.period] = rule_file([period_group(scaled, spec)], note)
-        files[paths.alerts] = rule_file(alert_groups(scaled, spec), note)
+        for path, groups in rule_files(scaled, spec).items():
+            files[path] = rule_file(groups, note)
     return files
 
 

@@ -334,18 +334,26 @@ def _slo_period(specs: SpecSet, spec: ProviderSpec, names: ProviderSeries) -> li
 
 
 def rate_groups(specs: SpecSet, spec: ProviderSpec) -> list[Group]:
-    """The groups evaluated at the global interval (the `*.rules.yml` file)."""
+    """The send-path and signal groups, evaluated at the global interval."""
     names = ProviderSeries(specs.service, spec)
     prefix = f"{specs.service.service}-{spec.name}"
     return [
         Group(f"{prefix}-send-path.rules", tuple(_send_path(specs, spec, names))),
         Group(f"{prefix}-signals.rules", tuple(_signals(specs, spec, names))),
-        Group(f"{prefix}-slo-windows.rules", tuple(_slo_windows(specs, spec, names))),
     ]
 
 
+def slo_windows_group(specs: SpecSet, spec: ProviderSpec) -> Group:
+    """The SLO windows read from the raw counters, evaluated at the global interval."""
+    names = ProviderSeries(specs.service, spec)
+    return Group(
+        f"{specs.service.service}-{spec.name}-slo-windows.rules",
+        tuple(_slo_windows(specs, spec, names)),
+    )
+
+
 def period_group(specs: SpecSet, spec: ProviderSpec) -> Group:
-    """The period group (the `*.period.rules.yml` file), at `period_rules_interval`."""
+    """The tiles, the windows summed from them and the period, at `period_rules_interval`."""
     names = ProviderSeries(specs.service, spec)
     periods = sorted({format_duration(s.period) for s in spec.slos})
     return Group(
@@ -356,4 +364,4 @@ def period_group(specs: SpecSet, spec: ProviderSpec) -> Group:
 
 
 def recording_groups(specs: SpecSet, spec: ProviderSpec) -> list[Group]:
-    return [*rate_groups(specs, spec), period_group(specs, spec)]
+    return [*rate_groups(specs, spec), slo_windows_group(specs, spec), period_group(specs, spec)]

@@ -6,16 +6,18 @@ from typing import NamedTuple
 
 
 class RulePaths(NamedTuple):
-    """A provider's rule files, relative to the output folder."""
+    """A provider's rule files, relative to the output folder (see relayops.rules.layout)."""
 
-    recording: str
+    recording: str  # send-path and signal recording rules
+    slo: str  # SLO windows read from the raw counters, and the burn alerts
     period: str  # the period group alone: its tests must run at its own interval
-    alerts: str
+    alerts: str  # send-path and operations alerts
 
 
 def rule_paths(name: str) -> RulePaths:
     return RulePaths(
         f"prometheus/{name}.rules.yml",
+        f"prometheus/{name}.slo.yml",
         f"prometheus/{name}.period.rules.yml",
         f"prometheus/{name}.alerts.yml",
     )

@@ -8,8 +8,8 @@ from relayops.alertmanager.receivers import receiver_name
 from relayops.rules.alert_def import AlertDef, level_text
 from relayops.rules.alerts import alert_defs
 from relayops.rules.kind import Kind
+from relayops.rules.layout import alerts_file
 from relayops.rules.measure import Absence, BudgetBurn
-from relayops.rules.render_paths import rule_paths
 from relayops.runbooks.queries import Step, section_steps, triage_steps
 from relayops.runbooks.relations import Inhibition, same_subject, topic
 from relayops.spec import SpecSet
@@ -165,7 +165,7 @@ def pages(specs: SpecSet) -> list[Page]:
                     dashboards=tuple(
                         dict.fromkeys(r.rule.annotations["dashboard_url"] for r in rules)
                     ),
-                    alerts_file=rule_paths(spec.name).alerts,
+                    alerts_file=alerts_file(spec, first.kind.group),
                 )
             )
     return out
