@@ -31,6 +31,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from relayops.cli.main import promtool_env  # noqa: E402
 from relayops.rules.alerts import alert_groups  # noqa: E402
 from relayops.rules.output import rule_file  # noqa: E402
 from relayops.rules.recording import recording_groups  # noqa: E402
@@ -178,7 +179,12 @@ def promtool_per_file(tests: Path) -> None:
     costs = []
     for path in sorted(tests.glob("*.yml")):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([promtool, "test", "rules", path.name], cwd=tests, capture_output=True)
+        subprocess.run(
+            [promtool, "test", "rules", path.name],
+            cwd=tests,
+            capture_output=True,
+            env=promtool_env(),
+        )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         costs.append((cpu, path.name))

@@ -118,7 +118,11 @@ def test_a_threshold_change_moves_the_rule_and_its_test_together(promtool, tmp_p
         if a["alert"] == "GmailErrorRatioHigh" and a["labels"]["severity"] == "warning"
     ]
     assert "} > 0.02\nand on (provider, action)\n" in warning["expr"]
-    test_file = "tests/gmail.alerts-1m.test.yml"
+    [test_file] = [
+        path.relative_to(out).as_posix()
+        for path in (out / "tests").glob("gmail.*.test.yml")
+        if "GmailErrorRatioHigh warning" in path.read_text()
+    ]
     new_test = (out / test_file).read_text()
     assert "warning above 2%" in new_test and "warning above 1%" not in new_test
     result = subprocess.run(

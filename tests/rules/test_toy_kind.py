@@ -97,7 +97,13 @@ def test_a_kind_in_one_module_renders_and_passes_promtool(specs, toy_kind, tmp_p
     check = [promtool, "check", "rules", str(out / "prometheus/gmail.alerts.yml")]
     assert subprocess.run(check, capture_output=True, text=True).returncode == 0
 
-    suite = yaml.safe_load(rendered.files["tests/gmail.alerts-1m.test.yml"])
+    [suite] = [
+        suite
+        for path, text in rendered.files.items()
+        if path.startswith("tests/gmail.")
+        for suite in [yaml.safe_load(text)]
+        if any(t["name"].startswith("GmailRejectedShareHigh") for t in suite["tests"])
+    ]
     suite["tests"] = [t for t in suite["tests"] if t["name"].startswith("GmailRejectedShareHigh")]
     assert len(suite["tests"]) == 1, "one generated scenario: silent under, fires above, resolves"
     fires = [c for c in suite["tests"][0]["alert_rule_test"] if c["exp_alerts"]]

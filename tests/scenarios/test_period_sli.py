@@ -7,10 +7,11 @@ incident's start to the end, the recorded period ratio must be within 1% of bad 
 events since the start (all of it lies within the 30-day period), counted here from the input.
 An average of 1h rates, as relayops recorded before, reported half the exact ratio an hour in.
 
-A burst of failures followed by a month of silence and hours of healthy traffic: while the
-burst leaves the 30-day period, the period ratio stays within 1% of the exact ratio of the
-period ending at each evaluation (the generated tests of `relayops check` watch the burst leave
-the 3-day window instead: a month of evaluations is too slow for a pre-commit hook).
+A burst of failures, three days of healthy traffic, silence until a month after the burst and
+hours of healthy traffic again: while the burst leaves each burn window summed from tiles (2h,
+6h, 1d, 3d) and then the 30-day period, each ratio stays within 1% of the exact ratio of the
+window ending at each evaluation (the generated tests of `relayops check` watch it leave the 1d
+window only: a month of evaluations is too slow for a pre-commit hook).
 
 Then the same at a 15-second scrape with a process restart late in a tile of an incident: the
 2h, 6h, 1d, 3d and 30d ratios stay within 1% of the exact ratio of their windows (a window
@@ -140,18 +141,22 @@ def test_a_restart_late_in_a_tile_loses_no_scraped_event(tmp_path: Path, target:
     _promtool(tmp_path, document)
 
 
+BURST = 6 * HOUR
+WATCHED = 3 * DAY + 7 * HOUR  # of steady traffic after the burst: every burn window leaves it
 LEAVING = [
-    Phase(6 * HOUR, 10.0, 0.1),
-    Phase(30 * DAY - 6 * HOUR - HOUR - 5 * 60, 0.0, 0.0, scraped=False),
+    Phase(BURST, 10.0, 0.1),
+    Phase(WATCHED, 10.0, 0.0005),
+    Phase(30 * DAY - BURST - WATCHED - HOUR - 5 * 60, 0.0, 0.0, scraped=False),
     Phase(5 * 60, 0.0, 0.0),  # a sample before the traffic, so its first tile counts
     Phase(8 * HOUR, 10.0, 0.0005),
 ]
+WINDOWS = (("2h", 2 * HOUR), ("6h", 6 * HOUR), ("1d", DAY), ("3d", 3 * DAY))
 
 
 def _one_of_each_sli() -> list[Target]:
     """An availability SLO and a latency SLO, of different providers where there are two:
-    the period sum is built alike for every SLO, and a month of evaluations takes promtool
-    about 20 s, so two runs cover both SLI shapes."""
+    the sums are built alike for every SLO, and a month of evaluations takes promtool about
+    20 s, so two runs cover both SLI shapes."""
     everything = targets()
     availability = next(t for t in everything if t.sli == "error_ratio")
     latency = [t for t in everything if t.sli == "latency"]
@@ -159,17 +164,26 @@ def _one_of_each_sli() -> list[Target]:
     return [availability, (other or latency)[0]]
 
 
+def _leaving(ratio: str, seconds: int, first: int, last: int, step: int) -> list[dict]:
+    """Checks of the ratio over `seconds` at every evaluation in [first, last]; the input must
+    show the burst leaving that window there."""
+    times = range(first, last + 1, step)
+    exact = [_exact(LEAVING, step, at - seconds, at) for at in times]
+    assert exact[0] > 10 * exact[-1], f"the input must show the burst leaving {seconds}s"
+    return [_within(ratio, value, at) for at, value in zip(times, exact, strict=True)]
+
+
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 @pytest.mark.parametrize("target", _one_of_each_sli(), ids=lambda t: f"{t.provider_file}-{t.slo}")
-def test_a_burst_leaves_the_period_ratio_exactly(tmp_path: Path, target: Target) -> None:
+def test_a_burst_leaves_every_window_and_the_period_exactly(tmp_path: Path, target: Target) -> None:
     step = _interval()
     period = 30 * DAY
+    checks = []
+    for window, seconds in WINDOWS:
+        last = BURST + seconds + HOUR
+        checks += _leaving(_ratio_series(target, window), seconds, seconds - step, last, step)
     end = sum(p.seconds for p in LEAVING)
-    ratio = _ratio_series(target)
-    times = range(period - step, end + 1, step)
-    exact = [_exact(LEAVING, step, at - period, at) for at in times]
-    assert exact[0] > 10 * exact[-1], "the input must show the burst leaving"
-    checks = [_within(ratio, value, at) for at, value in zip(times, exact, strict=True)]
+    checks += _leaving(_ratio_series(target), period, period - step, end, step)
     document = {
         "rule_files": [str(RENDERED / f"{target.provider_file}.period.rules.yml")],
         "evaluation_interval": f"{step}s",
