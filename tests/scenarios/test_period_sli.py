@@ -89,21 +89,17 @@ def test_the_period_ratio_is_exact_through_an_incident(tmp_path: Path, target: T
         _within(ratio, _exact(PHASES, step, -math.inf, at), at)
         for at in range(incident, end + 1, step)
     ]
+    _promtool(tmp_path, target, step, input_series(target, PHASES, step, Exposition()), checks)
+
+
+def _promtool(tmp_path: Path, target: Target, sample: int, series: list, checks: list) -> None:
+    """promtool runs the checks on the rendered period rules, evaluated at the period group's
+    interval, with the input sampled every `sample` seconds."""
     document = {
         "rule_files": [str(RENDERED / f"{target.provider_file}.period.rules.yml")],
-        "evaluation_interval": f"{step}s",
-        "tests": [
-            {
-                "interval": f"{step}s",
-                "input_series": input_series(target, PHASES, step, Exposition()),
-                "promql_expr_test": checks,
-            }
-        ],
+        "evaluation_interval": f"{_interval()}s",
+        "tests": [{"interval": f"{sample}s", "input_series": series, "promql_expr_test": checks}],
     }
-    _promtool(tmp_path, document)
-
-
-def _promtool(tmp_path: Path, document: dict) -> None:
     path = tmp_path / "period.test.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     proc = subprocess.run(
@@ -133,12 +129,7 @@ def test_a_restart_late_in_a_tile_loses_no_scraped_event(tmp_path: Path, target:
         for at in range(incident, end + 1, step):
             checks.append(_within(ratio, _exact(RESTART, SCRAPE, at - seconds, at), at))
     series = input_series(target, RESTART, SCRAPE, Exposition(reset_at=RESTART_AT))
-    document = {
-        "rule_files": [str(RENDERED / f"{target.provider_file}.period.rules.yml")],
-        "evaluation_interval": f"{step}s",
-        "tests": [{"interval": f"{SCRAPE}s", "input_series": series, "promql_expr_test": checks}],
-    }
-    _promtool(tmp_path, document)
+    _promtool(tmp_path, target, SCRAPE, series, checks)
 
 
 BURST = 6 * HOUR
@@ -184,15 +175,4 @@ def test_a_burst_leaves_every_window_and_the_period_exactly(tmp_path: Path, targ
         checks += _leaving(_ratio_series(target, window), seconds, seconds - step, last, step)
     end = sum(p.seconds for p in LEAVING)
     checks += _leaving(_ratio_series(target), period, period - step, end, step)
-    document = {
-        "rule_files": [str(RENDERED / f"{target.provider_file}.period.rules.yml")],
-        "evaluation_interval": f"{step}s",
-        "tests": [
-            {
-                "interval": f"{step}s",
-                "input_series": input_series(target, LEAVING, step, Exposition()),
-                "promql_expr_test": checks,
-            }
-        ],
-    }
-    _promtool(tmp_path, document)
+    _promtool(tmp_path, target, step, input_series(target, LEAVING, step, Exposition()), checks)
