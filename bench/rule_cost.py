@@ -96,9 +96,8 @@ def _rules(groups: list[dict], default_interval: int) -> list[Rule]:
 
 def relayops_rules(specs: SpecSet, spec: ProviderSpec, slo: SLO) -> list[Rule]:
     """The rendered rules and alerts of one SLO, as committed under rendered/."""
-    paths = rule_paths(spec.name)
     groups = []
-    for path in (paths.recording, paths.period, paths.alerts):
+    for path in rule_paths(spec.name):
         text = (REPO / "rendered" / path).read_text()
         groups += yaml.safe_load(text)["groups"]
     every = specs.service.evaluation_interval
