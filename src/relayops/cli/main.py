@@ -74,6 +74,26 @@ def _render_time_scaled(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def target_option(parser: argparse.ArgumentParser) -> None:
+    from relayops.spec.targets import TARGETS
+
+    parser.add_argument(
+        "--target",
+        action="append",
+        choices=TARGETS,
+        default=None,
+        help="write the rules for this target (repeat for several; default: service.yaml's "
+        "`targets`): plain Prometheus rule files, one PrometheusRule per provider, or one "
+        "Mimir rule namespace file per provider",
+    )
+
+
+def _targets(args: argparse.Namespace) -> tuple | None:
+    """The targets named by --target, in the order given; None: service.yaml's."""
+    named = getattr(args, "target", None)
+    return tuple(dict.fromkeys(named)) if named else None
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from relayops.cli.runbook_commands import broken_commands
     from relayops.promtest.scenarios import GenerationError
@@ -85,11 +105,15 @@ def cmd_render(args: argparse.Namespace) -> int:
             "--drill-webhook and --time-scale need --out DIR; rendered/ stays the production tree"
         )
     if args.time_scale is not None:
+        if _targets(args):
+            raise CommandError(
+                "--time-scale writes plain rule files for a drill's Prometheus; drop --target"
+            )
         return _render_time_scaled(args)
     out = args.out or DEFAULT_OUT
     specs = specs_from(args.specs)
     try:
-        rendered = render_all(specs, args.specs, args.drill_webhook)
+        rendered = render_all(specs, args.specs, args.drill_webhook, _targets(args))
     except (GenerationError, ValueError) as exc:
         raise CommandError(f"cannot render {args.specs}: {exc}") from exc
     broken = broken_commands(rendered.files, build_parser())
@@ -163,9 +187,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             "promtool not found; run `make tools` (Debian package prometheus)", Exit.FAILED
         )
     out = args.out or DEFAULT_OUT
-    rules = sorted(str(p) for p in (out / "prometheus").glob("*.yml"))
-    tests = sorted(str(p) for p in (out / "tests").glob("*.yml"))
-    if not rules or not tests:
+    if not sorted((out / "tests").glob("*.yml")):
         raise CommandError(
             f"nothing rendered under {out}; run `relayops render` first", Exit.FAILED
         )
@@ -177,17 +199,34 @@ def cmd_check(args: argparse.Namespace) -> int:
         readme=args.readme,
         drill_webhook=None,
         time_scale=None,
+        target=args.target,
     )
     ok = cmd_render(render_args) == Exit.OK
     ok &= _check_dashboards(args.specs, out, promtool)
-    commands = [[promtool, "check", "rules", "--lint-fatal", *rules]]
-    commands += [[promtool, "test", "rules", test] for test in tests]
-    ok &= _run_all(commands, args.jobs)
+    with tempfile.TemporaryDirectory() as work:
+        ok &= _check_rules(args, out, Path(work), promtool)
     if not ok:
         say(args.command, "check failed")
         return Exit.FAILED
     print("ok: rendered rules are current, lint-clean and pass their tests")
     return Exit.OK
+
+
+def _check_rules(args: argparse.Namespace, out: Path, work: Path, promtool: str) -> bool:
+    """promtool on the plain rules, on every embedding target's groups, and the generated
+    tests on the rules of the targets rendered (relayops.render.tree)."""
+    from relayops.render.tree import check_tree
+
+    specs = load_specs(args.specs)
+    tree = check_tree(specs, out, _targets(args) or specs.service.targets, work)
+    for problem in tree.problems:
+        print(f"  {problem}", file=sys.stderr)
+    rules = sorted(str(p) for p in (tree.root / "prometheus").glob("*.yml"))
+    rules += [str(p) for p in tree.extracted]
+    tests = sorted(str(p) for p in (tree.root / "tests").glob("*.yml"))
+    commands = [[promtool, "check", "rules", "--lint-fatal", *rules]]
+    commands += [[promtool, "test", "rules", test] for test in tests]
+    return _run_all(commands, args.jobs) and not tree.problems
 
 
 def _check_dashboards(specs_dir: Path, out: Path, promtool: str) -> bool:
@@ -258,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         "specs. Writes nothing when a spec is invalid (exit 2).",
     )
     common(render)
+    target_option(render)
     render.add_argument(
         "--check",
         action="store_true",
@@ -288,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1 otherwise; 2 when a spec is invalid.",
     )
     common(check)
+    target_option(check)
     check.add_argument(
         "--jobs",
         type=int,

@@ -14,12 +14,14 @@ from relayops.render.readme import alert_table
 from relayops.rules.alerts import alert_defs
 from relayops.rules.layout import rule_files
 from relayops.rules.output import rule_file
+from relayops.rules.targets import TARGET_FOLDERS, target_files
 from relayops.runbooks import check_runbook_links, render_runbooks
 from relayops.spec import SpecSet
 from relayops.spec.specset import SERVICE_FILE
+from relayops.spec.targets import Target
 from relayops.spec.timescale import time_scaled
 
-MANAGED = ("prometheus", "tests", "alertmanager", "grafana", "runbooks")
+MANAGED = (*TARGET_FOLDERS, "tests", "alertmanager", "grafana", "runbooks")
 
 
 def header(sources: list[str]) -> str:
@@ -36,8 +38,14 @@ class Rendered:
     outcomes: list[tuple[Scenario, Outcome]]
 
 
-def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = None) -> Rendered:
-    """Every rendered file; with a drill webhook, Alertmanager sends everything there."""
+def render_all(
+    specs: SpecSet,
+    specs_dir: Path,
+    drill_webhook_url: str | None = None,
+    targets: tuple[Target, ...] | None = None,
+) -> Rendered:
+    """Every rendered file, the rules as `targets` (default: service.yaml's) want them; with a
+    drill webhook, Alertmanager sends everything there."""
     files: dict[str, str] = {
         **render_alertmanager(specs, drill_webhook_url),
         **render_dashboards(specs),
@@ -50,8 +58,7 @@ def render_all(specs: SpecSet, specs_dir: Path, drill_webhook_url: str | None = 
             (Path(specs_dir) / f"{spec.name}.yaml").as_posix(),
             (Path(specs_dir) / SERVICE_FILE).as_posix(),
         ]
-        for path, groups in rule_files(specs, spec).items():
-            files[path] = rule_file(groups, header(sources))
+        files.update(target_files(specs, spec, targets or specs.service.targets, header(sources)))
         tests = test_files(specs, spec, header(sources), cache)
         files.update(tests.files)
         outcomes += tests.outcomes

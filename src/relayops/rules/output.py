@@ -62,15 +62,20 @@ def _rule(rule: RecordingRule | AlertRule) -> dict:
     return out
 
 
-def rule_file(groups: Iterable[Group], header: str) -> str:
-    data = {"groups": []}
+def group_entries(groups: Iterable[Group]) -> list[dict]:
+    """Rule groups as a rule file (and every target that embeds one) writes them."""
+    entries = []
     for group in groups:
         entry: dict = {"name": group.name}
         if group.interval:
             entry["interval"] = format_duration(group.interval)
         entry["rules"] = [_rule(r) for r in group.rules]
-        data["groups"].append(entry)
-    return dump_yaml(data, header)
+        entries.append(entry)
+    return entries
+
+
+def rule_file(groups: Iterable[Group], header: str) -> str:
+    return dump_yaml({"groups": group_entries(groups)}, header)
 
 
 def write_tree(root: Path, files: Mapping[str, str], managed: Iterable[str]) -> list[str]:

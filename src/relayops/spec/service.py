@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from relayops.spec.base import SnakeName, SpecModel
 from relayops.spec.durations import Duration, parse_duration
 from relayops.spec.metrics import MetricDef
+from relayops.spec.targets import TARGETS, OperatorTarget, Target
 
 SEVERITIES = ("critical", "warning", "info")
 
@@ -58,6 +59,22 @@ class ServiceSpec(SpecModel):
     dashboard_base_url: str = Field(pattern=r"^https?://\S+[^/]$")
     receivers: dict[Literal["critical", "warning", "info"], Receiver]
     metrics: dict[SnakeName, MetricDef]
+    targets: tuple[Target, ...] = Field(
+        default=("prometheus",),
+        description="What `relayops render` writes the rules as (relayops.spec.targets); "
+        "`render --target` overrides it.",
+    )
+    prometheus_operator: OperatorTarget = Field(default_factory=OperatorTarget)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: tuple[Target, ...]) -> tuple[Target, ...]:
+        if not value:
+            raise ValueError(f"name at least one target of {', '.join(TARGETS)}")
+        twice = sorted({t for t in value if value.count(t) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed twice; list each target once")
+        return value
 
     @model_validator(mode="after")
     def _receivers(self) -> ServiceSpec:

@@ -120,7 +120,12 @@ def _render(specs_dir: Path, out: Path, webhook_url: str) -> None:
     from relayops.rules.output import write_tree
 
     try:
-        rendered = render_all(load_specs(specs_dir), specs_dir, drill_webhook_url=webhook_url)
+        rendered = render_all(
+            load_specs(specs_dir),
+            specs_dir,
+            drill_webhook_url=webhook_url,
+            targets=("prometheus",),  # the local Prometheus loads plain rule files
+        )
     except SpecError as exc:
         raise StackError(f"invalid specs in {specs_dir}:\n{exc}") from exc
     except ValueError as exc:
