@@ -12,7 +12,7 @@ from relayops.promql.simulate import FiringAlert, RuleGroup, Simulation
 from relayops.promtest.cache import SimulationCache, key_of
 from relayops.promtest.closure import prune
 from relayops.promtest.period import period_tests
-from relayops.promtest.recorded import recording_test
+from relayops.promtest.recorded import checked_groups, recording_test
 from relayops.promtest.scenarios import GenerationError, Scenario, Scenarios, burn_packs
 from relayops.rules.alert_def import AlertDef
 from relayops.rules.alerts import alert_defs
@@ -242,9 +242,9 @@ def test_files(
         for (label, step), tests in sorted(by_file.items())
     }
     step, tests = recording_test(specs, spec, groups, cache)
-    files[f"tests/{spec.name}.rules.test.yml"] = _test_file(
-        layout, list(layout), step, tests, header
-    )
+    checked = {g.name for g in checked_groups(groups)}
+    holding = [path for path, held in layout.items() if any(g.name in checked for g in held)]
+    files[f"tests/{spec.name}.rules.test.yml"] = _test_file(layout, holding, step, tests, header)
     step, tests = period_tests(specs, spec)
     period = rule_paths(spec.name).period
     files[f"tests/{spec.name}.period.test.yml"] = _test_file(layout, [period], step, tests, header)

@@ -59,6 +59,14 @@ def expected_samples(db: SeriesDB, name: str, provider: str, t: float) -> list[d
     return samples
 
 
+def checked_groups(groups: list[Group]) -> list[Group]:
+    """The groups whose every record the test checks: those at the global interval (the
+    period group has tests of its own, at its own interval)."""
+    return [
+        g for g in groups if not g.interval and any(isinstance(r, RecordingRule) for r in g.rules)
+    ]
+
+
 def recording_test(
     specs: SpecSet, spec: ProviderSpec, groups: list[Group], cache: SimulationCache | None = None
 ) -> tuple[int, list]:
@@ -66,11 +74,7 @@ def recording_test(
     timeline.run(EVAL_AT, rich_traffic(specs, spec))
     series = timeline.input_series()
     inputs = promtool_input_series(series)
-    recording = [
-        g.for_simulation()
-        for g in groups
-        if not g.interval and any(isinstance(r, RecordingRule) for r in g.rules)
-    ]
+    recording = [g.for_simulation() for g in checked_groups(groups)]
     key = key_of("recording", repr(recording), inputs, EVAL_AT, spec.provider)
     checks = cache.get(key, _stored_checks) if cache is not None else None
     if checks is None:
