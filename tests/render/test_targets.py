@@ -158,3 +158,14 @@ def test_bad_targets_in_service_yaml_are_refused_naming_the_field(tmp_path, serv
         load_specs(folder)
     [issue] = [str(i) for i in caught.value.issues]
     assert "service.yaml" in issue and message in issue
+
+
+def test_a_mimir_file_is_read_by_its_own_shape(every_target):
+    """A namespace file's groups are its top-level `groups`, whatever other keys it carries;
+    one without a namespace or groups is refused naming what is missing."""
+    document = yaml.safe_load((every_target / "mimir/relay-gmail.yaml").read_text())
+    groups = embedded_groups("mimir/relay-gmail.yaml", yaml.safe_dump({**document, "spec": 1}))
+    assert groups == document["groups"]
+    with pytest.raises(TargetFileError) as caught:
+        embedded_groups("mimir/relay-gmail.yaml", yaml.safe_dump({"groups": []}))
+    assert "namespace is missing" in str(caught.value) and "groups must be" in str(caught.value)

@@ -102,12 +102,11 @@ def embedded_groups(path: str, text: str) -> list[dict]:
         raise TargetFileError(f"{path}: not YAML: {exc}") from exc
     if not isinstance(document, dict):
         raise TargetFileError(f"{path}: expected a mapping at the top")
-    check = _operator_problems if path.startswith(f"{OPERATOR_FOLDER}/") else _mimir_problems
-    problems = check(document)
+    operator = path.startswith(f"{OPERATOR_FOLDER}/")
+    problems = (_operator_problems if operator else _mimir_problems)(document)
     if problems:
         raise TargetFileError(f"{path}: " + "; ".join(problems))
-    groups = document["spec"]["groups"] if "spec" in document else document["groups"]
-    return groups
+    return document["spec"]["groups"] if operator else document["groups"]
 
 
 def _groups_problem(groups: object, field: str) -> str | None:
