@@ -40,21 +40,16 @@ def check_tree(specs: SpecSet, out: Path, targets: tuple[Target, ...], work: Pat
         if "prometheus" in targets:
             plain = _plain(specs, spec, out)
         elif found:
-            plain = found[0]
+            plain = found[0][1]
             _rebuild(specs, spec, plain, work, tree)
         else:
             continue
-        for rel, groups in zip(_paths(specs, spec, embedding, out), found, strict=True):
+        for rel, groups in found:
             if groups != plain:
                 tree.problems.append(
                     f"{rel}: its groups differ from the plain rule files'; run `relayops render`"
                 )
     return tree
-
-
-def _paths(specs: SpecSet, spec: ProviderSpec, embedding: list[Target], out: Path) -> list[str]:
-    paths = [target_path(t, specs, spec) for t in embedding]
-    return [p for p in paths if (out / p).is_file()]
 
 
 def _embedded(
@@ -64,11 +59,12 @@ def _embedded(
     embedding: list[Target],
     work: Path,
     tree: CheckTree,
-) -> list[list[dict]]:
-    """The groups of each embedding file of the provider that exists (a missing one is drift,
-    which the render check reports); each also written out as a plain rule file."""
+) -> list[tuple[str, list[dict]]]:
+    """Each embedding file of the provider that exists (a missing one is drift, which the
+    render check reports) and its groups, each also written out as a plain rule file."""
     found = []
-    for rel in _paths(specs, spec, embedding, out):
+    paths = [target_path(t, specs, spec) for t in embedding]
+    for rel in [p for p in paths if (out / p).is_file()]:
         try:
             groups = embedded_groups(rel, (out / rel).read_text(encoding="utf-8"))
         except TargetFileError as exc:
@@ -79,7 +75,7 @@ def _embedded(
         extracted.write_text(dump_yaml({"groups": groups}, f"groups of {rel}"), encoding="utf-8")
         if groups:
             tree.extracted.append(extracted)
-        found.append(groups)
+        found.append((rel, groups))
     return found
 
 

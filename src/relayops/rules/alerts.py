@@ -18,14 +18,11 @@ def alert_defs(specs: SpecSet, spec: ProviderSpec) -> list[AlertDef]:
     return [alert for kind in CATALOGUE for alert in kind.alerts(build)]
 
 
-def alert_groups(
-    specs: SpecSet, spec: ProviderSpec, only: tuple[RuleGroup, ...] = tuple(RuleGroup)
-) -> list[Group]:
-    """The alert groups of a provider (those of `only`), in RuleGroup order."""
+def alert_groups(specs: SpecSet, spec: ProviderSpec) -> list[Group]:
+    """The alert groups of a provider, one per RuleGroup, in RuleGroup order."""
     prefix = f"{specs.service.service}-{spec.name}"
     defs = alert_defs(specs, spec)
     return [
         Group(f"{prefix}-{group}.alerts", tuple(a.rule for a in defs if a.kind.group is group))
         for group in RuleGroup
-        if group in only
     ]

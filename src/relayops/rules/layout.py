@@ -20,14 +20,12 @@ from relayops.spec.provider import ProviderSpec
 def rule_files(specs: SpecSet, spec: ProviderSpec) -> dict[str, list[Group]]:
     """Each rule file of the provider (path relative to the output folder) and its groups."""
     paths = rule_paths(spec.name)
+    alerts = dict(zip(RuleGroup, alert_groups(specs, spec), strict=True))
     return {
         paths.recording: rate_groups(specs, spec),
-        paths.slo: [
-            slo_windows_group(specs, spec),
-            *alert_groups(specs, spec, only=(RuleGroup.SLO,)),
-        ],
+        paths.slo: [slo_windows_group(specs, spec), alerts[RuleGroup.SLO]],
         paths.period: [period_group(specs, spec)],
-        paths.alerts: alert_groups(specs, spec, only=(RuleGroup.SEND_PATH, RuleGroup.OPERATIONS)),
+        paths.alerts: [alerts[RuleGroup.SEND_PATH], alerts[RuleGroup.OPERATIONS]],
     }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import yaml
 
+from relayops.rules.build import Group
 from relayops.rules.layout import rule_files
 from relayops.rules.output import dump_yaml, group_entries, rule_file
 from relayops.spec import SpecSet
@@ -44,14 +45,13 @@ def target_path(target: Target, specs: SpecSet, spec: ProviderSpec) -> str:
     return f"{folder}/{object_name(specs, spec)}.yaml"
 
 
-def prometheus_rule(specs: SpecSet, spec: ProviderSpec) -> dict:
+def prometheus_rule(specs: SpecSet, spec: ProviderSpec, groups: list[Group]) -> dict:
     operator = specs.service.prometheus_operator
     labels = {
         "app.kubernetes.io/name": "relayops",
         "app.kubernetes.io/part-of": kubernetes_name(specs.service.service),
         **operator.labels,
     }
-    groups = [g for held in rule_files(specs, spec).values() for g in held]
     return {
         "apiVersion": OPERATOR_API,
         "kind": OPERATOR_KIND,
@@ -64,8 +64,7 @@ def prometheus_rule(specs: SpecSet, spec: ProviderSpec) -> dict:
     }
 
 
-def mimir_namespace(specs: SpecSet, spec: ProviderSpec) -> dict:
-    groups = [g for held in rule_files(specs, spec).values() for g in held]
+def mimir_namespace(specs: SpecSet, spec: ProviderSpec, groups: list[Group]) -> dict:
     return {"namespace": object_name(specs, spec), "groups": group_entries(groups)}
 
 
@@ -73,18 +72,20 @@ def target_files(
     specs: SpecSet, spec: ProviderSpec, targets: tuple[Target, ...], header: str
 ) -> dict[str, str]:
     """The provider's rule files of every target, by path relative to the output folder."""
+    layout = rule_files(specs, spec)
+    groups = [g for held in layout.values() for g in held]  # every file's, in the files' order
     files: dict[str, str] = {}
     for target in targets:
         if target == "prometheus":
-            for path, groups in rule_files(specs, spec).items():
-                files[path] = rule_file(groups, header)
+            for path, held in layout.items():
+                files[path] = rule_file(held, header)
         elif target == "prometheus-operator":
             files[target_path(target, specs, spec)] = dump_yaml(
-                prometheus_rule(specs, spec), header
+                prometheus_rule(specs, spec, groups), header
             )
         else:
             files[target_path(target, specs, spec)] = dump_yaml(
-                mimir_namespace(specs, spec), header
+                mimir_namespace(specs, spec, groups), header
             )
     return files
 
